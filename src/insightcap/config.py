@@ -1,0 +1,58 @@
+"""The one configuration object. Every setting can come from an INSIGHTCAP_* environment variable."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    """XDG data home, so recordings live with the user's other application data."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "insightcap"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INSIGHTCAP_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Names of entries in models/manifest.toml.
+    asr_model: str = "whisper-base"
+    embedding_model: str = "minilm"
+    nlp_model: str = "spacy-en-sm"
+    # "auto" uses the packaged local model when llama-cpp-python is installed, else no generator;
+    # "llama-cpp", "openai" (any OpenAI-compatible endpoint: Ollama, llama.cpp server, vLLM) or "none".
+    generator: str = "auto"
+    generator_model: str = "qwen-coder-0.5b"
+    generator_url: str = "http://127.0.0.1:11434/v1"
+    generator_api_model: str = "llama3.2"
+    # Whisper decoding: int8 is the fastest exact-enough compute type on a CPU.
+    asr_compute_type: str = "int8"
+    asr_beam_size: int = 5
+    asr_language: str | None = None
+    cpu_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'insightcap.db'}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def ensure_dirs(self) -> None:
+        for folder in (self.data_dir, self.media_dir, self.model_cache_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

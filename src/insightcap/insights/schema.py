@@ -1,0 +1,79 @@
+"""What the structure stage produces: topics, and insights backed by verbatim evidence."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Section(StrEnum):
+    """The sections facilitators write by hand in a debrief."""
+
+    CONTEXT = "context"
+    IDEA = "idea"
+    STRATEGY = "strategy"
+    RESOURCE = "resource"
+    ACTION_ITEM = "action_item"
+    QUESTION = "question"
+    REACTION = "reaction"
+
+
+class Sentence(BaseModel):
+    """The unit the structure stage classifies: one sentence of one speaker, with its timing."""
+
+    index: int
+    text: str
+    start: float
+    end: float
+    speaker: str | None = None
+    segment_index: int
+
+
+class ActionItem(BaseModel):
+    """Who / what / by when. Anything not said stays None: never guessed."""
+
+    owner: str | None = None
+    task: str
+    due: date | None = None
+    due_text: str | None = None
+
+
+class Insight(BaseModel):
+    section: Section
+    statement: str
+    quote: str
+    speaker: str | None = None
+    start: float
+    end: float
+    topic_index: int
+    confidence: float = 1.0
+    sentence_indices: list[int] = Field(default_factory=list)
+    action: ActionItem | None = None
+    # For resources: the named tool, template, document or link.
+    resource_name: str | None = None
+
+
+class Topic(BaseModel):
+    """A stretch of the session about one subject; the memo presents insights topic by topic."""
+
+    index: int
+    title: str
+    keywords: list[str] = Field(default_factory=list)
+    start: float
+    end: float
+    sentence_indices: list[int] = Field(default_factory=list)
+    summary: str = ""
+
+
+class SessionInsights(BaseModel):
+    topics: list[Topic]
+    insights: list[Insight]
+    sentences: list[Sentence] = Field(default_factory=list)
+
+    def for_topic(self, topic_index: int) -> list[Insight]:
+        return [insight for insight in self.insights if insight.topic_index == topic_index]
+
+    def in_section(self, section: Section) -> list[Insight]:
+        return [insight for insight in self.insights if insight.section == section]

@@ -1,0 +1,41 @@
+"""The debrief memo as data, before it is rendered to Markdown or HTML by a Jinja2 template."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from insightcap.insights.schema import Insight
+
+
+class MemoTheme(BaseModel):
+    """One key theme of the session, in the order facilitators write a debrief."""
+
+    topic_index: int
+    title: str
+    context: str = ""
+    ideas: list[Insight] = Field(default_factory=list)
+    strategies: list[Insight] = Field(default_factory=list)
+    reactions: list[Insight] = Field(default_factory=list)
+    resources: list[Insight] = Field(default_factory=list)
+    questions_raised: list[Insight] = Field(default_factory=list)
+    follow_up_questions: list[str] = Field(default_factory=list)
+    start: float = 0.0
+    end: float = 0.0
+
+
+class MemoDraft(BaseModel):
+    title: str
+    program: str | None = None
+    session_date: date | None = None
+    duration_seconds: float = 0.0
+    participants: list[str] = Field(default_factory=list)
+    background: str = ""
+    why_it_matters: str = ""
+    themes: list[MemoTheme] = Field(default_factory=list)
+    resources: list[Insight] = Field(default_factory=list)
+    commitments: list[Insight] = Field(default_factory=list)
+    open_questions: list[Insight] = Field(default_factory=list)
+    next_session_questions: list[str] = Field(default_factory=list)
+    generated_with: str = ""
