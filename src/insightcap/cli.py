@@ -1,0 +1,332 @@
+"""The `insightcap` command. Its commands mirror what a facilitator thinks in: process a recording,
+import a transcript, list sessions, show one, get its memo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from insightcap.config import Settings, get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+class MemoFormat(StrEnum):
+    md = "md"
+    html = "html"
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Where sessions are stored (default: INSIGHTCAP_DATA_DIR or ~/.local/share/insightcap).")
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        os.environ["INSIGHTCAP_DATA_DIR"] = str(data_dir.expanduser().resolve())
+        get_settings.cache_clear()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code=1)
+
+
+def _run_with_progress(settings: Settings, job_id: str) -> None:
+    from insightcap.jobs.runner import run_job
+    from insightcap.jobs.stages import STAGES
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(settings) as db:
+        job = repo.get_job(db, job_id)
+        stage_names = [name for name in job.stages]
+        done = set(job.completed_stages)
+    columns = (
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks = {
+            name: bar.add_task(STAGES[name].label, total=1.0, completed=1.0 if name in done else 0.0, message="")
+            for name in stage_names
+        }
+
+        def listener(stage: str, fraction: float, message: str) -> None:
+            bar.update(tasks[stage], completed=fraction, message=message)
+
+        finished = run_job(settings, job_id, listener)
+    if finished.status == "failed":
+        _fail(finished.error or "processing failed")
+
+
+def _resume_interrupted(settings: Settings) -> None:
+    """The next start after a crash or kill finishes what was interrupted, from its last stage."""
+    from insightcap.jobs.runner import interrupted_jobs
+
+    for job_id in interrupted_jobs(settings):
+        err.print(f"[yellow]Resuming interrupted job {job_id}…[/]")
+        try:
+            _run_with_progress(settings, job_id)
+        except typer.Exit:
+            err.print(f"[yellow]Job {job_id} could not finish; see `insightcap sessions`.[/]")
+
+
+def _export_memo_files(settings: Settings, session_id: str) -> list[Path]:
+    from insightcap.memo.export import export_memo
+
+    folder = settings.data_dir / "exports" / session_id
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in ("md", "html"):
+        path = folder / f"memo.{fmt}"
+        path.write_text(export_memo(settings, session_id, fmt), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _summarise(settings: Settings, session_id: str) -> None:
+    from insightcap.insights.schema import Section, SessionInsights
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+    from insightcap.transcript.schema import Transcript
+
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_id)
+        transcript = repo.load_output(db, session_id, "transcript", Transcript)
+        insights = repo.load_output(db, session_id, "insights", SessionInsights)
+        title = record.title
+    table = Table(title=f"Session {session_id}: {title}", show_header=False)
+    table.add_row("Duration", _clock(transcript.duration))
+    table.add_row("Language", transcript.language or "unknown")
+    table.add_row("Transcript", f"{len(transcript.segments)} segments, speakers: {', '.join(transcript.speakers) or 'not identified'}")
+    table.add_row("Themes", ", ".join(topic.title for topic in insights.topics))
+    for section in Section:
+        count = len(insights.in_section(section))
+        if count:
+            table.add_row(section.value.replace("_", " ").title(), str(count))
+    for path in _export_memo_files(settings, session_id):
+        table.add_row(f"Memo ({path.suffix[1:]})", str(path))
+    out.print(table)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _submit(kind: str, path: Path, title: str | None, program: str | None, session_date: date | None) -> None:
+    from insightcap.jobs.intake import submit_recording, submit_transcript
+    from insightcap.jobs.runner import user_facing_errors
+
+    settings = get_settings()
+    if not path.is_file():
+        _fail(f"{path} does not exist or is not a file.")
+    _resume_interrupted(settings)
+    submit = submit_recording if kind == "media" else submit_transcript
+    try:
+        submitted = submit(path, settings, title=title, program=program, session_date=session_date)
+    except user_facing_errors() as error:
+        _fail(str(error))
+    err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
+    _run_with_progress(settings, submitted.job_id)
+    _summarise(settings, submitted.session_id)
+    # Scripts rely on this: the new session's id is the last line of standard output.
+    print(submitted.session_id)
+
+
+TitleOption = Annotated[Optional[str], typer.Option(help="Session title (default: from the file name).")]
+ProgramOption = Annotated[Optional[str], typer.Option(help="The program (group, cohort) the session belongs to.")]
+DateOption = Annotated[
+    Optional[str], typer.Option("--date", help="Session date, YYYY-MM-DD: resolves 'next Tuesday' in commitments.")
+]
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--date {value!r} is not a date like 2026-11-25.")
+
+
+@app.command()
+def process(
+    recording: Annotated[Path, typer.Argument(help="Audio or video: wav, mp3, m4a, mp4, webm, ogg, flac, …")],
+    title: TitleOption = None,
+    program: ProgramOption = None,
+    session_date: DateOption = None,
+    model: Annotated[Optional[str], typer.Option(help="ASR model from models/manifest.toml, e.g. whisper-tiny-en.")] = None,
+) -> None:
+    """Transcribe a recording, find its insights and draft its debrief memo."""
+    if model:
+        os.environ["INSIGHTCAP_ASR_MODEL"] = model
+        get_settings.cache_clear()
+    _submit("media", recording, title, program, _parse_date(session_date))
+
+
+@app.command("import")
+def import_(
+    transcript: Annotated[Path, typer.Argument(help="A .vtt or .srt file, or a Zoom/Teams transcript export.")],
+    title: TitleOption = None,
+    program: ProgramOption = None,
+    session_date: DateOption = None,
+) -> None:
+    """Create a session from an existing transcript, skipping speech recognition."""
+    _submit("transcript", transcript, title, program, _parse_date(session_date))
+
+
+@app.command()
+def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """List sessions, newest first."""
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        rows = [
+            {
+                "id": record.id,
+                "title": record.title,
+                "status": record.status,
+                "program": record.program.name if record.program else None,
+                "date": record.session_date.isoformat() if record.session_date else None,
+                "duration_seconds": record.duration_seconds,
+                "created_at": record.created_at.isoformat(),
+            }
+            for record in repo.list_sessions(db)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "title", "program", "date", "duration", "status")
+    for row in rows:
+        duration = _clock(row["duration_seconds"]) if row["duration_seconds"] else ""
+        table.add_row(row["id"], row["title"], row["program"] or "", row["date"] or "", duration, row["status"])
+    out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
+
+
+@app.command()
+def show(
+    session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
+    transcript_lines: Annotated[int, typer.Option("--lines", help="Transcript lines to show (0: all).")] = 0,
+) -> None:
+    """Show a session's transcript and insights."""
+    from insightcap.insights.schema import SessionInsights
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+    from insightcap.transcript.schema import Transcript
+
+    with session_scope(get_settings()) as db:
+        try:
+            record = repo.get_session(db, session)
+        except repo.NotFound as error:
+            _fail(str(error))
+        transcript = repo.load_output(db, record.id, "transcript", Transcript)
+        insights = repo.load_output(db, record.id, "insights", SessionInsights)
+        jobs = repo.jobs_for_session(db, record.id)
+        names = record.speaker_names or {}
+        header = f"[bold]{record.title}[/] ({record.id}) — {record.status}"
+    out.print(header)
+    if jobs and jobs[-1].error:
+        out.print(f"[red]Last error:[/] {jobs[-1].error}")
+    if transcript:
+        out.rule("Transcript")
+        segments = transcript.segments[:transcript_lines] if transcript_lines else transcript.segments
+        for segment in segments:
+            speaker = names.get(segment.speaker or "", segment.speaker) or ""
+            out.print(f"[dim]{_clock(segment.start)}[/] [bold]{speaker}[/] {segment.text.strip()}", highlight=False)
+    if insights:
+        for topic in insights.topics:
+            out.rule(f"Theme: {topic.title}")
+            for insight in insights.for_topic(topic.index):
+                speaker = names.get(insight.speaker or "", insight.speaker) or "?"
+                out.print(
+                    f"[cyan]{insight.section.value:<11}[/] {insight.statement} "
+                    f"[dim]— {speaker}, {_clock(insight.start)}[/]",
+                    highlight=False,
+                )
+
+
+@app.command()
+def memo(
+    session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
+    fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md or html.")] = MemoFormat.md,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,
+) -> None:
+    """Print or write a session's debrief memo (the latest saved version)."""
+    from insightcap.memo.export import MemoMissing, export_memo
+    from insightcap.storage.repository import NotFound
+
+    try:
+        text = export_memo(get_settings(), session, fmt.value)
+    except (NotFound, MemoMissing) as error:
+        _fail(str(error))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    err.print(f"Memo written to {output}")
+
+
+@app.command()
+def retry(session: Annotated[str, typer.Argument(help="Session id (or its first characters).")]) -> None:
+    """Run a failed session's processing again, from the stage that failed."""
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    settings = get_settings()
+    with session_scope(settings) as db:
+        try:
+            record = repo.get_session(db, session)
+        except repo.NotFound as error:
+            _fail(str(error))
+        jobs = repo.jobs_for_session(db, record.id)
+        if not jobs or jobs[-1].status == "done":
+            _fail(f"Session {record.id} has nothing to retry (status: {record.status}).")
+        job_id, session_id = jobs[-1].id, record.id
+    _run_with_progress(settings, job_id)
+    _summarise(settings, session_id)
+
+
+@app.command()
+def resume() -> None:
+    """Finish jobs that a crash or kill interrupted (also done automatically by `process` and `import`)."""
+    from insightcap.jobs.runner import interrupted_jobs
+
+    settings = get_settings()
+    if not interrupted_jobs(settings):
+        out.print("Nothing to resume.")
+        return
+    _resume_interrupted(settings)
+
+
+@app.command()
+def models() -> None:
+    """List the models insightcap uses, where their weights come from, and their licenses."""
+    from insightcap.weights import load_manifest
+
+    settings = get_settings()
+    chosen = {settings.asr_model, settings.embedding_model, settings.nlp_model, settings.generator_model}
+    table = Table("name", "task", "runtime", "source", "license", "in use", "description")
+    for spec in load_manifest().values():
+        table.add_row(
+            spec.name, spec.task, spec.runtime, spec.source, spec.license, "yes" if spec.name in chosen else "", spec.description
+        )
+    out.print(table)

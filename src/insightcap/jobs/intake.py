@@ -1,0 +1,97 @@
+"""Taking in a recording or a transcript file: validate first, then store the original and create the
+session and its job in one transaction, so a rejected file leaves nothing behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from insightcap.config import Settings
+from insightcap.jobs.stages import MEDIA_STAGES, TRANSCRIPT_STAGES
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+from insightcap.storage.files import remove_session_files, store_original
+from insightcap.transcript.schema import Transcript
+
+
+@dataclass(frozen=True)
+class Submitted:
+    session_id: str
+    job_id: str
+
+
+def _title_from(path: Path, title: str | None) -> str:
+    return title or path.stem.replace("_", " ").replace("-", " ").strip() or "Untitled session"
+
+
+def submit_recording(
+    path: Path,
+    settings: Settings,
+    *,
+    title: str | None = None,
+    program: str | None = None,
+    session_date: date | None = None,
+    original_name: str | None = None,
+) -> Submitted:
+    """Queue a recording for the full pipeline. Raises MediaError (nothing stored) if it is not media."""
+    from insightcap.audio.decode import probe_media
+
+    probe_media(path)
+    return _store(path, settings, "media", MEDIA_STAGES, title, program, session_date, original_name)
+
+
+def submit_transcript(
+    path: Path,
+    settings: Settings,
+    *,
+    title: str | None = None,
+    program: str | None = None,
+    session_date: date | None = None,
+    original_name: str | None = None,
+) -> Submitted:
+    """Queue an existing transcript (VTT, SRT, Zoom/Teams export), skipping speech recognition.
+
+    Raises TranscriptFormatError (nothing stored) if the file cannot be read as a transcript.
+    """
+    from insightcap.transcript.importers import import_transcript
+
+    transcript = import_transcript(path)
+    return _store(
+        path, settings, "transcript", TRANSCRIPT_STAGES, title, program, session_date, original_name, transcript
+    )
+
+
+def _store(
+    path: Path,
+    settings: Settings,
+    source_kind: str,
+    stages: list[str],
+    title: str | None,
+    program: str | None,
+    session_date: date | None,
+    original_name: str | None,
+    transcript: Transcript | None = None,
+) -> Submitted:
+    session_id = repo.new_id()
+    stored = store_original(path, session_id, settings)
+    try:
+        with session_scope(settings) as db:
+            repo.create_session(
+                db,
+                session_id=session_id,
+                title=_title_from(Path(original_name or path.name), title),
+                source_kind=source_kind,
+                original_filename=original_name or path.name,
+                stored_path=str(stored),
+                program=program,
+                session_date=session_date,
+            )
+            if transcript is not None:
+                repo.save_output(db, session_id, "transcript", transcript)
+                repo.get_session(db, session_id).duration_seconds = transcript.duration
+            job = repo.create_job(db, session_id, stages)
+            return Submitted(session_id=session_id, job_id=job.id)
+    except BaseException:
+        remove_session_files(session_id, settings)
+        raise

@@ -1,0 +1,53 @@
+"""Where jobs run. The embedded default runs them in this process; the interface is one method so an
+existing distributed task engine (Celery, RQ, Dramatiq) can run the same `run_job` later."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Protocol
+
+from insightcap.config import Settings
+from insightcap.jobs.runner import JobListener, run_job
+
+
+class JobQueue(Protocol):
+    def submit(self, job_id: str) -> None:
+        """Schedule the job; returns at once or when it is done, depending on the queue."""
+
+
+class InlineQueue:
+    """Runs each job immediately in the caller's thread: what the CLI uses to show live progress."""
+
+    def __init__(self, settings: Settings, listener: JobListener | None = None) -> None:
+        self.settings, self.listener = settings, listener
+
+    def submit(self, job_id: str) -> None:
+        run_job(self.settings, job_id, self.listener)
+
+
+class ThreadQueue:
+    """One background worker thread, in-process: the web app's embedded default.
+
+    One job at a time, because each job already uses every core for its models.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pending: queue.Queue[str] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="insightcap-worker", daemon=True)
+        self._worker.start()
+
+    def submit(self, job_id: str) -> None:
+        self._pending.put(job_id)
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._pending.get()
+            try:
+                run_job(self.settings, job_id)
+            finally:
+                self._pending.task_done()
+
+    def join(self) -> None:
+        self._pending.join()

@@ -1,0 +1,50 @@
+"""The memo as a user reads it: the latest saved version, as Markdown or as an HTML page.
+
+While the memo is still exactly the generated draft, HTML comes from the richer HTML template of the
+draft; once a facilitator has edited it, their Markdown is the memo, rendered with raw HTML disabled
+so transcript text can never inject markup.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+
+from insightcap.config import Settings
+from insightcap.memo.render import render_memo
+from insightcap.memo.schema import MemoDraft
+from insightcap.resources import resource_dir
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+
+
+class MemoMissing(LookupError):
+    """The session has no memo yet (still processing, or it failed)."""
+
+
+def markdown_to_html_page(markdown: str, title: str) -> str:
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    environment = Environment(
+        loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
+    return environment.get_template("memo_page.html.j2").render(title=title, body=body)
+
+
+def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]) -> str:
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        latest = repo.latest_memo(db, record.id)
+        draft = repo.load_output(db, record.id, "memo", MemoDraft)
+        title = record.title
+    if latest is None:
+        raise MemoMissing(
+            f"Session {record.id} has no memo yet (status: {record.status}). "
+            f"Check it with `insightcap show {record.id}`."
+        )
+    if fmt == "md":
+        return latest.markdown
+    if draft is not None and render_memo(draft, "md") == latest.markdown:
+        return render_memo(draft, "html")
+    return markdown_to_html_page(latest.markdown, title)

@@ -1,0 +1,60 @@
+"""Opening the database: SQLite in WAL mode with foreign keys on, schema brought up to date by Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from insightcap.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web app read while the worker writes; foreign keys make deletes cascade.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def _migrate(database_url: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url)
+    command.upgrade(config, "head")
+
+
+@lru_cache(maxsize=4)
+def get_engine(database_url: str) -> Engine:
+    engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    _migrate(database_url)
+    return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    settings.ensure_dirs()
+    return get_engine(settings.database_url)
+
+
+@contextmanager
+def session_scope(settings: Settings) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back (nothing half-saved) on error."""
+    factory = sessionmaker(bind=engine_for(settings), expire_on_commit=False)
+    with factory() as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise

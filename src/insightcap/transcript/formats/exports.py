@@ -1,0 +1,66 @@
+"""Plain-text transcripts as Zoom and Microsoft Teams export them.
+
+Both write a header line per turn (who spoke and when it started) followed by what was said, and
+no end times; the importer fills those in. Layouts, from files the apps write:
+
+- Zoom, saved live transcript: `[Jane Doe] 00:01:02` then the text on the next lines; or one line
+  per turn, `00:01:02 Jane Doe: text` (also with the time in brackets).
+- Teams, transcript downloaded as text/copied from the .docx: a title, date and length, then
+  `Jane Doe   0:03` (name, several spaces, `M:SS` or `H:MM:SS`) and the text on the next lines,
+  with notices such as `Jane Doe started transcription` in between.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from insightcap.transcript.formats.cues import Cue, clean_text, parse_clock
+
+
+@dataclass(frozen=True)
+class TextExport:
+    """One app's plain-text layout: the header lines that start a turn and lines that are not speech."""
+
+    headers: tuple[re.Pattern[str], ...]
+    notices: re.Pattern[str] | None = None
+
+    def header_count(self, text: str) -> int:
+        """How many lines look like this layout's turn headers; the importer picks the best fit."""
+        return sum(self._header(line) is not None for line in text.splitlines())
+
+    def read(self, text: str) -> list[Cue]:
+        """One cue per header with the text that follows it; lines before the first header are the title."""
+        turns: list[tuple[float, str, list[str]]] = []
+        for line in text.splitlines():
+            header = self._header(line)
+            if header is not None:
+                turns.append(
+                    (parse_clock(header["time"]), header["speaker"], [header.groupdict().get("text") or ""])
+                )
+            elif turns and not (self.notices and self.notices.match(line)):
+                turns[-1][2].append(line)
+        return [
+            Cue(start=start, end=None, text=clean_text(" ".join(lines)), speaker=clean_text(speaker) or None)
+            for start, speaker, lines in turns
+        ]
+
+    def _header(self, line: str) -> re.Match[str] | None:
+        for pattern in self.headers:
+            match = pattern.match(line.strip())
+            if match is not None:
+                return match
+        return None
+
+
+ZOOM = TextExport(
+    headers=(
+        re.compile(r"^\[(?P<speaker>[^\[\]]{1,80})\]\s+(?P<time>\d{1,2}:\d\d:\d\d)$"),
+        re.compile(r"^\[?(?P<time>\d{1,2}:\d\d:\d\d)\]?\s+(?P<speaker>[^:\[\]]{1,80}?)\s*:\s*(?P<text>.*)$"),
+    ),
+)
+
+TEAMS = TextExport(
+    headers=(re.compile(r"^(?P<speaker>[^\d\s][^\t]{0,79}?)(?:\t|\s{2,})(?P<time>\d{1,2}(?::\d\d){1,2})$"),),
+    notices=re.compile(r"^.{1,80} (?:started|stopped) transcription\s*$"),
+)

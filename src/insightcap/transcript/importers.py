@@ -1,0 +1,184 @@
+"""Turn a caption or transcript file the user already has into a `Transcript`.
+
+Many programs record their sessions in Zoom or Teams, which already transcribe them; importing
+that file skips the slowest stage. The format is read from the content, not the file name, because
+exports are often renamed (`transcript.txt` holding WebVTT is common). Whatever the format, cues
+come out the same way: cleaned, sorted, with end times, and with the many short cues that Zoom and
+Teams split one sentence into merged back into one segment per turn.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import srt
+from webvtt.errors import MalformedCaptionError, MalformedFileError
+
+from insightcap.transcript.formats.captions import (
+    is_teams_cue_layout,
+    read_srt,
+    read_teams_cues,
+    read_webvtt,
+)
+from insightcap.transcript.formats.cues import ACCEPTED_FORMATS, Cue, TranscriptFormatError
+from insightcap.transcript.formats.exports import TEAMS, ZOOM
+from insightcap.transcript.schema import Segment, Transcript
+
+__all__ = ["TranscriptFormatError", "import_transcript"]
+
+# A ten-hour meeting's captions are a few megabytes; anything far larger is not a transcript.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+# Consecutive cues of one speaker closer than this are one turn split by the captioner.
+MERGE_GAP_SECONDS = 1.0
+MERGE_MAX_CHARS = 400
+# Speaking rate used to guess how long the last turn of a start-times-only export lasted.
+WORDS_PER_SECOND = 2.5
+
+
+
+@dataclass(frozen=True)
+class _Format:
+    produced_by: str
+    label: str
+    read: Callable[[str], list[Cue]]
+
+
+_FORMATS = {
+    "vtt": _Format("vtt", "WebVTT", read_webvtt),
+    "srt": _Format("srt", "SRT", read_srt),
+    "teams-cues": _Format("teams", "Teams transcript", read_teams_cues),
+    "teams": _Format("teams", "Teams transcript", TEAMS.read),
+    "zoom": _Format("zoom", "Zoom transcript", ZOOM.read),
+}
+# What a user is likely to pick by mistake, by the bytes such files start with.
+_BINARY_KINDS = {
+    b"PK\x03\x04": "a Word document or other zip file (save the Teams transcript as .vtt or plain text)",
+    b"%PDF": "a PDF",
+    b"{\\rtf": "an RTF document (save it as plain text)",
+    b"ID3": "an audio file (transcribe it instead of importing it)",
+    b"fLaC": "an audio file (transcribe it instead of importing it)",
+    b"OggS": "an audio file (transcribe it instead of importing it)",
+    b"RIFF": "an audio or video file (transcribe it instead of importing it)",
+    b"\x1aE\xdf\xa3": "a video file (transcribe it instead of importing it)",
+}
+# What the caption libraries raise for content they cannot parse (huge times overflow `timedelta`).
+_UNREADABLE = (TranscriptFormatError, MalformedFileError, MalformedCaptionError, srt.SRTParseError, OverflowError)
+
+
+def import_transcript(path: Path) -> Transcript:
+    """Read a WebVTT, SRT, Zoom or Teams transcript; raise `TranscriptFormatError` for anything else."""
+    text = _read_text(path)
+    format_key = detect_format(text)
+    if format_key is None:
+        raise TranscriptFormatError(
+            f"{path.name} does not look like a transcript insightcap can read: {ACCEPTED_FORMATS}"
+        )
+    file_format = _FORMATS[format_key]
+    try:
+        cues = file_format.read(text)
+    except _UNREADABLE as error:
+        raise TranscriptFormatError(
+            f"{path.name} looks like a {file_format.label} file but {error}: {ACCEPTED_FORMATS}"
+        ) from error
+    segments = _segments(cues)
+    if not segments:
+        raise TranscriptFormatError(f"{path.name} has no caption cues with any text: {ACCEPTED_FORMATS}")
+    return Transcript(
+        segments=segments,
+        language=None,
+        duration=max(segment.end for segment in segments),
+        source="import",
+        produced_by=file_format.produced_by,
+    )
+
+
+def detect_format(text: str) -> str | None:
+    """The layout of this content (a key of `_FORMATS`), or None when it is none we know."""
+    if text.lstrip().startswith("WEBVTT"):
+        return "vtt"
+    if "-->" in text:
+        return "teams-cues" if is_teams_cue_layout(text) else "srt"
+    counts = {"zoom": ZOOM.header_count(text), "teams": TEAMS.header_count(text)}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise TranscriptFormatError(
+                f"{path.name} is {path.stat().st_size // 2**20} MB, far too large for a transcript: {ACCEPTED_FORMATS}"
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise TranscriptFormatError(f"{path.name} could not be read ({error.strerror or error})") from error
+    if not data.strip():
+        raise TranscriptFormatError(f"{path.name} is empty: {ACCEPTED_FORMATS}")
+    text = _decode(data)
+    if text is None:
+        kind = next((kind for magic, kind in _BINARY_KINDS.items() if data.startswith(magic)), None)
+        raise TranscriptFormatError(
+            f"{path.name} is {kind or 'not a text file'}, not a transcript: {ACCEPTED_FORMATS}"
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(data: bytes) -> str | None:
+    """The file's text, or None for binary content.
+
+    UTF-16 only with its byte-order mark (Windows "Unicode" text); otherwise UTF-8, then the
+    Windows code page that older Zoom and Teams exports on Windows were saved in.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif b"\x00" in data or any(data.startswith(magic) for magic in _BINARY_KINDS):
+        return None
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return None if _mostly_control_characters(text) else text
+    return None
+
+
+def _mostly_control_characters(text: str) -> bool:
+    controls = sum(1 for char in text if ord(char) < 32 and char not in "\t\n\r\f")
+    return controls * 100 > len(text)
+
+
+def _segments(cues: list[Cue]) -> list[Segment]:
+    """Sorted, timed, merged segments from a reader's cues; empty cues are dropped."""
+    ordered = sorted((cue for cue in cues if cue.text), key=lambda cue: cue.start)
+    timed = [_with_end(cue, following) for cue, following in zip(ordered, [*ordered[1:], None])]
+    merged: list[Cue] = []
+    for cue in timed:
+        if merged and _continues(merged[-1], cue):
+            previous = merged[-1]
+            end = max(previous.end or 0.0, cue.end or 0.0)
+            merged[-1] = replace(previous, end=end, text=f"{previous.text} {cue.text}")
+        else:
+            merged.append(cue)
+    return [Segment(start=cue.start, end=cue.end or cue.start, text=cue.text, speaker=cue.speaker) for cue in merged]
+
+
+def _with_end(cue: Cue, following: Cue | None) -> Cue:
+    """Give a start-only cue the next cue's start as its end, or a reading-speed guess for the last."""
+    if cue.end is None:
+        end = following.start if following else cue.start + len(cue.text.split()) / WORDS_PER_SECOND
+    else:
+        end = cue.end
+    return replace(cue, end=max(end, cue.start))
+
+
+def _continues(previous: Cue, cue: Cue) -> bool:
+    return (
+        cue.speaker == previous.speaker
+        and cue.start - (previous.end or previous.start) < MERGE_GAP_SECONDS
+        and len(previous.text) + 1 + len(cue.text) <= MERGE_MAX_CHARS
+    )
