@@ -318,15 +318,24 @@ def resume() -> None:
 
 
 @app.command()
-def models() -> None:
+def models(
+    check: Annotated[bool, typer.Option("--check", help="Assemble and verify the packaged weights now.")] = False,
+) -> None:
     """List the models insightcap uses, where their weights come from, and their licenses."""
-    from insightcap.weights import load_manifest
+    from insightcap.weights import ModelUnavailable, load_manifest, model_path
 
     settings = get_settings()
     chosen = {settings.asr_model, settings.embedding_model, settings.nlp_model, settings.generator_model}
-    table = Table("name", "task", "runtime", "source", "license", "in use", "description")
+    table = Table("name", "task", "source", "license", "in use", "weights")
+    failures = 0
     for spec in load_manifest().values():
-        table.add_row(
-            spec.name, spec.task, spec.runtime, spec.source, spec.license, "yes" if spec.name in chosen else "", spec.description
-        )
+        status = ""
+        if check and spec.source == "pypi" and spec.runtime != "spacy":
+            try:
+                status = f"ok: {model_path(spec.name, settings.model_cache_dir)}"
+            except ModelUnavailable as error:
+                status, failures = f"missing: {error}", failures + (spec.name in chosen and spec.task != "generator")
+        table.add_row(spec.name, spec.task, spec.source, spec.license, "yes" if spec.name in chosen else "", status)
     out.print(table)
+    if failures:
+        raise typer.Exit(code=1)

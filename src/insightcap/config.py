@@ -16,10 +16,17 @@ def _default_data_dir() -> Path:
     return Path(base) / "insightcap"
 
 
+def _default_model_cache_dir() -> Path:
+    """Assembled model weights are shared by every data directory of the user (they are large)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "insightcap" / "models"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INSIGHTCAP_", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir)
+    model_cache_dir: Path = Field(default_factory=_default_model_cache_dir)
     # Names of entries in models/manifest.toml.
     asr_model: str = "whisper-base"
     embedding_model: str = "minilm"
@@ -43,10 +50,6 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
-
-    @property
-    def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
 
     def ensure_dirs(self) -> None:
         for folder in (self.data_dir, self.media_dir, self.model_cache_dir):

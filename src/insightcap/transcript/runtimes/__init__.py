@@ -1,0 +1,1 @@
+"""The ASR runtimes behind `insightcap.transcript.transcribe.Transcriber`, one module per runtime."""
