@@ -1,0 +1,94 @@
+"""The storage layer: migrations, sessions, stage outputs, insight rows, memo versions, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.storage import repository as repo
+from insightcap.storage.db import engine_for, session_scope
+from insightcap.storage.files import safe_filename, store_original
+from insightcap.transcript.schema import Segment, Transcript
+
+
+def _session(settings, title: str = "Circle 1") -> str:
+    with session_scope(settings) as db:
+        return repo.create_session(
+            db, session_id=repo.new_id(), title=title, source_kind="media", original_filename="a.wav",
+            stored_path="media/x/a.wav", program="Cohort A",
+        ).id
+
+
+def test_database_is_migrated_with_wal_and_foreign_keys(settings) -> None:
+    with engine_for(settings).connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_stage_output_round_trips_and_is_replaced_not_duplicated(settings) -> None:
+    session_id = _session(settings)
+    first = Transcript(segments=[Segment(start=0, end=2, text="Hello circle.", speaker="Ana")], duration=2)
+    second = Transcript(segments=[Segment(start=0, end=3, text="Welcome back.", speaker="Ben")], duration=3)
+    with session_scope(settings) as db:
+        repo.save_output(db, session_id, "transcript", first)
+    with session_scope(settings) as db:
+        repo.save_output(db, session_id, "transcript", second)
+    with session_scope(settings) as db:
+        loaded = repo.load_output(db, session_id, "transcript", Transcript)
+        count = db.execute(text("SELECT count(*) FROM stage_outputs")).scalar()
+    assert loaded == second
+    assert count == 1
+
+
+def test_insight_rows_are_replaced_on_rerun(settings) -> None:
+    session_id = _session(settings)
+    insight = Insight(section=Section.IDEA, statement="Pair new members", quote="we could pair new members",
+                      start=1.0, end=2.0, topic_index=0)
+    insights = SessionInsights(topics=[Topic(index=0, title="Onboarding", start=0, end=2)], insights=[insight] * 3)
+    with session_scope(settings) as db:
+        repo.replace_insights(db, session_id, insights)
+        repo.replace_insights(db, session_id, insights)
+    with session_scope(settings) as db:
+        assert len(repo.session_insight_rows(db, session_id)) == 3
+
+
+def test_memo_versions_are_kept_and_numbered(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        repo.add_memo_version(db, session_id, "# Draft")
+        repo.add_memo_version(db, session_id, "# Edited", author="facilitator")
+    with session_scope(settings) as db:
+        latest = repo.latest_memo(db, session_id)
+        assert (latest.version, latest.markdown, latest.author) == (2, "# Edited", "facilitator")
+
+
+def test_session_lookup_by_prefix_and_helpful_not_found(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        assert repo.get_session(db, session_id[:6]).id == session_id
+        with pytest.raises(repo.NotFound, match="insightcap sessions"):
+            repo.get_session(db, "zzzz")
+
+
+def test_failed_transaction_leaves_nothing_half_saved(settings) -> None:
+    with pytest.raises(RuntimeError):
+        with session_scope(settings) as db:
+            repo.create_session(db, session_id="abc", title="t", source_kind="media", original_filename="a",
+                                stored_path="b")
+            raise RuntimeError("crash mid-way")
+    with session_scope(settings) as db:
+        assert repo.list_sessions(db) == []
+
+
+def test_store_original_is_atomic_and_sanitises_names(settings, tmp_path: Path) -> None:
+    source = tmp_path / "rec.wav"
+    source.write_bytes(b"RIFF" + b"\0" * 100)
+    stored = store_original(source, "s1", settings)
+    assert (settings.data_dir / stored).read_bytes() == source.read_bytes()
+    assert not [p for p in (settings.media_dir / "s1").iterdir() if p.name.startswith(".incoming")]
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename("C:\\Users\\me\\my talk.m4a") == "my_talk.m4a"
