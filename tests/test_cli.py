@@ -1,0 +1,137 @@
+"""The real `insightcap` command, run as a user would, on real recordings and transcripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def cli(data_dir: Path, *args: str, generator: str = "none", check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INSIGHTCAP_DATA_DIR": str(data_dir), "INSIGHTCAP_ASR_MODEL": "whisper-tiny-en",
+           "INSIGHTCAP_GENERATOR": generator, "COLUMNS": "160"}
+    result = subprocess.run([sys.executable, "-m", "insightcap", *args], capture_output=True, text=True, env=env,
+                            timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"insightcap {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def sessions(data_dir: Path) -> list[dict]:
+    return json.loads(cli(data_dir, "sessions", "--json").stdout)
+
+
+@pytest.mark.slow
+def test_process_a_real_meeting_recording_end_to_end(tmp_path: Path) -> None:
+    """The README's main job, with the fast ASR model and the real local text generator."""
+    data = tmp_path / "data"
+    result = cli(data, "process", str(EXAMPLES / "team-retrospective.ogg"), "--title", "Team retrospective",
+                 "--program", "Demo circle", "--date", "2026-11-20", generator="auto")
+    session_id = result.stdout.strip().splitlines()[-1]
+    listed = sessions(data)
+    assert [(s["id"], s["title"], s["status"]) for s in listed] == [(session_id, "Team retrospective", "ready")]
+    assert listed[0]["duration_seconds"] == pytest.approx(241.4, abs=1.0)
+    for stage in ("Checking audio", "Transcribing", "Finding insights", "Indexing insights", "Drafting memo"):
+        assert stage in result.stderr
+
+    memo_md = cli(data, "memo", session_id[:6], "--format", "md").stdout
+    assert "Team retrospective" in memo_md
+    assert memo_md.count("?") >= 2  # follow-up questions after the themes
+    assert (data / "exports" / session_id / "memo.md").read_text() == memo_md
+    memo_html = cli(data, "memo", session_id, "--format", "html").stdout
+    assert memo_html.lstrip().lower().startswith("<!doctype html")
+
+    shown = cli(data, "show", session_id).stdout
+    assert "whiteboard" in shown.lower()  # the recording's words are in the transcript
+
+
+@pytest.mark.slow
+def test_process_real_speech_reports_language_and_words(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    session_id = cli(data, "process", str(EXAMPLES / "jfk-inaugural-excerpt.flac")).stdout.strip().splitlines()[-1]
+    with sqlite3.connect(data / "insightcap.db") as db:
+        payload = json.loads(db.execute(
+            "SELECT payload FROM stage_outputs WHERE session_id=? AND stage='transcript'", (session_id,)).fetchone()[0])
+    assert payload["language"] == "en"
+    words = [w for s in payload["segments"] for w in s["words"]]
+    assert "country" in " ".join(w["text"].lower() for w in words)
+    assert all(s["start"] <= w["start"] <= w["end"] <= s["end"] + 0.01 for s in payload["segments"] for w in s["words"])
+
+
+def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path) -> None:
+    data = tmp_path / "data"
+    vtt = tmp_path / "es2009d.vtt"
+    subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
+                    "--max-turns", "220", "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
+    result = cli(data, "import", str(vtt), "--title", "Retro from captions", "--date", "2026-11-20")
+    session_id = result.stdout.strip().splitlines()[-1]
+    assert sessions(data)[0]["status"] == "ready"
+    memo = cli(data, "memo", session_id).stdout
+    assert "Retro from captions" in memo
+    assert "Project Manager" in memo  # speakers from the caption file are kept
+
+
+def test_bad_inputs_are_rejected_with_clear_errors_and_nothing_stored(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+    broken = tmp_path / "meeting.vtt"
+    broken.write_text("WEBVTT\n\nthis is not a cue\n")
+
+    rejected_media = cli(data, "process", str(pdf), check=False)
+    rejected_transcript = cli(data, "import", str(broken), check=False)
+    missing = cli(data, "process", str(tmp_path / "nope.wav"), check=False)
+
+    assert rejected_media.returncode == 1 and "not audio or video" in rejected_media.stderr
+    assert rejected_transcript.returncode == 1 and "meeting.vtt" in rejected_transcript.stderr
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    assert "Traceback" not in rejected_media.stderr + rejected_transcript.stderr
+    assert sessions(data) == []
+    assert not any((data / "media").iterdir())
+
+
+@pytest.mark.slow
+def test_a_job_killed_mid_transcription_resumes_without_duplicates(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "INSIGHTCAP_DATA_DIR": str(data), "INSIGHTCAP_ASR_MODEL": "whisper-tiny-en",
+           "INSIGHTCAP_GENERATOR": "none"}
+    worker = subprocess.Popen([sys.executable, "-m", "insightcap", "process", str(EXAMPLES / "team-retrospective.ogg")],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    stage = None
+    while time.monotonic() < deadline and stage != "transcribe":
+        time.sleep(0.2)
+        if (data / "insightcap.db").exists():
+            with sqlite3.connect(data / "insightcap.db") as db:
+                try:
+                    row = db.execute("SELECT stage FROM jobs").fetchone()
+                except sqlite3.OperationalError:
+                    row = None
+            stage = row[0] if row else None
+    assert stage == "transcribe", "the job never reached transcription"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    with sqlite3.connect(data / "insightcap.db") as db:
+        assert db.execute("SELECT status FROM jobs").fetchone()[0] == "running"
+    cli(data, "resume")
+
+    with sqlite3.connect(data / "insightcap.db") as db:
+        assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+        assert db.execute("SELECT status, completed_stages FROM jobs").fetchone() == (
+            "done", json.dumps(["decode", "transcribe", "structure", "embed", "memo"]))
+        assert db.execute("SELECT count(*) FROM memo_versions").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM stage_outputs").fetchone()[0] == 3
+    originals = list((data / "media").rglob("original_*"))
+    assert len(originals) == 1
+    assert originals[0].read_bytes() == (EXAMPLES / "team-retrospective.ogg").read_bytes()
