@@ -10,6 +10,7 @@ Teams split one sentence into merged back into one segment per turn.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +39,6 @@ MERGE_MAX_CHARS = 400
 WORDS_PER_SECOND = 2.5
 
 
-
 @dataclass(frozen=True)
 class _Format:
     produced_by: str
@@ -47,12 +47,14 @@ class _Format:
 
 
 _FORMATS = {
-    "vtt": _Format("vtt", "WebVTT", read_webvtt),
-    "srt": _Format("srt", "SRT", read_srt),
-    "teams-cues": _Format("teams", "Teams transcript", read_teams_cues),
-    "teams": _Format("teams", "Teams transcript", TEAMS.read),
-    "zoom": _Format("zoom", "Zoom transcript", ZOOM.read),
+    "vtt": _Format("vtt", "a WebVTT file", read_webvtt),
+    "srt": _Format("srt", "an SRT file", read_srt),
+    "teams-cues": _Format("teams", "a Teams transcript", read_teams_cues),
+    "teams": _Format("teams", "a Teams transcript", TEAMS.read),
+    "zoom": _Format("zoom", "a Zoom transcript", ZOOM.read),
 }
+_WEBVTT_HEADER = re.compile(r"\s*WEBVTT(?:[ \t]|$)", re.MULTILINE)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # not tab, newlines or form feed
 # What a user is likely to pick by mistake, by the bytes such files start with.
 _BINARY_KINDS = {
     b"PK\x03\x04": "a Word document or other zip file (save the Teams transcript as .vtt or plain text)",
@@ -71,7 +73,7 @@ _UNREADABLE = (TranscriptFormatError, MalformedFileError, MalformedCaptionError,
 def import_transcript(path: Path) -> Transcript:
     """Read a WebVTT, SRT, Zoom or Teams transcript; raise `TranscriptFormatError` for anything else."""
     text = _read_text(path)
-    format_key = detect_format(text)
+    format_key = _detect_format(text)
     if format_key is None:
         raise TranscriptFormatError(
             f"{path.name} does not look like a transcript insightcap can read: {ACCEPTED_FORMATS}"
@@ -81,7 +83,7 @@ def import_transcript(path: Path) -> Transcript:
         cues = file_format.read(text)
     except _UNREADABLE as error:
         raise TranscriptFormatError(
-            f"{path.name} looks like a {file_format.label} file but {error}: {ACCEPTED_FORMATS}"
+            f"{path.name} looks like {file_format.label} but {error}: {ACCEPTED_FORMATS}"
         ) from error
     segments = _segments(cues)
     if not segments:
@@ -95,9 +97,9 @@ def import_transcript(path: Path) -> Transcript:
     )
 
 
-def detect_format(text: str) -> str | None:
+def _detect_format(text: str) -> str | None:
     """The layout of this content (a key of `_FORMATS`), or None when it is none we know."""
-    if text.lstrip().startswith("WEBVTT"):
+    if _WEBVTT_HEADER.match(text):
         return "vtt"
     if "-->" in text:
         return "teams-cues" if is_teams_cue_layout(text) else "srt"
@@ -108,48 +110,56 @@ def detect_format(text: str) -> str | None:
 
 def _read_text(path: Path) -> str:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
             raise TranscriptFormatError(
-                f"{path.name} is {path.stat().st_size // 2**20} MB, far too large for a transcript: {ACCEPTED_FORMATS}"
+                f"{path.name} is {size // 2**20} MB, far too large for a transcript: {ACCEPTED_FORMATS}"
             )
         data = path.read_bytes()
     except OSError as error:
         raise TranscriptFormatError(f"{path.name} could not be read ({error.strerror or error})") from error
     if not data.strip():
         raise TranscriptFormatError(f"{path.name} is empty: {ACCEPTED_FORMATS}")
-    text = _decode(data)
-    if text is None:
-        kind = next((kind for magic, kind in _BINARY_KINDS.items() if data.startswith(magic)), None)
-        raise TranscriptFormatError(
-            f"{path.name} is {kind or 'not a text file'}, not a transcript: {ACCEPTED_FORMATS}"
-        )
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _decode(path.name, data).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(data: bytes) -> str | None:
-    """The file's text, or None for binary content.
+def _decode(name: str, data: bytes) -> str:
+    """The file's text, refusing binary content with a word on what it seems to be instead.
 
     UTF-16 only with its byte-order mark (Windows "Unicode" text); otherwise UTF-8, then the
     Windows code page that older Zoom and Teams exports on Windows were saved in.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    kind = next((kind for magic, kind in _BINARY_KINDS.items() if data.startswith(magic)), None)
+    if kind is None and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encodings: tuple[str, ...] = ("utf-16",)
-    elif b"\x00" in data or any(data.startswith(magic) for magic in _BINARY_KINDS):
-        return None
-    else:
+    elif kind is None and b"\x00" not in data:
         encodings = ("utf-8-sig", "cp1252")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return None if _mostly_control_characters(text) else text
-    return None
+    else:
+        raise _not_text(name, kind)
+    text = next((decoded for decoded in (_try_decode(data, encoding) for encoding in encodings) if decoded), None)
+    if text is None:
+        raise TranscriptFormatError(
+            f"{name} is not UTF-8, UTF-16 or Windows-1252 text; save it as UTF-8 and import it again "
+            f"({ACCEPTED_FORMATS})"
+        )
+    if _mostly_control_characters(text):
+        raise _not_text(name, None)
+    return text
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _not_text(name: str, kind: str | None) -> TranscriptFormatError:
+    return TranscriptFormatError(f"{name} is {kind or 'not a text file'}, not a transcript: {ACCEPTED_FORMATS}")
 
 
 def _mostly_control_characters(text: str) -> bool:
-    controls = sum(1 for char in text if ord(char) < 32 and char not in "\t\n\r\f")
-    return controls * 100 > len(text)
+    return len(_CONTROL_CHARACTERS.findall(text)) * 100 > len(text)
 
 
 def _segments(cues: list[Cue]) -> list[Segment]:
@@ -164,7 +174,9 @@ def _segments(cues: list[Cue]) -> list[Segment]:
             merged[-1] = replace(previous, end=end, text=f"{previous.text} {cue.text}")
         else:
             merged.append(cue)
-    return [Segment(start=cue.start, end=cue.end or cue.start, text=cue.text, speaker=cue.speaker) for cue in merged]
+    return [
+        Segment(start=cue.start, end=cue.end or cue.start, text=cue.text, speaker=cue.speaker) for cue in merged
+    ]
 
 
 def _with_end(cue: Cue, following: Cue | None) -> Cue:

@@ -8,6 +8,7 @@ the timing lines itself and says how many cues were lost rather than dropping th
 from __future__ import annotations
 
 import logging
+import re
 
 import srt
 import webvtt
@@ -22,12 +23,15 @@ from insightcap.transcript.formats.cues import (
 logger = logging.getLogger(__name__)
 
 _ARROW = "-->"
+_TIMING_LINE = re.compile(r"^[^\n]*-->[^\n]*$", re.MULTILINE)
+_TIMESTAMP = re.compile(r"(?<![\d.:])(?:(\d+):)?(\d+):(\d+)\.(\d{1,3})(?![\d.:])")
 
 
 def read_webvtt(text: str) -> list[Cue]:
     """Cues of a WebVTT file; the speaker comes from a `<v Name>` voice tag or a `Name:` prefix."""
-    # Not strict: Teams writes timings such as `0:0:3.520`, which strict WebVTT rejects.
-    captions = webvtt.from_string(text).captions
+    # Not strict, so one broken cue block does not lose the whole file; `_check_all_read` reports it.
+    # Blank lines before the header are harmless, though WebVTT's grammar does not allow them.
+    captions = webvtt.from_string(_TIMING_LINE.sub(_padded_timing, text.lstrip())).captions
     cues = [
         Cue(
             start=caption.start_time.in_milliseconds() / 1000,
@@ -71,6 +75,18 @@ def is_teams_cue_layout(text: str) -> bool:
     subtitles = list(srt.parse(text, ignore_errors=True))
     return bool(subtitles) and all(
         subtitle.index is None and len(_nonempty_lines(subtitle.content)) >= 2 for subtitle in subtitles
+    )
+
+
+def _padded_timing(line: re.Match[str]) -> str:
+    """A timing line with every timestamp written out as `HH:MM:SS.mmm`.
+
+    Teams prints the milliseconds as a bare number, so `0:0:2.90` is 2.090 s, not 2.9 s as a
+    WebVTT reader would take it. Standard timestamps always have three digits and are unchanged.
+    """
+    return _TIMESTAMP.sub(
+        lambda stamp: "{:02d}:{:02d}:{:02d}.{:03d}".format(*(int(part or 0) for part in stamp.groups())),
+        line.group(0),
     )
 
 
