@@ -27,3 +27,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def llama_generator():
+    """The packaged local model, from the default model cache so its 491 MB GGUF is assembled only once."""
+    pytest.importorskip("llama_cpp")
+    from insightcap.config import Settings
+    from insightcap.generator.factory import get_generator
+
+    return get_generator(Settings(generator="llama-cpp"))

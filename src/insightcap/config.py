@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     generator_model: str = "qwen-coder-0.5b"
     generator_url: str = "http://127.0.0.1:11434/v1"
     generator_api_model: str = "llama3.2"
+    generator_api_key: str | None = None
     # Whisper decoding: int8 is the fastest exact-enough compute type on a CPU.
     asr_compute_type: str = "int8"
     asr_beam_size: int = 5

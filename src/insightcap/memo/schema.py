@@ -14,7 +14,9 @@ class MemoTheme(BaseModel):
 
     topic_index: int
     title: str
+    # The structure stage's topic summary, and the context insights that back it.
     context: str = ""
+    context_insights: list[Insight] = Field(default_factory=list)
     ideas: list[Insight] = Field(default_factory=list)
     strategies: list[Insight] = Field(default_factory=list)
     reactions: list[Insight] = Field(default_factory=list)
@@ -32,7 +34,9 @@ class MemoDraft(BaseModel):
     duration_seconds: float = 0.0
     participants: list[str] = Field(default_factory=list)
     background: str = ""
+    # Left empty by the draft for the facilitator to write; background_insights is the evidence.
     why_it_matters: str = ""
+    background_insights: list[Insight] = Field(default_factory=list)
     themes: list[MemoTheme] = Field(default_factory=list)
     resources: list[Insight] = Field(default_factory=list)
     commitments: list[Insight] = Field(default_factory=list)

@@ -1,0 +1,118 @@
+"""Checks a generated follow-up question or theme title against the evidence it was asked about.
+
+A 0.5B model writes good questions often, but not always: it echoes the instructions, asks yes/no
+questions, or drifts to generic advice. Each check returns the problem in words (fed back to the
+model on its one retry, and logged) or None when the text is usable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from spacy.language import Language
+
+from insightcap.insights.nlp import content_words
+from insightcap.themes.embed import Embedder
+
+# Openers that make a question answerable by yes or no, which ends a discussion instead of opening one.
+CLOSED_OPENERS = frozenset(
+    "is are am was were do does did can could will would should shall has have had may might must".split()
+)
+QUESTION_WORDS = (6, 30)
+TITLE_WORDS = (3, 8)
+# Sharing this many words in a row with the instructions (and not with the evidence) is copying.
+COPIED_RUN = 4
+# A follow-up may quote a phrase; repeating this many words of a participant's own question is
+# asking it again, not following up.
+ECHOED_RUN = 6
+# Instruction words a reply may reuse (e.g. "idea"); more than this and it is echoing the request.
+MAX_INSTRUCTION_ONLY_WORDS = 2
+DUPLICATE_COSINE = 0.9
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+# A sentence ends at . ! ; or : before a capital letter, unless the full stop closes an abbreviation.
+_BREAK = re.compile(r"(\w+)([.!;:])\s+(?=[A-Z])")
+ABBREVIATIONS = frozenset({"vs", "etc", "mr", "mrs", "ms", "dr", "st", "no"})
+
+
+def clean_reply(reply: str) -> str:
+    """The reply without the wrapping a chat model likes to add: quotes, bold markers, blank lines."""
+    text = " ".join(reply.split())
+    return text.strip(" \"'“”*`").strip()
+
+
+def content_lemmas(nlp: Language, text: str) -> set[str]:
+    # Lower-cased first: a Title Case Reply would otherwise be tagged as proper nouns, unlemmatised.
+    return {token.lemma_ for token in content_words(nlp(text.lower())[:])}
+
+
+def _sentence_breaks(text: str) -> int:
+    return sum(
+        1 for match in _BREAK.finditer(text) if not (match[2] == "." and match[1].lower() in ABBREVIATIONS)
+    )
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _runs(words: Sequence[str], size: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def _copy_problem(reply: str, evidence: str, instructions: str, nlp: Language) -> str | None:
+    copied = _runs(_words(reply), COPIED_RUN) & _runs(_words(instructions), COPIED_RUN)
+    copied -= _runs(_words(evidence), COPIED_RUN)
+    if copied:
+        return f"it copies the instructions (“{' '.join(sorted(copied)[0])}”)"
+    echoed = content_lemmas(nlp, reply) & content_lemmas(nlp, instructions) - content_lemmas(nlp, evidence)
+    if len(echoed) > MAX_INSTRUCTION_ONLY_WORDS:
+        return f"it repeats words of the instructions ({', '.join(sorted(echoed))}) instead of the discussion"
+    return None
+
+
+def question_problem(
+    question: str, *, evidence: str, instructions: str, nlp: Language, asked_in_session: Sequence[str] = ()
+) -> str | None:
+    """Why `question` is not a usable follow-up question about `evidence`, or None if it is.
+    `asked_in_session` are the participants' own questions, which a follow-up must not repeat."""
+    if not question.endswith("?") or question.count("?") != 1:
+        return "it is not a single question ending with a question mark"
+    if _sentence_breaks(question):
+        return "it is more than one sentence"
+    words = _words(question)
+    low, high = QUESTION_WORDS
+    if not low <= len(words) <= high:
+        return f"it has {len(words)} words; it should have {low} to {high}"
+    if words[0] in CLOSED_OPENERS:
+        return "it can be answered with yes or no; ask an open question starting with What, How or Why"
+    if not content_lemmas(nlp, question) & content_lemmas(nlp, evidence):
+        return "it does not mention anything the participants said"
+    if any(_runs(words, ECHOED_RUN) & _runs(_words(asked), ECHOED_RUN) for asked in asked_in_session):
+        return "it repeats a question a participant already asked"
+    return _copy_problem(question, evidence, instructions, nlp)
+
+
+def title_problem(title: str, *, evidence: str, instructions: str, nlp: Language) -> str | None:
+    """Why `title` is not a usable theme title for `evidence`, or None if it is."""
+    words = _words(title)
+    low, high = TITLE_WORDS
+    if not low <= len(words) <= high:
+        return f"it has {len(words)} words; it should have {low} to {high}"
+    if "?" in title:
+        return "it is a question, not a title"
+    lemmas = content_lemmas(nlp, title)
+    foreign = lemmas - content_lemmas(nlp, evidence)
+    if not lemmas or len(foreign) > 1:
+        return f"it uses words the participants did not say ({', '.join(sorted(foreign))})"
+    return _copy_problem(title, evidence, instructions, nlp)
+
+
+def is_near_duplicate(text: str, earlier: Sequence[str], embedder: Embedder) -> bool:
+    """True when `text` says the same as one of `earlier` (cosine of sentence embeddings ≥ 0.9)."""
+    if not earlier:
+        return False
+    vectors = embedder.encode([text, *earlier])
+    return bool(np.max(vectors[1:] @ vectors[0]) >= DUPLICATE_COSINE)

@@ -1,0 +1,159 @@
+"""Drafts the debrief memo from a session's insights, in the shape facilitators write by hand:
+background, key themes (context, ideas, strategies, reactions, resources, questions, follow-ups),
+then resources, commitments, open questions and questions to open the next session.
+
+Everything in the draft is either an insight (a statement with its verbatim quote, speaker and
+time) or a question built from them, so every line of the memo can be traced to the recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from insightcap.config import Settings, get_settings
+from insightcap.generator.base import TextGenerator
+from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.memo.followups import FollowupWriter, ThemeEvidence, follow_up_questions
+from insightcap.memo.schema import MemoDraft, MemoTheme
+from insightcap.memo.templated import next_session_questions
+from insightcap.progress import ProgressCallback, ignore_progress
+from insightcap.transcript.schema import Transcript
+
+DETERMINISTIC = "no generator (deterministic)"
+BACKGROUND_INSIGHTS = 3
+# A question counts as answered when someone else contributes an insight (not another question) in
+# the same topic within this many seconds of it; otherwise it is listed as open.
+ANSWER_WINDOW_SECONDS = 90.0
+
+
+def _words_said(topic: Topic, transcript: Transcript) -> int:
+    """How much was said in the topic: words of the segments whose middle falls inside it."""
+    return sum(
+        len(segment.text.split())
+        for segment in transcript.segments
+        if topic.start <= (segment.start + segment.end) / 2 <= topic.end
+    )
+
+
+def _by_time(insights: Sequence[Insight]) -> list[Insight]:
+    return sorted(insights, key=lambda insight: insight.start)
+
+
+def _theme(topic: Topic, insights: list[Insight], background: set[int]) -> MemoTheme:
+    def of(section: Section) -> list[Insight]:
+        return _by_time([i for i in insights if i.section == section])
+
+    return MemoTheme(
+        topic_index=topic.index,
+        title=topic.title,
+        context=topic.summary,
+        context_insights=[i for i in of(Section.CONTEXT) if id(i) not in background],
+        ideas=of(Section.IDEA),
+        strategies=of(Section.STRATEGY),
+        reactions=of(Section.REACTION),
+        resources=of(Section.RESOURCE),
+        questions_raised=of(Section.QUESTION),
+        start=topic.start,
+        end=topic.end,
+    )
+
+
+def _has_theme_content(topic: Topic, insights: SessionInsights) -> bool:
+    """A topic is a theme when it holds more than commitments, which the memo lists on their own."""
+    return any(insight.section != Section.ACTION_ITEM for insight in insights.for_topic(topic.index))
+
+
+def _background_insights(insights: SessionInsights) -> list[Insight]:
+    """The most confident context insights, in the order they were said."""
+    ranked = sorted(insights.in_section(Section.CONTEXT), key=lambda insight: -insight.confidence)
+    return _by_time(ranked[:BACKGROUND_INSIGHTS])
+
+
+def _is_answered(question: Insight, insights: SessionInsights) -> bool:
+    return any(
+        other.section != Section.QUESTION
+        and other.topic_index == question.topic_index
+        and (other.speaker != question.speaker or question.speaker is None)
+        and question.end <= other.start <= question.end + ANSWER_WINDOW_SECONDS
+        for other in insights.insights
+    )
+
+
+def _overview(participants: list[str], duration: float, themes: list[MemoTheme]) -> str:
+    who = f"{len(participants)} participants ({', '.join(participants)})" if participants else "The group"
+    minutes = max(1, round(duration / 60))
+    if not themes:
+        return f"{who} met for {minutes} minutes; no themes with clear insights were found."
+    titles = [theme.title for theme in themes]
+    listed = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+    plural = "theme" if len(themes) == 1 else "themes"
+    return f"{who} met for {minutes} minutes and discussed {len(themes)} {plural}: {listed}."
+
+
+def _provenance(writer: FollowupWriter | None) -> str:
+    if writer is None:
+        return DETERMINISTIC
+    name = writer.generator.name
+    if writer.failure:
+        return f"{DETERMINISTIC}: the generator {name} failed ({writer.failure})"
+    if not writer.accepted:
+        return f"{DETERMINISTIC}: no text from {name} passed the checks"
+    return name
+
+
+def build_memo(
+    *,
+    title: str,
+    transcript: Transcript,
+    insights: SessionInsights,
+    generator: TextGenerator | None,
+    program: str | None = None,
+    session_date: date | None = None,
+    progress: ProgressCallback = ignore_progress,
+    settings: Settings | None = None,
+) -> MemoDraft:
+    """The memo draft. `settings` names the NLP and embedding models used to check generated text."""
+    background = _background_insights(insights)
+    background_ids = {id(insight) for insight in background}
+    topics = sorted(
+        (topic for topic in insights.topics if _has_theme_content(topic, insights)),
+        key=lambda topic: -_words_said(topic, transcript),
+    )
+    themes = [_theme(topic, insights.for_topic(topic.index), background_ids) for topic in topics]
+
+    open_questions = [
+        q for q in _by_time(insights.in_section(Section.QUESTION)) if not _is_answered(q, insights)
+    ]
+    writer = FollowupWriter(generator, settings or get_settings()) if generator else None
+    asked: list[str] = []
+    for number, (topic, theme) in enumerate(zip(topics, themes, strict=True)):
+        progress(number / max(1, len(themes)), f"Writing follow-up questions for “{theme.title}”")
+        evidence = ThemeEvidence.of(theme, topic.keywords)
+        if writer:
+            theme.title = writer.title(evidence) or theme.title
+            evidence = ThemeEvidence.of(theme, topic.keywords)
+        theme.follow_up_questions = follow_up_questions(
+            theme, evidence, writer, open_questions=open_questions, other_themes_questions=asked
+        )
+        asked.extend(theme.follow_up_questions)
+
+    commitments = _by_time(insights.in_section(Section.ACTION_ITEM))
+    duration = transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
+    participants = transcript.speakers
+    progress(1.0, "Memo drafted")
+    return MemoDraft(
+        title=title,
+        program=program,
+        session_date=session_date,
+        duration_seconds=duration,
+        participants=participants,
+        background=_overview(participants, duration, themes),
+        background_insights=background,
+        themes=themes,
+        resources=_by_time(insights.in_section(Section.RESOURCE)),
+        commitments=commitments,
+        open_questions=open_questions,
+        next_session_questions=next_session_questions(themes, commitments, open_questions),
+        generated_with=_provenance(writer),
+    )

@@ -1,0 +1,142 @@
+"""Follow-up questions without a generator: question templates (prompts/followup_templates.toml)
+filled with what a theme actually contains, so every question names the theme's own content."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from insightcap.insights.schema import Insight
+from insightcap.memo.schema import MemoTheme
+from insightcap.resources import prompt_text
+
+UNNAMED_SPEAKER = "A participant"
+# Inserted statements and quotes are cut to this many words so a question stays readable.
+MAX_INSERTED_WORDS = 18
+
+
+class QuestionTemplate(BaseModel):
+    needs: str
+    text: str
+
+
+class QuestionTemplates(BaseModel):
+    theme: list[QuestionTemplate]
+    next_session: list[QuestionTemplate]
+
+
+@lru_cache(maxsize=1)
+def load_templates() -> QuestionTemplates:
+    return QuestionTemplates.model_validate(tomllib.loads(prompt_text("followup_templates.toml")))
+
+
+def shorten(text: str, max_words: int = MAX_INSERTED_WORDS) -> str:
+    """`text` without its closing punctuation, cut at a word boundary with an ellipsis if long."""
+    words = text.strip().rstrip(".!?,;:").split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    return " ".join(words[:max_words]).rstrip(",;:") + "…"
+
+
+def key_phrase(title: str) -> str:
+    """The theme title as it reads mid-sentence: "Budget and Materials: Costs" → "budget and materials".
+
+    Capitalised words are lower-cased (in a Title Case title all of them, else only the first);
+    words with capitals inside (LEDs, TV, iPad) are names and stay as they are.
+    """
+    words = title.partition(":")[0].split()
+    title_case = sum(w[:1].isupper() for w in words if len(w) > 3) > 1
+
+    def lowered(word: str, position: int) -> str:
+        plain_capital = word[:1].isupper() and (word[1:].islower() or len(word) == 1)
+        return word.lower() if plain_capital and (position == 0 or title_case) else word
+
+    return " ".join(lowered(word, position) for position, word in enumerate(words))
+
+
+def speaker(insight: Insight) -> str:
+    return insight.speaker or UNNAMED_SPEAKER
+
+
+def _two_reactions(reactions: Sequence[Insight]) -> tuple[Insight, Insight] | None:
+    for index, first in enumerate(reactions):
+        for second in reactions[index + 1 :]:
+            if first.speaker and second.speaker and first.speaker != second.speaker:
+                return first, second
+    return None
+
+
+def _theme_fillings(
+    theme: MemoTheme, open_questions: Sequence[Insight]
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """(need, placeholder values) for every kind of content the theme has, most specific first."""
+    phrase = {"key_phrase": key_phrase(theme.title)}
+    for question in (q for q in theme.questions_raised if q in open_questions):
+        yield "question", phrase | {"asker": speaker(question), "question": shorten(question.statement) + "?"}
+    for strategy in theme.strategies:
+        yield "strategy", phrase | {"strategy": shorten(strategy.statement)}
+    pair = _two_reactions(theme.reactions)
+    if pair:
+        first, second = pair
+        yield (
+            "two_reactions",
+            phrase
+            | {
+                "speaker_a": speaker(first),
+                "quote_a": shorten(first.quote),
+                "speaker_b": speaker(second),
+                "quote_b": shorten(second.quote),
+            },
+        )
+    for idea in theme.ideas:
+        yield "idea", phrase | {"idea": shorten(idea.statement)}
+    for resource in theme.resources:
+        yield "resource", phrase | {"resource": resource.resource_name or shorten(resource.statement)}
+    yield "key_phrase", phrase
+
+
+def template_questions(theme: MemoTheme, open_questions: Sequence[Insight], limit: int = 2) -> list[str]:
+    """Up to `limit` questions, each from a different template and built from different content.
+    Only questions still open are asked again: an answered one would make a hollow follow-up."""
+    questions: list[str] = []
+    used: set[str] = set()
+    for need, values in _theme_fillings(theme, open_questions):
+        for template in load_templates().theme:
+            if template.text in used or template.needs != need:
+                continue
+            questions.append(template.text.format(**values))
+            used.add(template.text)
+            break
+        if len(questions) == limit:
+            break
+    return questions
+
+
+def next_session_questions(
+    themes: Sequence[MemoTheme],
+    commitments: Sequence[Insight],
+    open_questions: Sequence[Insight],
+    count: int = 3,
+) -> list[str]:
+    """Questions to open the next session: check on commitments, return to open questions, revisit themes."""
+    by_need = {template.needs: template.text for template in load_templates().next_session}
+    kinds = [
+        [
+            by_need["commitment"].format(owner=item.action.owner, task=shorten(item.action.task))
+            for item in commitments
+            if item.action and item.action.owner
+        ],
+        [
+            by_need["open_question"].format(asker=speaker(q), question=shorten(q.statement) + "?")
+            for q in open_questions
+        ],
+        [by_need["key_phrase"].format(key_phrase=key_phrase(theme.title)) for theme in themes],
+        [question for theme in themes for question in theme.follow_up_questions],
+    ]
+    # One of each kind first, then the rest in the same order, so a long list of commitments does
+    # not crowd out the open questions; the themes' follow-ups fill in when a session had one theme.
+    ordered = [kind[i] for i in range(max(map(len, kinds), default=0)) for kind in kinds if i < len(kind)]
+    return list(dict.fromkeys(ordered))[:count]
