@@ -35,6 +35,8 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" install -e ".[generato
 # openai-whisper: the alternative ASR runtime and the standard WER normaliser. --no-deps skips
 # triton (~1 GB, GPU only); its real dependencies are in the dev extra.
 "${pip[@]}" install --no-deps "openai-whisper==20250625"
+# resemblyzer's webrtcvad imports pkg_resources (gone from new setuptools); the wheels fork does not.
+"${pip[@]}" install --force-reinstall --no-deps "webrtcvad-wheels==2.0.14.post1"
 
 echo "==> Checking the packaged model weights"
 .venv/bin/insightcap models --check

@@ -41,7 +41,7 @@ def test_process_a_real_meeting_recording_end_to_end(tmp_path: Path) -> None:
     listed = sessions(data)
     assert [(s["id"], s["title"], s["status"]) for s in listed] == [(session_id, "Team retrospective", "ready")]
     assert listed[0]["duration_seconds"] == pytest.approx(241.4, abs=1.0)
-    for stage in ("Checking audio", "Transcribing", "Finding insights", "Indexing insights", "Drafting memo"):
+    for stage in ("Checking audio", "Transcribing", "Identifying speakers", "Finding insights", "Indexing insights", "Drafting memo"):
         assert stage in result.stderr
 
     memo_md = cli(data, "memo", session_id[:6], "--format", "md").stdout
@@ -129,7 +129,7 @@ def test_a_job_killed_mid_transcription_resumes_without_duplicates(tmp_path: Pat
     with sqlite3.connect(data / "insightcap.db") as db:
         assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
         assert db.execute("SELECT status, completed_stages FROM jobs").fetchone() == (
-            "done", json.dumps(["decode", "transcribe", "structure", "embed", "memo"]))
+            "done", json.dumps(["decode", "transcribe", "speakers", "structure", "embed", "memo"]))
         assert db.execute("SELECT count(*) FROM memo_versions").fetchone()[0] == 1
         assert db.execute("SELECT count(*) FROM stage_outputs").fetchone()[0] == 3
     originals = list((data / "media").rglob("original_*"))

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     asr_model: str = "whisper-base"
     embedding_model: str = "minilm"
     nlp_model: str = "spacy-en-sm"
+    speaker_model: str = "ge2e-speaker"
     # "auto" uses the packaged local model when llama-cpp-python is installed, else no generator;
     # "llama-cpp", "openai" (any OpenAI-compatible endpoint: Ollama, llama.cpp server, vLLM) or "none".
     generator: str = "auto"

@@ -36,7 +36,7 @@ class AssembledFile(BaseModel):
 
 class ModelSpec(BaseModel):
     name: str
-    task: Literal["asr", "embedding", "nlp", "generator"]
+    task: Literal["asr", "embedding", "nlp", "generator", "speaker"]
     runtime: str
     description: str = ""
     license: str = ""

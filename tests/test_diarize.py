@@ -1,0 +1,157 @@
+"""Speaker diarization on real voices and synthetic meetings, and the per-speaker statistics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.diarization import Turn, diarization_error
+from insightcap.audio.decode import decode_audio
+from insightcap.transcript.diarize import diarize, speakers_from_prints, speech_windows
+from insightcap.transcript.schema import Segment, Transcript, Word
+from insightcap.transcript.speakers import speaker_stats
+
+
+def _timed_words(text: str, start: float, end: float) -> list[Word]:
+    """Words spread evenly over a turn: enough timing to test splitting at a change of speaker."""
+    tokens = text.split()
+    step = (end - start) / len(tokens)
+    return [
+        Word(text=f" {token}", start=start + i * step, end=start + (i + 1) * step)
+        for i, token in enumerate(tokens)
+    ]
+
+
+@pytest.fixture(scope="module")
+def two_voice_meeting(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, list[dict]]:
+    """A minute of a real AMI meeting (two participants) spoken by two espeak-ng voices."""
+    from tests.conftest import SHARED_EVAL
+
+    tool = SHARED_EVAL / "tools" / "synth_meeting.py"
+    if not tool.is_file():
+        pytest.skip(f"the meeting synthesiser is not beside this checkout ({tool})")
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("rendering a meeting needs Debian's espeak-ng and sox: apt-get install espeak-ng sox")
+    out = tmp_path_factory.mktemp("meeting") / "ts3010c"
+    subprocess.run(
+        [
+            sys.executable,
+            str(tool),
+            "--meetings",
+            str(SHARED_EVAL / "qmsum" / "meetings.jsonl"),
+            "--meeting",
+            "TS3010c",
+            "--turns",
+            "90:104",
+            "--max-seconds",
+            "60",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    reference = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["segments"]
+    return decode_audio(out.with_suffix(".flac")), reference
+
+
+@pytest.mark.slow
+def test_two_voices_are_told_apart_and_mixed_segments_split(two_voice_meeting, settings) -> None:
+    audio, reference = two_voice_meeting
+    # Like Whisper, pair consecutive turns into one segment, so the speaker changes inside it.
+    segments = []
+    for first in range(0, len(reference), 2):
+        pair = reference[first : first + 2]
+        words = [w for turn in pair for w in _timed_words(turn["text"], turn["start"], turn["end"])]
+        segments.append(
+            Segment(
+                start=pair[0]["start"],
+                end=pair[-1]["end"],
+                text=" ".join(t["text"] for t in pair),
+                words=words,
+            )
+        )
+    transcript = Transcript(segments=segments, duration=len(audio) / 16_000)
+
+    labelled = diarize(audio, transcript, settings)
+
+    truth = [Turn(speaker=t["speaker"], start=t["start"], end=t["end"]) for t in reference]
+    hypothesis = [Turn(speaker=s.speaker, start=s.start, end=s.end) for s in labelled.segments]
+    one_speaker = [turn.model_copy(update={"speaker": "everyone"}) for turn in truth]
+    assert len({t.speaker for t in truth}) == 2
+    assert labelled.speakers == ["Speaker 1", "Speaker 2"]
+    assert len(labelled.segments) > len(segments)  # the paired turns were split again
+    ours, baseline = diarization_error(truth, hypothesis).der, diarization_error(truth, one_speaker).der
+    assert ours < 0.1 and ours < baseline / 3, (ours, baseline)
+    assert labelled.text.split() == transcript.text.split()  # splitting loses no word
+
+    capped = diarize(audio, transcript, settings, max_speakers=1)
+    assert capped.speakers == ["Speaker 1"]
+    assert all(segment.speaker == "Speaker 1" for segment in capped.segments)
+
+
+@pytest.mark.slow
+def test_one_real_voice_stays_one_speaker(shared_eval: Path, settings) -> None:
+    audio = decode_audio(shared_eval / "asr" / "audio" / "jfk_inaugural_1961.flac")
+    bounds = [(0.3, 3.9), (3.9, 7.6), (7.6, 10.9)]
+    transcript = Transcript(segments=[Segment(start=s, end=e, text="words") for s, e in bounds])
+
+    labelled = diarize(audio, transcript, settings)
+
+    assert [segment.speaker for segment in labelled.segments] == ["Speaker 1"] * 3
+
+
+def test_max_speakers_must_allow_someone(settings) -> None:
+    transcript = Transcript(segments=[Segment(start=0.0, end=1.0, text="hello")])
+    with pytest.raises(ValueError, match="at least 1"):
+        diarize(np.zeros(16_000, dtype=np.float32), transcript, settings, max_speakers=0)
+
+
+def test_segment_is_split_where_the_voice_changes() -> None:
+    """The labelling half on hand-made voice prints: two clearly different voices, 6 s each."""
+    words = _timed_words("one two three four five six", 0.0, 6.0) + _timed_words(
+        "seven eight nine ten eleven twelve", 6.0, 12.0
+    )
+    transcript = Transcript(segments=[Segment(start=0.0, end=12.0, text="one ... twelve", words=words)])
+    windows = speech_windows(transcript, audio_seconds=12.0)
+    rng = np.random.default_rng(0)
+    voices = np.eye(256)[[3, 7]]
+    prints = np.stack([voices[int((w.start + w.end) / 2 >= 6.0)] + 0.05 * rng.random(256) for w in windows])
+    prints /= np.linalg.norm(prints, axis=1, keepdims=True)
+
+    labelled = speakers_from_prints(transcript, windows, prints)
+
+    assert [(s.speaker, s.text) for s in labelled.segments] == [
+        ("Speaker 1", "one two three four five six"),
+        ("Speaker 2", "seven eight nine ten eleven twelve"),
+    ]
+    assert labelled.segments[0].end == pytest.approx(6.0) and labelled.segments[1].start == pytest.approx(6.0)
+
+
+def test_speaker_stats_add_up() -> None:
+    def seg(speaker: str | None, start: float, end: float, text: str) -> Segment:
+        return Segment(speaker=speaker, start=start, end=end, text=text)
+
+    transcript = Transcript(
+        segments=[
+            seg("Speaker 1", 0, 4, "we should start"),
+            seg("Speaker 1", 4, 6, "with the budget"),
+            seg("Speaker 2", 6, 8, "agreed"),
+            seg("Speaker 1", 8, 10, "good then"),
+            seg("Speaker 3", 10, 12, "one more thing here"),
+        ]
+    )
+
+    stats = {s.speaker: s for s in speaker_stats(transcript)}
+
+    assert list(stats) == ["Speaker 1", "Speaker 2", "Speaker 3"]
+    assert stats["Speaker 1"].turns == 2 and stats["Speaker 2"].turns == 1 and stats["Speaker 3"].turns == 1
+    assert stats["Speaker 1"].talk_seconds == 8 and stats["Speaker 1"].words == 8
+    assert stats["Speaker 1"].share == pytest.approx(8 / 12)
+    assert sum(s.share for s in stats.values()) == pytest.approx(1.0)
