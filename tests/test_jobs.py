@@ -59,7 +59,7 @@ def test_failure_is_stored_in_plain_words_and_retry_continues_where_it_stopped(s
     job = run_job(settings, job_id)
     assert job.status == "failed"
     assert "not audio" in job.error
-    assert job.completed_stages == ["decode", "transcribe"]
+    assert job.completed_stages == ["decode", "transcribe", "speakers"]
     with session_scope(settings) as db:
         assert repo.get_session(db, session_id).status == "failed"
 
