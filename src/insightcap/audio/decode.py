@@ -67,7 +67,9 @@ def _sniff(path: Path) -> FileKind | None:
 
 def _unreadable(path: Path, kind: FileKind | None) -> MediaError:
     if kind is None:
-        return MediaError(f"{path.name} is not a recording insightcap can read (unrecognised format). {SUPPORTED_HINT}")
+        return MediaError(
+            f"{path.name} is not a recording insightcap can read (unrecognised format). {SUPPORTED_HINT}"
+        )
     return MediaError(
         f"{path.name} cannot be read (detected: {kind.label}): the file is damaged or incomplete, "
         "perhaps because an upload or copy was interrupted. Upload the complete file again, or export "
@@ -120,11 +122,15 @@ def probe_media(path: Path) -> MediaInfo:
             sample_rate=stream.rate or 0,
             channels=stream.channels or 0,
             # Cover art in an MP3 or M4A is a one-picture "video" stream; it is not a video.
-            has_video=any(not video.disposition & Disposition.attached_pic for video in container.streams.video),
+            has_video=any(
+                not video.disposition & Disposition.attached_pic for video in container.streams.video
+            ),
         )
 
 
-def _decoded_frames(container: InputContainer, stream: AudioStream, path: Path, kind: FileKind | None) -> Iterator[av.AudioFrame]:
+def _decoded_frames(
+    container: InputContainer, stream: AudioStream, path: Path, kind: FileKind | None
+) -> Iterator[av.AudioFrame]:
     decoded_any = False
     damaged_packets = 0
     try:
@@ -159,7 +165,7 @@ def _resampled_blocks(path: Path) -> Iterator[np.ndarray]:
 
 
 def iter_audio(path: Path, chunk_seconds: float = 30.0) -> Iterator[np.ndarray]:
-    """The recording as consecutive 16 kHz mono float32 chunks of `chunk_seconds` (the last may be shorter)."""
+    """The recording as consecutive 16 kHz mono float32 chunks of `chunk_seconds`; the last may be shorter."""
     chunk_samples = max(1, round(chunk_seconds * SAMPLE_RATE))
     pending: list[np.ndarray] = []
     pending_samples = 0

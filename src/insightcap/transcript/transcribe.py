@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback
@@ -38,8 +39,8 @@ def get_transcriber(settings: Settings) -> Transcriber:
     spec = get_spec(name)
     if spec.task != "asr":
         raise ModelUnavailable(
-            f"'{name}' is a {spec.task} model, not a speech recognition model: set INSIGHTCAP_ASR_MODEL "
-            "to whisper-base or whisper-tiny-en."
+            f"'{name}' is not a speech recognition model (its task is {spec.task}): set "
+            "INSIGHTCAP_ASR_MODEL to whisper-base or whisper-tiny-en."
         )
     runtime = _RUNTIMES.get(spec.runtime)
     if runtime is None:

@@ -52,4 +52,6 @@ def build_transcript(
             f"No speech was found in {audio_path.name}: it has sound, but nothing that sounds like "
             "people talking. Check that this is the right recording and that the voices are audible."
         )
-    return Transcript(segments=spoken, language=language, duration=duration, source="asr", produced_by=model_name)
+    return Transcript(
+        segments=spoken, language=language, duration=duration, source="asr", produced_by=model_name
+    )

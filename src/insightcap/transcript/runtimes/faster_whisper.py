@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
-from insightcap.transcript.runtimes.common import build_transcript, language_for, load_speech, position_message
+from insightcap.transcript.runtimes.common import (
+    build_transcript,
+    language_for,
+    load_speech,
+    position_message,
+)
 from insightcap.transcript.schema import Segment, Transcript, Word
 from insightcap.weights import model_path
 
@@ -17,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=2)
-def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> "WhisperModel":
+def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> WhisperModel:
     from faster_whisper import WhisperModel  # imported late: CTranslate2 is slow to import
 
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 from insightcap.audio.decode import SAMPLE_RATE
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
-from insightcap.transcript.runtimes.common import build_transcript, language_for, load_speech, position_message
+from insightcap.transcript.runtimes.common import (
+    build_transcript,
+    language_for,
+    load_speech,
+    position_message,
+)
 from insightcap.transcript.schema import Segment, Transcript, Word
 from insightcap.weights import ModelUnavailable, model_path
 
@@ -22,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1)
-def _load_checkpoint(checkpoint: str) -> "Whisper":
+def _load_checkpoint(checkpoint: str) -> Whisper:
     import whisper  # imported late: torch is slow to import
 
     return whisper.load_model(checkpoint, device="cpu")
@@ -72,7 +77,12 @@ class OpenAIWhisperTranscriber:
                 end=piece["end"],
                 text=piece["text"].strip(),
                 words=[
-                    Word(text=word["word"].strip(), start=word["start"], end=word["end"], probability=word["probability"])
+                    Word(
+                        text=word["word"].strip(),
+                        start=word["start"],
+                        end=word["end"],
+                        probability=word["probability"],
+                    )
                     for word in piece.get("words", [])
                 ],
             )
