@@ -6,6 +6,8 @@ model), so swapping the model is a configuration change, not a code change.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from spacy.language import Language
@@ -48,3 +50,42 @@ def word_tokens(span: Span) -> list[Token]:
 
 def content_words(span: Span) -> list[Token]:
     return [token for token in span if token.pos_ in CONTENT_POS and not token.is_stop]
+
+
+def _next_to_interjection(token: Token) -> bool:
+    doc = token.doc
+    return any(
+        0 <= i < len(doc) and doc[i].pos_ == "INTJ" for i in (token.i - 1, token.i + 1)
+    )
+
+
+def _joined(tokens: list[Token]) -> str:
+    """Tokens as text, keeping the original spacing where they were adjacent."""
+    pieces: list[str] = []
+    for position, token in enumerate(tokens):
+        if position:
+            previous = tokens[position - 1]
+            if previous.i + 1 == token.i:
+                pieces.append(previous.whitespace_)
+            elif not token.is_punct:
+                # The spacing the token had before whatever was dropped in front of it.
+                pieces.append(token.doc[token.i - 1].whitespace_)
+        pieces.append(token.text)
+    return "".join(pieces)
+
+
+def fluent_text(tokens: Iterable[Token]) -> str:
+    """The words without disfluencies: interjections ("um", "uh", "oh") and immediate repeats
+    ("the the") dropped, with the commas around them."""
+    kept: list[Token] = []
+    for token in tokens:
+        if token.pos_ == "INTJ" or token.is_space:
+            continue
+        if kept and not token.is_punct and token.lower_ == kept[-1].lower_:
+            continue
+        if token.text in {",", ";", "-", "--"} and (
+            not kept or kept[-1].is_punct or _next_to_interjection(token)
+        ):
+            continue
+        kept.append(token)
+    return re.sub(r"\s*[,;]\s*([.?!]|$)", r"\1", _joined(kept)).strip()

@@ -49,7 +49,10 @@ def _word_offsets(segment: Segment) -> list[tuple[int, int, float, float]]:
 
 
 def _span_times(
-    segment: Segment, offsets: list[tuple[int, int, float, float]], start_char: int, end_char: int
+    segment: Segment,
+    offsets: list[tuple[int, int, float, float]],
+    start_char: int,
+    end_char: int,
 ) -> tuple[float, float]:
     """Start/end of the characters [start_char, end_char) of the segment's text."""
     overlapping = [
@@ -68,11 +71,26 @@ def _span_times(
     )
 
 
+def _trimmed(span: Span) -> Span:
+    """The span without the whitespace tokens spaCy keeps at its edges (" Hello." → "Hello.")."""
+    start, end = span.start, span.end
+    while start < end and span.doc[start].is_space:
+        start += 1
+    while end > start and span.doc[end - 1].is_space:
+        end -= 1
+    return span.doc[start:end]
+
+
 def is_substantive(span: Span) -> bool:
-    return len(word_tokens(span)) >= MIN_WORDS and len(content_words(span)) >= MIN_CONTENT_WORDS
+    return (
+        len(word_tokens(span)) >= MIN_WORDS
+        and len(content_words(span)) >= MIN_CONTENT_WORDS
+    )
 
 
-def split_sentences(transcript: Transcript, nlp: Language, batch_size: int = 256) -> list[ParsedSentence]:
+def split_sentences(
+    transcript: Transcript, nlp: Language, batch_size: int = 256
+) -> list[ParsedSentence]:
     """Every substantive sentence of the transcript, in order, with times and speaker."""
     texts = [segment.text for segment in transcript.segments]
     parsed: list[ParsedSentence] = []
@@ -80,7 +98,7 @@ def split_sentences(transcript: Transcript, nlp: Language, batch_size: int = 256
         zip(transcript.segments, nlp.pipe(texts, batch_size=batch_size), strict=True)
     ):
         offsets = _word_offsets(segment)
-        for span in doc.sents:
+        for span in map(_trimmed, doc.sents):
             if not is_substantive(span):
                 continue
             start, end = _span_times(segment, offsets, span.start_char, span.end_char)

@@ -1,0 +1,123 @@
+"""The trained section head: a linear classifier over a sentence's words, embedding and syntax cues.
+
+It is trained by eval/train_sections.py on AMI dialogue acts and saved as plain arrays in
+models/section_head/head.npz (no pickles): the word n-gram vocabulary with its idf weights, the
+scaling of the dense features, and the weights. Word n-grams sit beside the embedding because
+they carry what a sentence embedding blurs ("maybe we could", "I'll"): with them, held-out
+macro-F1 rose from 0.63 to 0.65.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from insightcap.resources import resource_dir
+
+# Dense features are standardised, then scaled down so they do not drown the sparse n-grams.
+DENSE_WEIGHT = 0.5
+
+
+def head_path() -> Path:
+    return resource_dir("models") / "section_head" / "head.npz"
+
+
+def ngram_vectorizer(
+    vocabulary: list[str] | None = None, max_features: int | None = None
+) -> TfidfVectorizer:
+    """Word 1–3-grams, question marks kept as a token; the same settings for training and use."""
+    return TfidfVectorizer(
+        ngram_range=(1, 3),
+        min_df=3 if vocabulary is None else 1,
+        max_features=max_features,
+        sublinear_tf=True,
+        token_pattern=r"(?u)\b\w+\b|\?",
+        vocabulary=vocabulary,
+    )
+
+
+@dataclass(frozen=True)
+class SectionHead:
+    classes: tuple[str, ...]
+    vocabulary: tuple[str, ...]
+    idf: np.ndarray
+    dense_mean: np.ndarray
+    dense_scale: np.ndarray
+    weights: np.ndarray  # (len(vocabulary) + dense features, classes)
+    bias: np.ndarray
+    # Added to the logits: per-class offsets tuned on validation meetings for macro-F1.
+    logit_offsets: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def _vectorizer(self) -> TfidfVectorizer:
+        vectorizer = ngram_vectorizer(list(self.vocabulary))
+        vectorizer.idf_ = self.idf
+        return vectorizer
+
+    def design_matrix(self, texts: list[str], dense: np.ndarray) -> sparse.csr_matrix:
+        scaled = (dense - self.dense_mean) / self.dense_scale * DENSE_WEIGHT
+        return sparse.hstack(
+            [self._vectorizer.transform(texts), sparse.csr_matrix(scaled)]
+        ).tocsr()
+
+    def probabilities(self, texts: list[str], dense: np.ndarray) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        logits = (
+            self.design_matrix(texts, dense) @ self.weights
+            + self.bias
+            + self.logit_offsets
+        )
+        logits = np.asarray(logits, dtype=np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                classes=np.array(self.classes),
+                vocabulary=np.array(self.vocabulary),
+                idf=self.idf.astype(np.float32),
+                dense_mean=self.dense_mean.astype(np.float32),
+                dense_scale=self.dense_scale.astype(np.float32),
+                weights=self.weights.astype(np.float16),
+                bias=self.bias.astype(np.float32),
+                logit_offsets=self.logit_offsets.astype(np.float32),
+                meta=np.array(json.dumps(self.meta, sort_keys=True)),
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> SectionHead:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The section classifier ({path}) is missing; reinstall insightcap, or rebuild it with "
+                "`python -m eval.train_sections`."
+            )
+        with np.load(path, allow_pickle=False) as stored:
+            return cls(
+                classes=tuple(str(name) for name in stored["classes"]),
+                vocabulary=tuple(str(term) for term in stored["vocabulary"]),
+                idf=stored["idf"].astype(np.float64),
+                dense_mean=stored["dense_mean"],
+                dense_scale=stored["dense_scale"],
+                weights=stored["weights"].astype(np.float32),
+                bias=stored["bias"],
+                logit_offsets=stored["logit_offsets"],
+                meta=json.loads(str(stored["meta"])),
+            )
+
+
+@lru_cache(maxsize=1)
+def load_head() -> SectionHead:
+    return SectionHead.load(head_path())

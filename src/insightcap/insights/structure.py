@@ -1,0 +1,185 @@
+"""The structure stage: a transcript in, topics and evidence-backed insights out.
+
+Read top to bottom: split into sentences → embed them → segment topics → classify sections →
+pick the insights worth a facilitator's attention, each with the exact words that were said.
+Everything runs in batches over the whole session, so a two-hour recording is processed in full.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+
+from insightcap.config import Settings
+from insightcap.insights.actions import extract_action
+from insightcap.insights.classify import SectionCall, classify_sentences
+from insightcap.insights.nlp import content_words, fluent_text, load_nlp
+from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.insights.sentences import ParsedSentence, split_sentences
+from insightcap.insights.topics import segment_topics
+from insightcap.progress import ProgressCallback, ignore_progress
+from insightcap.themes.embed import Embedder
+from insightcap.transcript.schema import Transcript
+
+# The head's probability for its section must reach this; strategies and resources pass their own
+# prototype thresholds instead (prompts/section_prototypes.toml).
+MIN_CONFIDENCE = 0.5
+# Content words an insight needs to stand on its own. Commitments, questions and pointers to a
+# resource are short by nature ("I'll send the template by Friday"), so they need fewer.
+MIN_CONTENT_WORDS = 5
+MIN_CONTENT_WORDS_SHORT_SECTIONS = 3
+_SHORT_SECTIONS = frozenset({Section.ACTION_ITEM, Section.QUESTION, Section.RESOURCE})
+# Two insights this similar say the same thing; the more confident one is kept.
+DUPLICATE_SIMILARITY = 0.9
+# At most this many insights of one section per topic, the most confident first, so a long topic
+# full of context does not bury its few ideas.
+MAX_PER_TOPIC_SECTION = 6
+STATEMENT_MAX_WORDS = 25
+EMBEDDING_BATCH = 512
+_SECTION_ORDER = {section: position for position, section in enumerate(Section)}
+
+
+def _embed(
+    embedder: Embedder,
+    texts: list[str],
+    progress: ProgressCallback,
+    start: float,
+    end: float,
+) -> np.ndarray:
+    """Embeddings in batches, reporting progress between `start` and `end` of the stage."""
+    chunks = []
+    for offset in range(0, len(texts), EMBEDDING_BATCH):
+        chunks.append(embedder.encode(texts[offset : offset + EMBEDDING_BATCH]))
+        done = min(offset + EMBEDDING_BATCH, len(texts)) / max(len(texts), 1)
+        progress(
+            start + (end - start) * done,
+            f"Embedded {min(offset + EMBEDDING_BATCH, len(texts))} of {len(texts)} sentences",
+        )
+    return np.vstack(chunks) if chunks else embedder.encode([])
+
+
+def concise_statement(parsed: ParsedSentence) -> str:
+    """The quote without fillers, cut to one clause of about STATEMENT_MAX_WORDS words."""
+    text = fluent_text(parsed.span)
+    words = text.split()
+    if len(words) > STATEMENT_MAX_WORDS:
+        head = " ".join(words[:STATEMENT_MAX_WORDS])
+        clause_end = max(head.rfind(","), head.rfind(";"))
+        text = head[:clause_end] if clause_end > len(head) // 3 else head
+        text = text.rstrip(" ,;") + "…"
+    text = text[:1].upper() + text[1:]
+    return text if re.search(r"[.?!…]$", text) else text + "."
+
+
+def _is_candidate(call: SectionCall, parsed: ParsedSentence) -> bool:
+    if call.section is None:
+        return False
+    if (
+        call.section not in {Section.STRATEGY, Section.RESOURCE}
+        and call.confidence < MIN_CONFIDENCE
+    ):
+        return False
+    needed = (
+        MIN_CONTENT_WORDS_SHORT_SECTIONS
+        if call.section in _SHORT_SECTIONS
+        else MIN_CONTENT_WORDS
+    )
+    return len(content_words(parsed.span)) >= needed
+
+
+def select_insights(
+    sentences: list[ParsedSentence],
+    embeddings: np.ndarray,
+    calls: list[SectionCall],
+    topics: list[Topic],
+    session_date: date | None,
+) -> list[Insight]:
+    topic_of = {
+        index: topic.index for topic in topics for index in topic.sentence_indices
+    }
+    candidates = sorted(
+        (
+            index
+            for index, (call, parsed) in enumerate(zip(calls, sentences))
+            if _is_candidate(call, parsed)
+        ),
+        key=lambda index: -calls[index].confidence,
+    )
+    kept: list[int] = []
+    per_topic_section: dict[tuple[int, Section], int] = {}
+    for index in candidates:
+        section = calls[index].section
+        if section is None:
+            continue
+        key = (topic_of[index], section)
+        if per_topic_section.get(key, 0) >= MAX_PER_TOPIC_SECTION:
+            continue
+        if (
+            kept
+            and float(np.max(embeddings[kept] @ embeddings[index]))
+            >= DUPLICATE_SIMILARITY
+        ):
+            continue
+        kept.append(index)
+        per_topic_section[key] = per_topic_section.get(key, 0) + 1
+
+    insights = []
+    for index in kept:
+        parsed, call = sentences[index], calls[index]
+        sentence = parsed.sentence
+        insights.append(
+            Insight(
+                section=call.section,
+                statement=concise_statement(parsed),
+                quote=sentence.text,
+                speaker=sentence.speaker,
+                start=sentence.start,
+                end=sentence.end,
+                topic_index=topic_of[index],
+                confidence=round(call.confidence, 4),
+                sentence_indices=[sentence.index],
+                action=(
+                    extract_action(parsed.span, sentence.speaker, session_date)
+                    if call.section == Section.ACTION_ITEM
+                    else None
+                ),
+                resource_name=call.resource_name,
+            )
+        )
+    insights.sort(
+        key=lambda insight: (
+            insight.topic_index,
+            _SECTION_ORDER[insight.section],
+            -insight.confidence,
+        )
+    )
+    return insights
+
+
+def extract_insights(
+    transcript: Transcript,
+    settings: Settings,
+    session_date: date | None = None,
+    progress: ProgressCallback = ignore_progress,
+) -> SessionInsights:
+    progress(0.0, "Splitting the transcript into sentences")
+    sentences = split_sentences(transcript, load_nlp(settings))
+    embedder = Embedder(settings)
+    progress(0.2, f"Embedding {len(sentences)} sentences")
+    embeddings = _embed(
+        embedder, [parsed.sentence.text for parsed in sentences], progress, 0.2, 0.7
+    )
+    progress(0.7, "Finding topics")
+    topics = segment_topics(sentences, embeddings)
+    progress(0.8, "Classifying sentences into sections")
+    calls = classify_sentences(sentences, embeddings, embedder)
+    progress(0.9, "Selecting insights")
+    insights = select_insights(sentences, embeddings, calls, topics, session_date)
+    progress(1.0, f"Found {len(topics)} topics and {len(insights)} insights")
+    return SessionInsights(
+        topics=topics,
+        insights=insights,
+        sentences=[parsed.sentence for parsed in sentences],
+    )

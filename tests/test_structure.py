@@ -1,0 +1,207 @@
+"""The structure stage on a real meeting: topics, sections, action items and verbatim evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from insightcap.config import Settings
+from insightcap.insights.actions import extract_action
+from insightcap.insights.nlp import load_nlp
+from insightcap.insights.schema import Section, SessionInsights
+from insightcap.insights.sentences import split_sentences
+from insightcap.insights.structure import extract_insights
+from insightcap.transcript.schema import Segment, Transcript, Word
+
+SECONDS_PER_WORD = 0.4  # about 150 words a minute, a usual speaking rate
+PAUSE = 0.3
+
+
+def detokenised(text: str) -> str:
+    """QMSum's tokenised text ("we 're on .", "{disfmarker}") as a caption file would show it."""
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r" (?=[,.?!]|'|n't\b)", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def meeting_slice(shared_eval: Path, meeting_id: str, seconds: float) -> Transcript:
+    """The first `seconds` of a real QMSum meeting as an imported transcript: real words and
+    speakers, synthetic times at a steady speaking rate."""
+    with (shared_eval / "qmsum" / "meetings.jsonl").open(encoding="utf-8") as handle:
+        meeting = next(
+            json.loads(line)
+            for line in handle
+            if json.loads(line)["meeting_id"] == meeting_id
+        )
+    segments: list[Segment] = []
+    clock = 0.0
+    for turn in meeting["turns"]:
+        text = detokenised(turn["text"])
+        if not text:
+            continue
+        duration = SECONDS_PER_WORD * len(text.split())
+        segments.append(
+            Segment(
+                start=clock, end=clock + duration, text=text, speaker=turn["speaker"]
+            )
+        )
+        clock += duration + PAUSE
+        if clock >= seconds:
+            break
+    return Transcript(
+        segments=segments, duration=clock, source="import", produced_by="qmsum"
+    )
+
+
+def with_word_timings(segment: Segment) -> Segment:
+    """The segment as ASR would give it: timed words, each as long as its share of the characters."""
+    words, clock = [], segment.start
+    per_char = (segment.end - segment.start) / len(segment.text)
+    for word in segment.text.split():
+        words.append(
+            Word(text=" " + word, start=clock, end=clock + per_char * len(word))
+        )
+        clock += per_char * (len(word) + 1)
+    # Whisper's segment text starts with a space, like its words.
+    return segment.model_copy(
+        update={"words": words, "speaker": None, "text": " " + segment.text}
+    )
+
+
+_STRUCTURED: dict[Path, SessionInsights] = {}
+
+
+@pytest.fixture
+def meeting(shared_eval: Path) -> Transcript:
+    return meeting_slice(shared_eval, "ES2009b", seconds=15 * 60)
+
+
+@pytest.fixture
+def structured(
+    meeting: Transcript, shared_eval: Path, settings: Settings
+) -> SessionInsights:
+    """The stage's output on the 15-minute slice, computed once for all the tests that read it."""
+    if shared_eval not in _STRUCTURED:
+        _STRUCTURED[shared_eval] = extract_insights(
+            meeting, settings, session_date=date(2026, 11, 23)
+        )
+    return _STRUCTURED[shared_eval]
+
+
+@pytest.mark.slow
+def test_topics_are_contiguous_and_cover_every_sentence(
+    structured: SessionInsights,
+) -> None:
+    assert len(structured.topics) >= 2
+    covered = [index for topic in structured.topics for index in topic.sentence_indices]
+    assert covered == list(range(len(structured.sentences)))
+    for topic in structured.topics:
+        assert topic.title and topic.keywords and topic.summary
+        assert topic.start <= topic.end
+
+
+@pytest.mark.slow
+def test_every_insight_quotes_the_transcript_verbatim(
+    structured: SessionInsights, meeting: Transcript
+) -> None:
+    assert structured.insights
+    for insight in structured.insights:
+        sentence = structured.sentences[insight.sentence_indices[0]]
+        assert insight.quote in meeting.segments[sentence.segment_index].text
+        assert insight.speaker == meeting.segments[sentence.segment_index].speaker
+        assert 0.0 <= insight.start <= insight.end <= meeting.duration
+        assert len(insight.statement.split()) <= 26
+
+
+@pytest.mark.slow
+def test_insights_are_ordered_by_topic_then_section(
+    structured: SessionInsights,
+) -> None:
+    order = list(Section)
+    keys = [
+        (insight.topic_index, order.index(insight.section))
+        for insight in structured.insights
+    ]
+    assert keys == sorted(keys)
+    assert {insight.section for insight in structured.insights} >= {
+        Section.QUESTION,
+        Section.IDEA,
+    }
+
+
+def test_asr_sentence_times_come_from_word_timings(
+    meeting: Transcript, settings: Settings
+) -> None:
+    segment = with_word_timings(
+        next(s for s in meeting.segments if s.text.count(". ") >= 2)
+    )
+    sentences = split_sentences(Transcript(segments=[segment]), load_nlp(settings))
+    assert len(sentences) >= 2
+    word_starts = {word.start for word in segment.words}
+    for parsed in sentences:
+        assert parsed.sentence.start in word_starts
+        assert parsed.sentence.text == parsed.sentence.text.strip()
+        assert parsed.sentence.speaker is None
+    assert [p.sentence.start for p in sentences] == sorted(
+        p.sentence.start for p in sentences
+    )
+
+
+@pytest.mark.slow
+def test_commitment_question_and_resource_are_recognised(settings: Settings) -> None:
+    said = [
+        ("Maria", "I'll send you the template by Friday."),
+        (
+            "Tom",
+            "What do you think we should do about the battery life of the remote control?",
+        ),
+        (
+            "Ana",
+            "You can find the debrief template at https://example.org/templates/debrief.",
+        ),
+    ]
+    segments = [
+        Segment(start=4.0 * i, end=4.0 * i + 3.5, text=text, speaker=who)
+        for i, (who, text) in enumerate(said)
+    ]
+    result = extract_insights(
+        Transcript(segments=segments, duration=12.0),
+        settings,
+        session_date=date(2026, 11, 23),
+    )
+    by_quote = {insight.quote: insight for insight in result.insights}
+    commitment = by_quote["I'll send you the template by Friday."]
+    assert commitment.section == Section.ACTION_ITEM
+    assert commitment.action is not None
+    assert commitment.action.owner == "Maria"
+    assert commitment.action.due == date(2026, 11, 27)
+    assert commitment.action.due_text == "by Friday"
+    assert commitment.action.task == "send you the template"
+    assert by_quote[said[1][1]].section == Section.QUESTION
+    resource = by_quote[said[2][1]]
+    assert resource.section == Section.RESOURCE
+    assert resource.resource_name == "https://example.org/templates/debrief"
+
+
+def test_owner_is_never_guessed(settings: Settings) -> None:
+    nlp = load_nlp(settings)
+    group = extract_action(
+        nlp("We'll draft the proposal next week.")[:], "Maria", date(2026, 11, 23)
+    )
+    assert group.owner is None and group.due == date(2026, 11, 30)
+    unknown = extract_action(
+        nlp("I'll update the budget by the end of the month.")[:], None, None
+    )
+    assert (
+        unknown.owner is None
+        and unknown.due is None
+        and unknown.due_text == "by the end of the month"
+    )
+    addressed = extract_action(
+        nlp("John, could you look at the costs?")[:], "Maria", None
+    )
+    assert addressed.owner == "John" and addressed.task == "look at the costs"
