@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ffmpeg: media tools; espeak-ng + sox: the eval's synthetic meetings; chromium: the browser tests
+# (driven by Playwright, never a downloaded browser); pango/harfbuzz/fonts: WeasyPrint's PDF export.
 need_apt=()
-for tool in ffmpeg espeak-ng sox; do
-  command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
+for package in ffmpeg espeak-ng sox chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+  dpkg -s "$package" >/dev/null 2>&1 || need_apt+=("$package")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> Installing system packages: ${need_apt[*]}"

@@ -51,8 +51,10 @@ def test_process_a_real_meeting_recording_end_to_end(tmp_path: Path) -> None:
     memo_html = cli(data, "memo", session_id, "--format", "html").stdout
     assert memo_html.lstrip().lower().startswith("<!doctype html")
 
-    shown = cli(data, "show", session_id).stdout
-    assert "whiteboard" in shown.lower()  # the recording's words are in the transcript
+    shown = cli(data, "show", session_id).stdout.lower()
+    # The recording's words are in the transcript (synthetic voices: allow for a few misheard words).
+    spoken = ["technology", "process", "whiteboard", "creativity", "teamwork", "roles", "coach"]
+    assert sum(word in shown for word in spoken) >= 4
 
 
 @pytest.mark.slow
@@ -73,12 +75,18 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
     vtt = tmp_path / "es2009d.vtt"
     subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
                     "--max-turns", "220", "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
-    result = cli(data, "import", str(vtt), "--title", "Retro from captions", "--date", "2026-11-20")
+    result = cli(data, "import", str(vtt), "--title", "Retro from captions", "--date", "2026-11-20",
+                 "--program", "Design team")
     session_id = result.stdout.strip().splitlines()[-1]
     assert sessions(data)[0]["status"] == "ready"
     memo = cli(data, "memo", session_id).stdout
     assert "Retro from captions" in memo
     assert "Project Manager" in memo  # speakers from the caption file are kept
+
+    found = cli(data, "search", "speech recognition in the remote").stdout
+    assert f"{session_id} at" in found and "voice recognition" in found.lower()
+    assert "No themes yet" not in cli(data, "themes", "Design team").stdout
+    assert "Error" in cli(data, "themes", "No such program", check=False).stderr
 
 
 def test_bad_inputs_are_rejected_with_clear_errors_and_nothing_stored(tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.storage import repository as repo
-from insightcap.storage.db import engine_for, session_scope
+from insightcap.storage.db import MIGRATIONS_DIR, engine_for, session_scope
 from insightcap.storage.files import safe_filename, store_original
 from insightcap.transcript.schema import Segment, Transcript
 
@@ -26,7 +27,8 @@ def test_database_is_migrated_with_wal_and_foreign_keys(settings) -> None:
     with engine_for(settings).connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
 def test_stage_output_round_trips_and_is_replaced_not_duplicated(settings) -> None:
@@ -92,3 +94,16 @@ def test_store_original_is_atomic_and_sanitises_names(settings, tmp_path: Path) 
     assert not [p for p in (settings.media_dir / "s1").iterdir() if p.name.startswith(".incoming")]
     assert safe_filename("../../etc/passwd") == "passwd"
     assert safe_filename("C:\\Users\\me\\my talk.m4a") == "my_talk.m4a"
+
+
+def test_renaming_a_speaker_updates_the_draft_memo_by_whole_name(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        repo.add_memo_version(db, session_id, "Speaker 1 said hi to Speaker 12.")
+        repo.rename_speaker(db, session_id, "Speaker 1", "Maria")
+        repo.rename_speaker(db, session_id, "Speaker 1", "María")
+    with session_scope(settings) as db:
+        assert repo.latest_memo(db, session_id).markdown == "María said hi to Speaker 12."
+        assert repo.get_session(db, session_id).speaker_names == {"Speaker 1": "María"}
+        assert sorted(v.author for v in repo.memo_versions(db, session_id)) == [
+            "insightcap", "speaker rename", "speaker rename"]

@@ -26,6 +26,8 @@ err = Console(stderr=True)
 class MemoFormat(StrEnum):
     md = "md"
     html = "html"
+    docx = "docx"
+    pdf = "pdf"
 
 
 @app.callback()
@@ -62,13 +64,19 @@ def _run_with_progress(settings: Settings, job_id: str) -> None:
         TextColumn("{task.fields[message]}"),
     )
     with Progress(*columns, console=err, transient=False) as bar:
+        # A stage's clock starts when it does, so each bar shows that stage's own time.
         tasks = {
-            name: bar.add_task(STAGES[name].label, total=1.0, completed=1.0 if name in done else 0.0, message="")
+            name: bar.add_task(STAGES[name].label, total=1.0, completed=1.0 if name in done else 0.0,
+                               message="done" if name in done else "", start=name in done)
             for name in stage_names
         }
 
         def listener(stage: str, fraction: float, message: str) -> None:
+            if not bar.tasks[tasks[stage]].started:
+                bar.start_task(tasks[stage])
             bar.update(tasks[stage], completed=fraction, message=message)
+            if fraction >= 1.0:
+                bar.stop_task(tasks[stage])
 
         finished = run_job(settings, job_id, listener)
     if finished.status == "failed":
@@ -267,22 +275,81 @@ def show(
 @app.command()
 def memo(
     session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
-    fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md or html.")] = MemoFormat.md,
+    fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md, html, docx or pdf.")] = MemoFormat.md,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,
 ) -> None:
-    """Print or write a session's debrief memo (the latest saved version)."""
-    from insightcap.memo.export import MemoMissing, export_memo
+    """Print or write a session's debrief memo (the latest saved version): md, html, docx or pdf."""
+    from insightcap.memo.export import MemoMissing, export_memo_file
     from insightcap.storage.repository import NotFound
 
+    if output is None and fmt in (MemoFormat.docx, MemoFormat.pdf):
+        _fail(f"--format {fmt.value} is a binary file: add --output memo.{fmt.value}")
     try:
-        text = export_memo(get_settings(), session, fmt.value)
+        content = export_memo_file(get_settings(), session, fmt.value)
     except (NotFound, MemoMissing) as error:
         _fail(str(error))
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(content.decode("utf-8"))
         return
-    output.write_text(text, encoding="utf-8")
+    output.write_bytes(content)
     err.print(f"Memo written to {output}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words or a question, e.g. 'how do we keep new members engaged'.")],
+    program: ProgramOption = None,
+    section: Annotated[Optional[str], typer.Option(help="Only this section: idea, strategy, resource, action_item, …")] = None,
+    speaker: Annotated[Optional[str], typer.Option(help="Only what this speaker said.")] = None,
+    limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+) -> None:
+    """Search insights and transcripts of all sessions (keyword and meaning combined)."""
+    from insightcap.search.hybrid import search as run_search
+    from insightcap.search.schema import SearchFilters
+
+    filters = SearchFilters(program=program, section=section, speaker=speaker)
+    hits = run_search(get_settings(), query, filters, limit)
+    if not hits:
+        out.print("No matches. Try other words, or fewer filters.")
+    for hit in hits:
+        label = hit.section or "transcript"
+        out.print(
+            f"[bold]{hit.session_title}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
+            f"{hit.speaker or ''}: {hit.statement or hit.quote}",
+            highlight=False,
+        )
+
+
+@app.command()
+def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
+    """The recurring themes of a program across its sessions, most frequent first."""
+    from insightcap.storage.repository import NotFound
+    from insightcap.themes.program import list_program_themes
+
+    try:
+        found = list_program_themes(get_settings(), program)
+    except NotFound as error:
+        _fail(str(error))
+    if not found:
+        out.print(f"No themes yet for '{program}': they appear once its sessions have insights.")
+    for theme in found:
+        seen = f"{theme.first_seen or '?'} → {theme.last_seen or '?'}"
+        out.rule(f"{theme.label} — {len(theme.session_ids)} session(s), {theme.count} insights, {theme.trend}, {seen}")
+        if theme.description:
+            out.print(theme.description, highlight=False)
+        for quote in theme.quotes[:3]:
+            out.print(f"  “{quote.text}” [dim]— {quote.speaker or '?'}, {quote.session_title} {_clock(quote.start)}[/]",
+                      highlight=False)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search indexes and program themes from the database (e.g. after changing the embedding model)."""
+    from insightcap.search.indexing import rebuild_indexes
+
+    with err.status("Rebuilding search indexes…"):
+        report = rebuild_indexes(get_settings())
+    out.print(f"Indexed {report.passages} passages and {report.insights} insights from {report.sessions} sessions.")
 
 
 @app.command()
@@ -339,3 +406,20 @@ def models(
     out.print(table)
     if failures:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it private to this computer.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    max_upload_gb: Annotated[float, typer.Option("--max-upload-gb", help="Largest upload accepted, in GB.")] = 4.0,
+) -> None:
+    """Start the web app: upload recordings, follow processing, read transcripts, edit memos, search."""
+    import uvicorn
+
+    from insightcap.web.app import create_app
+
+    settings = get_settings()
+    web_app = create_app(settings, max_upload_bytes=int(max_upload_gb * 1024**3))
+    err.print(f"insightcap is running at [bold]http://{host}:{port}[/] (data: {settings.data_dir}). Ctrl+C stops it.")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")

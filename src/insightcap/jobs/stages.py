@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from insightcap.config import Settings
 from insightcap.insights.schema import SessionInsights
@@ -61,6 +60,18 @@ def transcribe(ctx: StageContext) -> None:
         record.duration_seconds = transcript.duration or record.duration_seconds
 
 
+def speakers(ctx: StageContext) -> None:
+    """Label who spoke when ("Speaker 1…n", renamed later by the facilitator)."""
+    from insightcap.audio.decode import decode_audio
+    from insightcap.transcript.diarize import diarize
+
+    with session_scope(ctx.settings) as db:
+        transcript = repo.load_output(db, ctx.session_id, "transcript", Transcript)
+    labelled = diarize(decode_audio(_media_path(ctx)), transcript, ctx.settings, progress=ctx.progress)
+    with session_scope(ctx.settings) as db:
+        repo.save_output(db, ctx.session_id, "transcript", labelled)
+
+
 def structure(ctx: StageContext) -> None:
     from insightcap.insights.structure import extract_insights
 
@@ -74,26 +85,18 @@ def structure(ctx: StageContext) -> None:
 
 
 def embed(ctx: StageContext) -> None:
-    """Embed each insight (statement + quote) and put it in the search index."""
-    from insightcap.themes.embed import Embedder
-    from insightcap.themes.index import VectorIndex
+    """Index the session for search (transcript passages and insights, keyword and vector) and
+    refresh its program's recurring themes."""
+    from insightcap.search.indexing import index_session
+    from insightcap.themes.program import cluster_program_themes
 
-    embedder = Embedder(ctx.settings)
+    index_session(ctx.settings, ctx.session_id, ctx.progress)
     with session_scope(ctx.settings) as db:
-        rows = repo.session_insight_rows(db, ctx.session_id)
-        texts = [f"{row.statement} {row.quote}" for row in rows]
-        vectors = embedder.encode(texts)
-        for row, vector in zip(rows, vectors):
-            row.embedding = vector.astype(np.float32).tobytes()
-        row_ids = [row.id for row in rows]
-        live_ids = repo.all_insight_ids(db)
-    ctx.progress(0.8, f"{len(rows)} insights embedded")
-    index = VectorIndex(ctx.settings.data_dir / "index" / "insights.faiss", embedder.dimension)
-    # Rows replaced by a re-run of the structure stage (or deleted) leave ids the database no
-    # longer has; they go in the same update, so the index never serves a vanished insight.
-    stale_ids = [i for i in index.ids() if i not in live_ids]
-    index.replace(remove_ids=stale_ids + row_ids, add_ids=row_ids, vectors=vectors)
-    ctx.progress(1.0, "search index updated")
+        program = repo.get_session(db, ctx.session_id).program
+        program_name = program.name if program else None
+    if program_name:
+        ctx.progress(1.0, f"updating themes of {program_name}")
+        cluster_program_themes(ctx.settings, program_name)
 
 
 def memo(ctx: StageContext) -> None:
@@ -117,6 +120,7 @@ def memo(ctx: StageContext) -> None:
         program=program,
         session_date=session_date,
         progress=ctx.progress,
+        settings=ctx.settings,
     )
     with session_scope(ctx.settings) as db:
         repo.save_output(db, ctx.session_id, "memo", draft)
@@ -129,13 +133,14 @@ STAGES: dict[str, Stage] = {
     for stage in (
         Stage("decode", "Checking audio", decode),
         Stage("transcribe", "Transcribing", transcribe),
+        Stage("speakers", "Identifying speakers", speakers),
         Stage("structure", "Finding insights", structure),
         Stage("embed", "Indexing insights", embed),
         Stage("memo", "Drafting memo", memo),
     )
 }
 
-MEDIA_STAGES = ["decode", "transcribe", "structure", "embed", "memo"]
+MEDIA_STAGES = ["decode", "transcribe", "speakers", "structure", "embed", "memo"]
 TRANSCRIPT_STAGES = ["structure", "embed", "memo"]
 
 

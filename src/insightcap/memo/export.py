@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markdown_it import MarkdownIt
 
 from insightcap.config import Settings
+from insightcap.memo.documents import html_to_pdf, markdown_to_docx, render_markdown
 from insightcap.memo.render import render_memo
 from insightcap.memo.schema import MemoDraft
 from insightcap.resources import resource_dir
@@ -25,7 +25,7 @@ class MemoMissing(LookupError):
 
 
 def markdown_to_html_page(markdown: str, title: str) -> str:
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    body = render_markdown(markdown)
     environment = Environment(
         loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=select_autoescape(["html", "j2"])
     )
@@ -48,3 +48,17 @@ def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]
     if draft is not None and render_memo(draft, "md") == latest.markdown:
         return render_memo(draft, "html")
     return markdown_to_html_page(latest.markdown, title)
+
+
+MemoFileFormat = Literal["md", "html", "docx", "pdf"]
+
+
+def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat) -> bytes:
+    """The latest memo as the bytes of a file: Markdown, HTML, Word or PDF (rendered from the HTML)."""
+    if fmt in ("md", "html"):
+        return export_memo(settings, session_ref, fmt).encode("utf-8")
+    if fmt == "docx":
+        with session_scope(settings) as db:
+            title = repo.get_session(db, session_ref).title
+        return markdown_to_docx(export_memo(settings, session_ref, "md"), title)
+    return html_to_pdf(export_memo(settings, session_ref, "html"))

@@ -15,6 +15,8 @@ class SearchFilters(BaseModel):
     section: str | None = None
     speaker: str | None = None
     session_id: str | None = None
+    # Only insights or only transcript passages; None searches both.
+    kind: Literal["insight", "passage"] | None = None
 
 
 class SearchHit(BaseModel):

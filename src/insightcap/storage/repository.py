@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import TypeVar
@@ -159,3 +160,190 @@ def unfinished_jobs(db: Session) -> list[JobRecord]:
 
 def jobs_for_session(db: Session, session_id: str) -> list[JobRecord]:
     return list(db.scalars(select(JobRecord).where(JobRecord.session_id == session_id).order_by(JobRecord.created_at)))
+
+
+# --- Passages and program themes (search across sessions) -------------------------------------
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from insightcap.storage.search_tables import PassageRecord, ThemeMemberRecord, ThemeRecord
+
+if TYPE_CHECKING:
+    from insightcap.search.passages import Passage
+
+
+def replace_passages(db: Session, session_id: str, passages: Sequence[Passage]) -> list[PassageRecord]:
+    """Passage rows mirror the session's transcript; re-indexing replaces them, never duplicates."""
+    db.execute(delete(PassageRecord).where(PassageRecord.session_id == session_id))
+    rows = [
+        PassageRecord(
+            session_id=session_id,
+            position=position,
+            text=passage.text,
+            speaker=passage.speaker,
+            speakers=passage.speakers,
+            start=passage.start,
+            end=passage.end,
+            first_segment=passage.first_segment,
+            last_segment=passage.last_segment,
+        )
+        for position, passage in enumerate(passages)
+    ]
+    db.add_all(rows)
+    db.flush()
+    return rows
+
+
+def session_passage_rows(db: Session, session_id: str) -> list[PassageRecord]:
+    return list(
+        db.scalars(select(PassageRecord).where(PassageRecord.session_id == session_id).order_by(PassageRecord.position))
+    )
+
+
+def all_passage_ids(db: Session) -> set[int]:
+    return set(db.scalars(select(PassageRecord.id)))
+
+
+def program_by_name(db: Session, name: str) -> Program:
+    program = db.scalar(select(Program).where(func.lower(Program.name) == name.lower()))
+    if program is None:
+        raise NotFound(f"No program '{name}'. Programs are created when a session is added with --program.")
+    return program
+
+
+def program_sessions(db: Session, program_id: int) -> list[SessionRecord]:
+    return list(db.scalars(select(SessionRecord).where(SessionRecord.program_id == program_id)))
+
+
+def program_theme_rows(db: Session, program_id: int, *, active_only: bool = True) -> list[ThemeRecord]:
+    query = select(ThemeRecord).where(ThemeRecord.program_id == program_id)
+    if active_only:
+        query = query.where(ThemeRecord.active.is_(True))
+    return list(db.scalars(query.order_by(ThemeRecord.count.desc(), ThemeRecord.id)))
+
+
+def theme_member_rows(db: Session, theme_id: int) -> list[ThemeMemberRecord]:
+    return list(
+        db.scalars(
+            select(ThemeMemberRecord)
+            .where(ThemeMemberRecord.theme_id == theme_id)
+            .order_by(ThemeMemberRecord.similarity.desc())
+        )
+    )
+
+
+def replace_theme_members(db: Session, theme_id: int, members: Sequence[ThemeMemberRecord]) -> None:
+    db.execute(delete(ThemeMemberRecord).where(ThemeMemberRecord.theme_id == theme_id))
+    db.add_all(members)
+    db.flush()
+
+
+# --- Editing memos, naming speakers and listing programs (used by the web app) ---
+
+MEMO_STATUSES = ("draft", "approved")
+
+
+class MemoConflict(Exception):
+    """A save or status change was based on a memo version that is no longer the latest.
+
+    Carries the latest version so the user can see both texts and nothing is lost.
+    """
+
+    def __init__(self, current: MemoVersion | None) -> None:
+        self.current = current
+        latest = current.version if current else "none"
+        super().__init__(
+            f"Someone saved this memo while you were editing it (latest version: {latest}). "
+            "Compare both texts, then save again."
+        )
+
+
+def memo_versions(db: Session, session_id: str) -> list[MemoVersion]:
+    """Every saved version, newest first."""
+    return list(
+        db.scalars(select(MemoVersion).where(MemoVersion.session_id == session_id).order_by(MemoVersion.version.desc()))
+    )
+
+
+def memo_version(db: Session, session_id: str, version: int) -> MemoVersion:
+    row = db.scalar(select(MemoVersion).where(MemoVersion.session_id == session_id, MemoVersion.version == version))
+    if row is None:
+        raise NotFound(f"Session {session_id} has no memo version {version}.")
+    return row
+
+
+def _require_latest(db: Session, session_id: str, based_on_version: int) -> MemoVersion:
+    latest = latest_memo(db, session_id)
+    if latest is None or latest.version != based_on_version:
+        raise MemoConflict(latest)
+    return latest
+
+
+def save_memo_edit(
+    db: Session, session_id: str, markdown: str, based_on_version: int, author: str = "facilitator"
+) -> MemoVersion:
+    """Optimistic locking: the edit becomes a new draft version only if it was based on the latest
+    one. Saving unchanged text creates no version. Two saves racing past the check both try to
+    insert the same version number; the unique constraint rejects the second (IntegrityError)."""
+    latest = _require_latest(db, session_id, based_on_version)
+    if latest.markdown == markdown:
+        return latest
+    return add_memo_version(db, session_id, markdown, status="draft", author=author)
+
+
+def set_memo_status(db: Session, session_id: str, status: str, based_on_version: int) -> MemoVersion:
+    """Approve (or reopen) the latest version; approving a version the user has not seen is a conflict."""
+    if status not in MEMO_STATUSES:
+        raise ValueError(f"Memo status must be one of {', '.join(MEMO_STATUSES)}, not {status!r}.")
+    latest = _require_latest(db, session_id, based_on_version)
+    latest.status = status
+    db.flush()
+    return latest
+
+
+def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dict[str, str]:
+    """Name a transcript speaker once for the whole session; an empty name restores the label.
+
+    Transcript, insights and search show names through `speaker_names`; the memo is text, so a draft
+    memo gets a new version with the old name replaced (an approved memo is left as approved).
+    """
+    record = get_session(db, session_id)
+    names = dict(record.speaker_names or {})
+    old_display = names.get(speaker, speaker)
+    if name.strip() and name.strip() != speaker:
+        names[speaker] = name.strip()
+    else:
+        names.pop(speaker, None)
+    record.speaker_names = names  # a new dict, so SQLAlchemy sees the JSON column change
+    db.flush()
+    _rename_in_draft_memo(db, record.id, old_display, names.get(speaker, speaker))
+    return names
+
+
+def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str) -> None:
+    latest = latest_memo(db, session_id)
+    if latest is None or latest.status != "draft" or old == new:
+        return
+    # Whole names only: renaming "Speaker 1" must not touch "Speaker 12".
+    renamed = re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, latest.markdown)
+    if renamed != latest.markdown:
+        add_memo_version(db, session_id, renamed, author="speaker rename")
+
+
+def list_programs(db: Session) -> list[Program]:
+    return list(db.scalars(select(Program).order_by(Program.name)))
+
+
+def speakers_by_session(db: Session) -> dict[str, list[str]]:
+    """The speakers quoted in each session's insights, in one query (for listing participants)."""
+    rows = db.execute(
+        select(InsightRecord.session_id, InsightRecord.speaker)
+        .where(InsightRecord.speaker.is_not(None))
+        .distinct()
+        .order_by(InsightRecord.session_id, InsightRecord.speaker)
+    )
+    speakers: dict[str, list[str]] = {}
+    for session_id, speaker in rows:
+        speakers.setdefault(session_id, []).append(speaker)
+    return speakers

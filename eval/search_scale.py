@@ -1,0 +1,145 @@
+"""Search at scale: 100,000 insights made of real meeting sentences, searched with real queries.
+
+Sentences are sampled from the QMSum transcripts (validation and training meetings), stored as the
+insights of 1,000 sessions through the storage layer, and indexed by `rebuild_indexes` (keyword and
+vector index from the database; embeddings are computed once and cached in /tmp). Then: search
+latency over the QMSum queries (query embedding included, model load excluded), time to index one
+more session of 100 insights (embedding them included), and the process's peak memory.
+
+    python -m eval.search_scale [--data ../shared/eval] [--n 100000]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.common import argument_parser, print_table, report
+from eval.retrieval import MARKER, read_jsonl, settings_for
+
+PER_SESSION = 100
+SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def real_sentences(data: Path) -> list[str]:
+    files = [data / "qmsum" / "meetings.jsonl", *sorted((data / "qmsum" / "train_extra").glob("meetings*.jsonl"))]
+    sentences = []
+    for path in files:
+        for meeting in read_jsonl(path):
+            for turn in meeting["turns"]:
+                for sentence in SENTENCE_END.split(" ".join(MARKER.sub(" ", turn["text"]).split())):
+                    if len(sentence.split()) >= 6:
+                        sentences.append(sentence)
+    return sentences
+
+
+def cached_embeddings(settings, texts: list[str]) -> np.ndarray:
+    """Embeddings of `texts`, computed once per text list and model (minutes for 100,000)."""
+    from insightcap.themes.embed import Embedder
+
+    digest = hashlib.sha256("\n".join([settings.embedding_model, *texts]).encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"insightcap-scale-{digest}.npy"
+    if cache.exists():
+        return np.load(cache)
+    vectors = Embedder(settings).encode(texts, batch_size=256)
+    np.save(cache, vectors)
+    return vectors
+
+
+def store_insights(settings, statements: list[str], vectors: np.ndarray, sessions: int, offset: int = 0) -> list[str]:
+    from insightcap.insights.schema import Insight, Section, SessionInsights
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    sections = list(Section)
+    ids = []
+    for number in range(sessions):
+        session_id = f"s{offset + number:05d}"
+        chunk = slice(number * PER_SESSION, (number + 1) * PER_SESSION)
+        insights = [
+            Insight(section=sections[i % len(sections)], statement=text, quote=text, speaker=f"Speaker {i % 4 + 1}",
+                    start=10.0 * i, end=10.0 * i + 8, topic_index=0)
+            for i, text in enumerate(statements[chunk])
+        ]
+        with session_scope(settings) as db:
+            repo.create_session(db, session_id=session_id, title=f"Session {offset + number}", source_kind="transcript",
+                                original_filename="x.vtt", stored_path="media/x")
+            rows = repo.replace_insights(db, session_id, SessionInsights(topics=[], insights=insights))
+            if vectors is not None:
+                for row, vector in zip(rows, vectors[chunk]):
+                    row.embedding = vector.astype(np.float32).tobytes()
+        ids.append(session_id)
+    return ids
+
+
+def main() -> None:
+    from insightcap.search.hybrid import search
+    from insightcap.search.indexing import index_session, rebuild_indexes
+    from insightcap.search.schema import SearchFilters
+    from insightcap.themes.embed import Embedder
+
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="number of insights (default: %(default)s)")
+    args = parser.parse_args()
+    settings = settings_for(None)
+    rng = random.Random(0)
+    pool = real_sentences(args.data)
+    statements = [rng.choice(pool) for _ in range(args.n + PER_SESSION)]
+    vectors = cached_embeddings(settings, [f"{text} {text}" for text in statements[: args.n]])
+
+    started = time.perf_counter()
+    store_insights(settings, statements, vectors, args.n // PER_SESSION)
+    store_s = time.perf_counter() - started
+    started = time.perf_counter()
+    rebuild_indexes(settings)
+    build_s = time.perf_counter() - started
+
+    Embedder(settings).encode(["warm up"])
+    extra = store_insights(settings, statements[args.n :], None, 1, offset=args.n // PER_SESSION)[0]
+    started = time.perf_counter()
+    index_session(settings, extra)
+    add_ms = 1000 * (time.perf_counter() - started)
+
+    queries = [query["query"] for query in read_jsonl(args.data / "qmsum" / "queries.jsonl")]
+    search(settings, queries[0])
+    latencies, filtered = [], []
+    for query in queries:
+        started = time.perf_counter()
+        hits = search(settings, query, limit=20)
+        latencies.append(1000 * (time.perf_counter() - started))
+        assert hits, f"no hits for {query!r}"
+    for query in queries[:50]:
+        started = time.perf_counter()
+        search(settings, query, SearchFilters(section="idea"), limit=20)
+        filtered.append(1000 * (time.perf_counter() - started))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures = {
+        "n": args.n,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+        "build_s": round(build_s, 1),
+        "add_ms": round(add_ms, 1),
+        "peak_rss_mb": round(peak_mb),
+        "store_s": round(store_s, 1),
+        "filtered_p95_ms": round(float(np.percentile(filtered, 95)), 1),
+    }
+    print_table(
+        f"Search over {args.n:,} insights ({len(queries)} QMSum queries, hybrid, top 20)",
+        ["measure", "value"],
+        [["latency p50 (ms)", figures["p50_ms"]], ["latency p95 (ms)", figures["p95_ms"]],
+         ["latency p95, section filter (ms)", figures["filtered_p95_ms"]],
+         ["index build from database (s)", figures["build_s"]], ["storing the rows (s)", figures["store_s"]],
+         [f"add one session of {PER_SESSION} insights (ms)", figures["add_ms"]], ["peak RSS (MB)", figures["peak_rss_mb"]]],
+    )
+    report("search_scale", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Search across sessions: keyword (FTS5 BM25) and semantic (faiss) rankings fused by reciprocal rank.
+
+Keyword search finds the exact name of a tool or a person; semantic search finds "we struggled to
+keep new members" from "retention problems". Reciprocal rank fusion combines the two orderings
+without having to make a BM25 score and a cosine similarity comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from insightcap.config import Settings
+from insightcap.search.documents import allowed_keys, load_hits
+from insightcap.search.indexing import vector_index_path
+from insightcap.search.keyword import keyword_ranking
+from insightcap.search.schema import SearchFilters, SearchHit
+from insightcap.storage.db import session_scope
+from insightcap.themes.embed import Embedder
+from insightcap.themes.index import VectorIndex
+
+Mode = Literal["hybrid", "keyword", "semantic"]
+
+# The usual RRF constant: a document's weight fades slowly with its rank in each list.
+RRF_K = 60
+# How many candidates each ranking contributes: a passage ranked low by one method and high by the
+# other must still be seen by the fusion (100 beat 40 on QMSum; both are cheap).
+MIN_CANDIDATES = 100
+CANDIDATES_PER_RESULT = 4
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
+) -> list[tuple[int, float]]:
+    """Keys ordered by the sum over rankings of weight / (k + rank)."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def semantic_ranking(
+    settings: Settings, query: str, k: int, allowed: Sequence[int] | None = None
+) -> list[tuple[int, float]]:
+    path = vector_index_path(settings)
+    if not path.exists():
+        return []
+    return VectorIndex.cached(path).search(Embedder(settings).encode([query])[0], k, allowed)
+
+
+def _without_overlaps(hits: list[SearchHit]) -> list[SearchHit]:
+    """Passages overlap by design; show a moment once, at its best-ranked passage."""
+    kept: list[SearchHit] = []
+    for hit in hits:
+        if hit.kind == "passage" and any(
+            other.kind == "passage" and other.session_id == hit.session_id
+            and other.start < hit.end and hit.start < other.end
+            for other in kept
+        ):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def search(
+    settings: Settings,
+    query: str,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+    *,
+    mode: Mode = "hybrid",
+) -> list[SearchHit]:
+    """The best `limit` insights and passages for `query` among those `filters` allow."""
+    filters = filters or SearchFilters()
+    if not query.strip() or limit <= 0:
+        return []
+    candidates = max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
+    with session_scope(settings) as db:
+        allowed = allowed_keys(db, filters)
+        keyword = keyword_ranking(db, query, candidates, allowed) if mode != "semantic" else []
+    semantic = semantic_ranking(settings, query, candidates, allowed) if mode != "keyword" else []
+    fused = reciprocal_rank_fusion([[key for key, _ in keyword], [key for key, _ in semantic]])
+    with session_scope(settings) as db:
+        hits = load_hits(db, fused[: candidates])
+    return _without_overlaps(hits)[:limit]

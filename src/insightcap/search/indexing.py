@@ -1,0 +1,193 @@
+"""Keeping the search indexes in step with the database, one session at a time.
+
+The database is the source of truth: passages are cut from the stored transcript, every embedding
+is stored on its row, and the keyword index is maintained by triggers. The faiss index on disk is
+derived from those rows; `index_session` changes only one session's vectors in it, and
+`rebuild_indexes` recreates everything from the database (the `insightcap reindex` command).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from insightcap.config import Settings
+from insightcap.progress import ProgressCallback
+from insightcap.search.documents import (
+    insight_key,
+    live_keys,
+    passage_key,
+    session_keys,
+)
+from insightcap.search.passages import build_passages
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+from insightcap.storage.search_tables import PassageRecord
+from insightcap.storage.tables import InsightRecord
+from insightcap.themes.embed import Embedder
+from insightcap.themes.index import IndexMismatch, VectorIndex
+from insightcap.transcript.schema import Transcript
+
+
+def vector_index_path(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "search.faiss"
+
+
+def _meta_path(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "search.json"
+
+
+def _check_model(settings: Settings, embedder: Embedder) -> None:
+    """Vectors of two models are not comparable, even when their sizes happen to match."""
+    meta = _meta_path(settings)
+    if meta.exists() and json.loads(meta.read_text())["model"] != embedder.model_name:
+        raise IndexMismatch(
+            f"The search index was built with the '{json.loads(meta.read_text())['model']}' embedding model, "
+            f"but '{embedder.model_name}' is configured. Run `insightcap reindex` to rebuild it."
+        )
+
+
+def _write_meta(settings: Settings, embedder: Embedder) -> None:
+    meta = {"model": embedder.model_name, "dimension": embedder.dimension}
+    _meta_path(settings).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+
+
+def insight_text(row: InsightRecord) -> str:
+    """What an insight is embedded and matched as: its statement and its evidence."""
+    return f"{row.statement} {row.quote}"
+
+
+def _vector(blob: bytes | None, dimension: int) -> np.ndarray | None:
+    if blob is None or len(blob) != dimension * 4:
+        return None
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _embed_rows(embedder: Embedder, rows: Sequence[PassageRecord | InsightRecord]) -> None:
+    """Store an embedding on every row that lacks one of this model's size."""
+    missing = [row for row in rows if _vector(row.embedding, embedder.dimension) is None]
+    texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in missing]
+    for row, vector in zip(missing, embedder.encode(texts)):
+        row.embedding = vector.astype(np.float32).tobytes()
+
+
+def _refresh_session_rows(
+    db: Session, session_id: str, embedder: Embedder
+) -> tuple[list[PassageRecord], list[InsightRecord]]:
+    """Cut passages from the stored transcript (reusing embeddings of unchanged passages) and embed
+    the passages and insights that have no embedding yet."""
+    transcript = repo.load_output(db, session_id, "transcript", Transcript)
+    previous = {row.text: row.embedding for row in repo.session_passage_rows(db, session_id)}
+    passages = repo.replace_passages(db, session_id, build_passages(transcript) if transcript else [])
+    for row in passages:
+        row.embedding = previous.get(row.text)
+    insights = repo.session_insight_rows(db, session_id)
+    _embed_rows(embedder, [*passages, *insights])
+    db.flush()
+    return passages, insights
+
+
+def _keys_and_vectors(
+    passages: Sequence[PassageRecord], insights: Sequence[InsightRecord], dimension: int
+) -> tuple[np.ndarray, np.ndarray]:
+    keys = [passage_key(row.id) for row in passages] + [insight_key(row.id) for row in insights]
+    blobs = [row.embedding for row in (*passages, *insights)]
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(keys), dimension)
+    return np.asarray(keys, dtype=np.int64), vectors
+
+
+def index_session(
+    settings: Settings,
+    session_id: str,
+    progress: ProgressCallback | None = None,
+    embedder: Embedder | None = None,
+) -> int:
+    """(Re)index one session after its transcript or insights changed; returns the vectors added.
+
+    Only this session's vectors (and any whose rows no longer exist) change in the vector index.
+    """
+    embedder = embedder or Embedder(settings)
+    _check_model(settings, embedder)
+    with session_scope(settings) as db:
+        passages, insights = _refresh_session_rows(db, session_id, embedder)
+        keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
+        live = live_keys(db)
+    if progress:
+        progress(0.8, f"{len(passages)} passages and {len(insights)} insights embedded")
+    with VectorIndex.editing(vector_index_path(settings), embedder.dimension) as index:
+        # Rows replaced by a re-run (or deleted with their session) leave keys the database no
+        # longer has; they go in the same update, so the index never serves a vanished row.
+        stale = [key for key in index.ids() if key not in live]
+        index.replace(remove_ids=stale, add_ids=keys, vectors=vectors)
+    _write_meta(settings, embedder)
+    if progress:
+        progress(1.0, "search index updated")
+    return len(keys)
+
+
+def delete_session_from_indexes(settings: Settings, session_id: str) -> None:
+    """Take a session out of search, whether or not its rows were already deleted."""
+    with session_scope(settings) as db:
+        keys = session_keys(db, session_id)
+        db.execute(text("DELETE FROM search_text WHERE rowid IN (SELECT value FROM json_each(:keys))"),
+                   {"keys": json.dumps(keys)})
+        live = live_keys(db) - set(keys)
+    path = vector_index_path(settings)
+    if not path.exists():
+        return
+    with VectorIndex.editing(path) as index:
+        index.replace(remove_ids=[key for key in index.ids() if key not in live], add_ids=[], vectors=np.zeros((0, 0)))
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    sessions: int
+    passages: int
+    insights: int
+
+
+def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None) -> RebuildReport:
+    """Recreate passages, embeddings (only where missing or from another model), the keyword index
+    and the vector index from the database, then re-cluster every program's themes."""
+    from insightcap.themes.program import cluster_program_themes
+
+    embedder = Embedder(settings)
+    meta = _meta_path(settings)
+    model_changed = meta.exists() and json.loads(meta.read_text())["model"] != embedder.model_name
+    with session_scope(settings) as db:
+        session_ids = list(db.execute(text("SELECT id FROM sessions ORDER BY created_at")).scalars())
+        if model_changed:
+            db.execute(text("UPDATE passages SET embedding = NULL"))
+            db.execute(text("UPDATE insights SET embedding = NULL"))
+    all_keys, all_vectors, passage_count, insight_count = [], [], 0, 0
+    for done, session_id in enumerate(session_ids):
+        with session_scope(settings) as db:
+            passages, insights = _refresh_session_rows(db, session_id, embedder)
+            keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
+        all_keys.append(keys)
+        all_vectors.append(vectors)
+        passage_count, insight_count = passage_count + len(passages), insight_count + len(insights)
+        if progress:
+            progress(0.8 * (done + 1) / max(len(session_ids), 1), f"{done + 1}/{len(session_ids)} sessions")
+    with session_scope(settings) as db:
+        db.execute(text("DELETE FROM search_text"))
+        db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2, text FROM passages"))
+        db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2 + 1, statement || ' ' || quote FROM insights"))
+        programs = list(db.execute(text("SELECT name FROM programs")).scalars())
+    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=np.int64)
+    vectors = np.concatenate(all_vectors) if all_vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
+    VectorIndex.build(vector_index_path(settings), embedder.dimension, keys, vectors)
+    _write_meta(settings, embedder)
+    if progress:
+        progress(0.9, "search index rebuilt")
+    for program in programs:
+        cluster_program_themes(settings, program)
+    if progress:
+        progress(1.0, f"{len(programs)} programs' themes updated")
+    return RebuildReport(sessions=len(session_ids), passages=passage_count, insights=insight_count)

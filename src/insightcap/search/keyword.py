@@ -1,0 +1,58 @@
+"""Keyword search: the user's words turned into a safe FTS5 query, ranked by BM25.
+
+User input is never passed to FTS5 as syntax: it is cut into words, and each word is quoted, so
+`"foo`, `AND(` or `NEAR/3` are searched as words instead of failing. Words are OR-ed (any of them
+may match; BM25 ranks documents matching more, and rarer, words first) after dropping stop words,
+which would otherwise match nearly every passage of spoken conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that describe the request rather than its subject ("summarize the discussion about X",
+# "what did Ana think about X"); they match talk about anything.
+_REQUEST_WORDS = frozenset(
+    ["summarize", "summarise", "summary", "discuss", "discussed", "discussion", "discussions", "talk", "talked", "think", "thought", "opinion", "opinions", "say", "said", "mention", "mentioned", "describe"]
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of `query` worth matching, in order, without repeats."""
+    words = [word for word in _WORD.findall(query.lower()) if len(word) > 1 or word.isdigit()]
+    content = [word for word in words if word not in ENGLISH_STOP_WORDS and word not in _REQUEST_WORDS]
+    return list(dict.fromkeys(content or words))
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 MATCH expression OR-ing the quoted terms of `query`, or None when it has no words."""
+    terms = query_terms(query)
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
+
+
+def keyword_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """Up to `k` (key, BM25 score) pairs, best first (FTS5 scores are negative: lower is better).
+
+    With `allowed`, matches are read best first until `k` allowed ones are found: SQLite would
+    otherwise test each match against the whole allowed list.
+    """
+    match = fts_query(query)
+    if match is None or (allowed is not None and not allowed):
+        return []
+    sql = "SELECT rowid, rank FROM search_text WHERE search_text MATCH :match ORDER BY rank"
+    if allowed is None:
+        rows = db.execute(text(sql + " LIMIT :k"), {"match": match, "k": k})
+        return [(int(key), float(score)) for key, score in rows]
+    permitted, ranked = set(allowed), []
+    for key, score in db.execute(text(sql), {"match": match}):
+        if key in permitted:
+            ranked.append((int(key), float(score)))
+            if len(ranked) == k:
+                break
+    return ranked

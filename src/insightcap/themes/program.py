@@ -1,0 +1,199 @@
+"""A program's recurring themes: clustered across its sessions, kept under stable ids over time.
+
+Each re-clustering (after a session is added, re-run or removed) matches its clusters to the
+program's existing themes by centroid similarity, so a theme keeps its id, its page and any title
+the generator or a facilitator gave it while its members and statistics are refreshed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sqlalchemy.orm import Session
+
+from insightcap.config import Settings
+from insightcap.search.indexing import insight_text
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+from insightcap.storage.search_tables import (
+    PassageRecord,
+    ThemeMemberRecord,
+    ThemeRecord,
+)
+from insightcap.storage.tables import InsightRecord, SessionRecord
+from insightcap.themes.pipeline import Cluster, ThemeModel
+from insightcap.themes.schema import ProgramTheme, ThemeQuote
+
+# Centroids this similar are the same theme seen again (MiniLM cosine; unrelated talk is < 0.5).
+SAME_THEME = 0.8
+QUOTES_PER_THEME = 3
+
+
+@dataclass(frozen=True)
+class ThemeDocument:
+    kind: str  # "insight" | "passage"
+    row_id: int
+    session_id: str
+    text: str
+    vector: np.ndarray
+
+
+def session_day(record: SessionRecord) -> date:
+    return record.session_date or record.created_at.date()
+
+
+def program_documents(db: Session, sessions: list[SessionRecord]) -> list[ThemeDocument]:
+    """A session's insights stand for it when it has any (they are what was worth keeping);
+    otherwise its transcript passages do."""
+    documents = []
+    for record in sessions:
+        insights = [row for row in repo.session_insight_rows(db, record.id) if row.embedding]
+        rows = insights or [row for row in repo.session_passage_rows(db, record.id) if row.embedding]
+        for row in rows:
+            is_insight = isinstance(row, InsightRecord)
+            documents.append(
+                ThemeDocument(
+                    kind="insight" if is_insight else "passage",
+                    row_id=row.id,
+                    session_id=record.id,
+                    text=insight_text(row) if is_insight else row.text,
+                    vector=np.frombuffer(row.embedding, dtype=np.float32),
+                )
+            )
+    return documents
+
+
+def match_clusters(previous: list[np.ndarray], current: list[np.ndarray], threshold: float = SAME_THEME) -> dict[int, int]:
+    """current index → previous index, one to one, for pairs whose centroids are similar enough."""
+    if not previous or not current:
+        return {}
+    similarity = np.stack(current) @ np.stack(previous).T
+    rows, columns = linear_sum_assignment(-similarity)
+    return {int(r): int(c) for r, c in zip(rows, columns) if similarity[r, c] >= threshold}
+
+
+def trend(per_session: list[int], sizes: list[int]) -> str:
+    """Rising, steady or fading: the theme's share of the latest third of sessions against before.
+
+    `per_session` and `sizes` are the theme's and all documents per session, oldest first.
+    """
+    if len(sizes) < 3:
+        return "steady"
+    shares = [count / size if size else 0.0 for count, size in zip(per_session, sizes)]
+    cut = len(shares) - max(1, len(shares) // 3)
+    earlier, recent = float(np.mean(shares[:cut])), float(np.mean(shares[cut:]))
+    if recent == 0:
+        return "fading"
+    if earlier == 0 or recent >= 1.5 * earlier:
+        return "rising"
+    return "fading" if recent <= 0.5 * earlier else "steady"
+
+
+def keyword_label(keywords: list[str]) -> str:
+    return ", ".join(keywords[:3]) or "Unlabelled theme"
+
+
+def _update_theme(
+    row: ThemeRecord, cluster: Cluster, documents: list[ThemeDocument], order: list[SessionRecord], sizes: list[int]
+) -> list[ThemeMemberRecord]:
+    # A title given by the generator or a facilitator survives; a keyword title follows the keywords.
+    if not row.label or row.label == keyword_label(row.keywords or []):
+        row.label = keyword_label(cluster.keywords)
+    members = [documents[i] for i in cluster.members]
+    counts = Counter(document.session_id for document in members)
+    seen = [record for record in order if counts[record.id]]
+    row.keywords = cluster.keywords
+    row.centroid = cluster.centroid.astype(np.float32).tobytes()
+    row.count, row.session_count = len(members), len(seen)
+    row.first_seen, row.last_seen = session_day(seen[0]), session_day(seen[-1])
+    row.trend = trend([counts[record.id] for record in order], sizes)
+    row.active = True
+    row.description = (
+        f"Came up {len(members)} times in {len(seen)} of {len(order)} sessions, "
+        f"from {row.first_seen.isoformat()} to {row.last_seen.isoformat()}; about {', '.join(cluster.keywords)}."
+    )
+    similarity = np.stack([document.vector for document in members]) @ cluster.centroid
+    by_closeness = np.argsort(-similarity).tolist()
+    # Representative quotes come from different sessions where possible: it is a recurring theme.
+    representative: list[int] = []
+    for i in by_closeness:
+        if len(representative) < QUOTES_PER_THEME and members[i].session_id not in {members[j].session_id for j in representative}:
+            representative.append(i)
+    for i in by_closeness:
+        if len(representative) < QUOTES_PER_THEME and i not in representative:
+            representative.append(i)
+    return [
+        ThemeMemberRecord(
+            theme_id=row.id, kind=document.kind, row_id=document.row_id, session_id=document.session_id,
+            similarity=float(similarity[i]), representative=i in representative,
+        )
+        for i, document in enumerate(members)
+    ]
+
+
+def cluster_program_themes(settings: Settings, program: str, model: ThemeModel | None = None) -> list[ProgramTheme]:
+    """Re-cluster the program's sessions and store its themes, keeping the ids of themes found again."""
+    with session_scope(settings) as db:
+        program_row = repo.program_by_name(db, program)
+        order = sorted(repo.program_sessions(db, program_row.id), key=lambda record: (session_day(record), record.created_at))
+        documents = program_documents(db, order)
+        clusters = (model or ThemeModel()).fit(
+            [document.text for document in documents],
+            np.stack([document.vector for document in documents]) if documents else np.zeros((0, 1)),
+        )
+        previous = repo.program_theme_rows(db, program_row.id, active_only=False)
+        matches = match_clusters([np.frombuffer(row.centroid, dtype=np.float32) for row in previous],
+                                 [cluster.centroid for cluster in clusters])
+        sizes = [sum(document.session_id == record.id for document in documents) for record in order]
+        kept: set[int] = set()
+        for index, cluster in enumerate(clusters):
+            row = previous[matches[index]] if index in matches else ThemeRecord(program_id=program_row.id, label="")
+            members = _update_theme(row, cluster, documents, order, sizes)
+            if row.id is None:
+                db.add(row)
+                db.flush()
+            for member in members:
+                member.theme_id = row.id
+            repo.replace_theme_members(db, row.id, members)
+            kept.add(row.id)
+        for row in previous:
+            if row.id not in kept:
+                row.active = False
+                repo.replace_theme_members(db, row.id, [])
+    return list_program_themes(settings, program)
+
+
+def list_program_themes(settings: Settings, program: str) -> list[ProgramTheme]:
+    """The program's current themes, most frequent first, with their representative quotes."""
+    with session_scope(settings) as db:
+        program_row = repo.program_by_name(db, program)
+        themes = []
+        for row in repo.program_theme_rows(db, program_row.id):
+            members = repo.theme_member_rows(db, row.id)
+            themes.append(
+                ProgramTheme(
+                    id=row.id, program=program_row.name, label=row.label, description=row.description,
+                    keywords=row.keywords, session_ids=list(dict.fromkeys(member.session_id for member in members)),
+                    first_seen=row.first_seen, last_seen=row.last_seen, count=row.count, trend=row.trend,
+                    quotes=[quote for member in members if member.representative
+                            if (quote := _quote(db, member)) is not None],
+                )
+            )
+        return themes
+
+
+def _quote(db: Session, member: ThemeMemberRecord) -> ThemeQuote | None:
+    table = InsightRecord if member.kind == "insight" else PassageRecord
+    row = db.get(table, member.row_id)
+    record = db.get(SessionRecord, member.session_id)
+    if row is None or record is None:
+        return None
+    speaker = (record.speaker_names or {}).get(row.speaker, row.speaker) if row.speaker else None
+    return ThemeQuote(
+        session_id=record.id, session_title=record.title, session_date=record.session_date, speaker=speaker,
+        text=row.quote if member.kind == "insight" else row.text, start=row.start, end=row.end,
+    )

@@ -1,0 +1,192 @@
+"""The JSON API: one endpoint per action a page offers, so everything can be scripted."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from insightcap import __version__
+from insightcap.search.schema import SearchFilters
+from insightcap.web import views
+from insightcap.memo.documents import render_markdown
+from insightcap.web.exports import export_file
+from insightcap.web.intake import accept_upload
+from insightcap.web.models import (
+    DiffLine,
+    Health,
+    JobOut,
+    MemoConflictOut,
+    MemoOut,
+    MemoRestore,
+    MemoSave,
+    MemoStatusIn,
+    MemoVersionOut,
+    PreviewIn,
+    PreviewOut,
+    Problem,
+    ProgramOut,
+    SearchOut,
+    SessionDetail,
+    SessionSummary,
+    SpeakerRename,
+    Submitted,
+)
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+_UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "program": {"type": "string"},
+                        "date": {"type": "string", "format": "date"},
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "A recording, or a transcript (.vtt, .srt, .txt)."},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    return Health(status="ok", version=__version__)
+
+
+@router.post(
+    "/sessions",
+    status_code=202,
+    response_model=Submitted,
+    openapi_extra=_UPLOAD_FORM,
+    responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}},
+)
+async def create_session(request: Request) -> Submitted:
+    """Upload a recording (or a transcript file) and queue its processing. The body is streamed to disk."""
+    return await accept_upload(request)
+
+
+@router.get("/sessions", response_model=list[SessionSummary])
+def list_sessions(request: Request) -> list[SessionSummary]:
+    return views.list_sessions(request.app.state.settings)
+
+
+@router.get("/programs", response_model=list[ProgramOut])
+def list_programs(request: Request) -> list[ProgramOut]:
+    return views.list_programs(request.app.state.settings)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionDetail)
+def get_session(request: Request, session_id: str) -> SessionDetail:
+    """The session with its transcript and insights (speakers shown by their given names)."""
+    return views.session_detail(request.app.state.settings, session_id)
+
+
+@router.get("/sessions/{session_id}/media", response_class=FileResponse)
+def get_media(request: Request, session_id: str) -> FileResponse:
+    """The original recording, with HTTP Range support so players can seek."""
+    path, media_type = views.media_path(request.app.state.settings, session_id)
+    return FileResponse(path, media_type=media_type)
+
+
+@router.put("/sessions/{session_id}/speakers", response_model=dict[str, str])
+def rename_speaker(request: Request, session_id: str, rename: SpeakerRename) -> dict[str, str]:
+    """Name a speaker once; the name shows in the transcript, insights and search results."""
+    return views.rename_speaker(request.app.state.settings, session_id, rename.speaker, rename.name)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(request: Request, job_id: str) -> JobOut:
+    return views.get_job(request.app.state.settings, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobOut, responses={409: {"model": Problem}})
+def retry_job(request: Request, job_id: str) -> JobOut:
+    """Queue a failed job again; it continues from the stage that failed."""
+    job = views.mark_for_retry(request.app.state.settings, job_id)
+    request.app.state.queue.submit(job_id)
+    return job
+
+
+@router.get("/sessions/{session_id}/memo", response_model=MemoOut, responses={404: {"model": Problem}})
+def get_memo(request: Request, session_id: str) -> MemoOut:
+    return views.get_memo(request.app.state.settings, session_id)
+
+
+@router.put("/sessions/{session_id}/memo", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
+def save_memo(request: Request, session_id: str, edit: MemoSave) -> MemoOut:
+    """Save an edit as a new version. 409 with the current version if it was based on an older one."""
+    return views.save_memo(request.app.state.settings, session_id, edit.markdown, edit.version)
+
+
+@router.put("/sessions/{session_id}/memo/status", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
+def set_memo_status(request: Request, session_id: str, change: MemoStatusIn) -> MemoOut:
+    """Approve the latest version (or reopen it as a draft)."""
+    return views.set_memo_status(request.app.state.settings, session_id, change.status, change.version)
+
+
+@router.get("/sessions/{session_id}/memo/versions", response_model=list[MemoVersionOut])
+def memo_versions(request: Request, session_id: str) -> list[MemoVersionOut]:
+    return views.memo_versions(request.app.state.settings, session_id)
+
+
+@router.get("/sessions/{session_id}/memo/versions/{version}", response_model=MemoOut)
+def memo_version(request: Request, session_id: str, version: int) -> MemoOut:
+    return views.memo_version(request.app.state.settings, session_id, version)
+
+
+@router.get("/sessions/{session_id}/memo/diff", response_model=list[DiffLine])
+def memo_diff(request: Request, session_id: str, before: int, after: int) -> list[DiffLine]:
+    """Line differences between two saved versions."""
+    settings = request.app.state.settings
+    old = views.memo_version(settings, session_id, before).markdown
+    new = views.memo_version(settings, session_id, after).markdown
+    return views.diff_lines(old, new)
+
+
+@router.post("/sessions/{session_id}/memo/restore", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
+def restore_memo(request: Request, session_id: str, restore: MemoRestore) -> MemoOut:
+    """Make an old version's text the newest version (history is kept)."""
+    return views.restore_memo(request.app.state.settings, session_id, restore.restore_version, restore.version)
+
+
+@router.get("/sessions/{session_id}/memo/export/{fmt}", responses={200: {"content": {
+    "text/markdown": {}, "text/html": {}, "application/pdf": {},
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}}})
+def export_memo(request: Request, session_id: str, fmt: Literal["md", "html", "docx", "pdf"]) -> Response:
+    """Download the latest memo as Markdown, HTML, Word or PDF."""
+    return export_file(request.app.state.settings, session_id, fmt)
+
+
+@router.post("/preview", response_model=PreviewOut)
+def preview(text: PreviewIn) -> PreviewOut:
+    """Markdown rendered as the memo will look (raw HTML is not rendered)."""
+    return PreviewOut(html=render_markdown(text.markdown))
+
+
+@router.get("/search", response_model=SearchOut, responses={503: {"model": Problem}})
+def search(
+    request: Request,
+    q: str = Query(min_length=1, max_length=500, description="What to look for, in your own words."),
+    program: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    section: str | None = None,
+    speaker: str | None = None,
+    session_id: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+) -> SearchOut:
+    """Search insights and transcript passages of every session; each hit links to its moment."""
+    filters = SearchFilters(program=program or None, date_from=date_from, date_to=date_to,
+                            section=section or None, speaker=speaker or None, session_id=session_id or None)
+    return SearchOut(query=q, hits=views.search(request.app.state.settings, q, filters, limit))

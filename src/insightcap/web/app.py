@@ -1,0 +1,154 @@
+"""The web app: server-rendered pages for facilitators and a JSON API (documented at /docs) for scripts.
+
+Embedded default: SQLite and the in-process `ThreadQueue`. On start, jobs a previous process left
+unfinished are queued again, so stopping the server mid-transcription loses nothing but time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from insightcap import __version__
+from insightcap.config import Settings
+from insightcap.jobs.queue import JobQueue, ThreadQueue
+from insightcap.resources import resource_dir
+from insightcap.storage.repository import NotFound
+from insightcap.web import views
+from insightcap.memo.documents import PdfUnavailable
+from insightcap.web.models import MemoConflictOut
+from insightcap.web.templating import templates
+from insightcap.web.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadRejected
+
+log = logging.getLogger(__name__)
+
+# No inline scripts anywhere: every script is a file under web/static/js.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(
+    settings: Settings, *, queue: JobQueue | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> FastAPI:
+    """The ASGI app. `queue` defaults to a ThreadQueue started (and resuming interrupted jobs) at startup."""
+    from insightcap.web import api, pages
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from insightcap.jobs.runner import interrupted_jobs
+
+        if app.state.queue is None:
+            app.state.queue = ThreadQueue(settings)
+        for job_id in interrupted_jobs(settings):
+            log.warning("resuming interrupted job %s", job_id)
+            app.state.queue.submit(job_id)
+        yield
+
+    app = FastAPI(
+        title="insightcap",
+        version=__version__,
+        description="Upload meeting recordings, follow their processing, read transcripts and insights, "
+        "edit and approve debrief memos, and search past sessions.",
+        lifespan=lifespan,
+        # FastAPI's own /docs loads Swagger UI from a CDN with an inline script; pages.py serves a vendored copy.
+        docs_url=None,
+        redoc_url=None,
+    )
+    settings.ensure_dirs()
+    app.state.settings = settings
+    app.state.queue = queue
+    app.state.max_upload_bytes = max_upload_bytes
+    app.mount("/static", StaticFiles(directory=resource_dir("web") / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    _add_protections(app)
+    _add_error_pages(app)
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _add_protections(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def protect(request: Request, call_next) -> Response:  # noqa: ANN001 - Starlette's callable
+        # A page on another site must not be able to post to this local app (CSRF): browsers send
+        # Origin with every cross-site POST, so a foreign Origin is refused.
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin != "null":
+            if urlsplit(origin).netloc != request.headers.get("host"):
+                return JSONResponse({"detail": "Requests from other sites are not accepted."}, status_code=403)
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _error(request: Request, status_code: int, message: str) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    return templates.TemplateResponse(
+        request, "app/error.html.j2", {"message": message, "status_code": status_code}, status_code=status_code
+    )
+
+
+async def _expected(status_code: int, request: Request, error: Exception) -> Response:
+    return _error(request, status_code, str(error))
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    """Every error reaches the user as a sentence saying what to do; tracebacks go to the log only."""
+
+    statuses: dict[type[Exception], int] = {
+        NotFound: 404, views.MemoNotReady: 404, views.NotRetryable: 409, views.SearchUnavailable: 503,
+        PdfUnavailable: 503,
+    }
+    for exception_type, status_code in statuses.items():
+        app.add_exception_handler(exception_type, partial(_expected, status_code))
+
+    @app.exception_handler(UploadRejected)
+    async def rejected(request: Request, error: UploadRejected) -> Response:
+        return _error(request, error.status_code, str(error))
+
+    @app.exception_handler(views.MemoEditConflict)
+    async def conflict(request: Request, error: views.MemoEditConflict) -> Response:
+        """Pages show their own conflict view; the API answers 409 with the latest version."""
+        body = MemoConflictOut(detail=str(error), current=error.current)
+        return JSONResponse(body.model_dump(mode="json"), status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = error.detail if error.status_code != 404 or _is_api(request) else "There is no page at this address."
+        return _error(request, error.status_code, str(message))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in error.errors())
+        return _error(request, 422, f"The request is incomplete or invalid ({problems}).")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        settings: Settings = request.app.state.settings
+        log_path = settings.data_dir / "logs" / "web.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_path)
+        log.addHandler(handler)
+        try:
+            log.exception("%s %s failed", request.method, request.url.path)
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+        return _error(request, 500, f"Something went wrong on our side. The details were written to {log_path}.")

@@ -1,0 +1,55 @@
+"""From an HTTP upload to a queued job: stream to disk, route recordings and transcripts to their
+intake, and clean up whatever the outcome. Shared by the upload page and POST /api/sessions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from insightcap.jobs.intake import submit_recording, submit_transcript
+from insightcap.jobs.runner import user_facing_errors
+from insightcap.web.models import Submitted
+from insightcap.web.uploads import UploadRejected, receive_upload
+
+
+def _parse_date(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UploadRejected(f"The date {value!r} is not a date like 2026-11-25.") from None
+
+
+async def accept_upload(request: Request) -> Submitted:
+    """Raises UploadRejected with a message for the user; a rejected upload leaves no file or record."""
+    settings = request.app.state.settings
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    upload = await receive_upload(
+        request.headers.get("content-type", ""),
+        request.headers.get("content-length"),
+        request.stream(),
+        folder,
+        request.app.state.max_upload_bytes,
+    )
+    try:
+        fields = upload.fields
+        submit = submit_transcript if upload.is_transcript else submit_recording
+        submitted = await run_in_threadpool(
+            submit,
+            upload.path,
+            settings,
+            title=fields.get("title") or None,
+            program=fields.get("program") or None,
+            session_date=_parse_date(fields.get("date", "")),
+            original_name=upload.filename,
+        )
+    except user_facing_errors() as error:
+        raise UploadRejected(str(error)) from None
+    finally:
+        upload.discard()
+    request.app.state.queue.submit(submitted.job_id)
+    return Submitted(id=submitted.session_id, job_id=submitted.job_id)

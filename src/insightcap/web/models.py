@@ -1,0 +1,150 @@
+"""What the JSON API takes and returns. These models are the API's documentation (FastAPI's
+OpenAPI at /docs) and what the HTML pages render, so pages and API can never disagree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from insightcap.search.schema import SearchHit
+
+
+class Submitted(BaseModel):
+    id: str = Field(description="The new session's id.")
+    job_id: str = Field(description="Follow processing at GET /api/jobs/{job_id}.")
+
+
+class StageState(BaseModel):
+    name: str
+    label: str
+    state: Literal["done", "running", "waiting", "failed"]
+
+
+class JobOut(BaseModel):
+    id: str
+    session_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str | None = Field(description="The stage running now (None when queued or finished).")
+    stage_label: str | None
+    progress: float = Field(ge=0, le=1, description="Of the whole job, 0 to 1.")
+    stage_progress: float = Field(ge=0, le=1, description="Of the current stage, 0 to 1.")
+    message: str
+    error: str | None = Field(description="What went wrong, in plain words, when status is failed.")
+    stages: list[StageState]
+
+
+class SessionSummary(BaseModel):
+    id: str
+    title: str
+    program: str | None
+    date: date | None
+    duration_seconds: float | None
+    status: str
+    participants: list[str]
+    created_at: datetime
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    text: str
+    speaker: str | None = Field(description="The speaker label in the transcript, e.g. 'Speaker 1'.")
+    speaker_name: str | None = Field(description="The label, or the name it was renamed to.")
+
+
+class InsightOut(BaseModel):
+    section: str
+    statement: str
+    quote: str
+    speaker: str | None
+    speaker_name: str | None
+    start: float
+    end: float
+
+
+class SessionDetail(SessionSummary):
+    source_kind: Literal["media", "transcript"]
+    original_filename: str
+    media_url: str | None = Field(description="The original recording, served with HTTP Range support.")
+    media_type: str | None
+    language: str | None
+    speaker_names: dict[str, str]
+    speakers: list[str]
+    transcript: list[SegmentOut]
+    insights: list[InsightOut]
+    job_id: str | None = Field(description="The session's latest processing job.")
+
+
+class MemoOut(BaseModel):
+    session_id: str
+    markdown: str
+    status: Literal["draft", "approved"]
+    version: int
+    author: str
+    created_at: datetime
+
+
+class MemoSave(BaseModel):
+    markdown: str
+    version: int = Field(description="The version this edit was based on (optimistic locking).")
+
+
+class MemoConflictOut(BaseModel):
+    detail: str
+    current: MemoOut | None
+
+
+class MemoStatusIn(BaseModel):
+    status: Literal["draft", "approved"]
+    version: int = Field(description="The version being approved or reopened; must be the latest.")
+
+
+class MemoRestore(BaseModel):
+    restore_version: int
+    version: int = Field(description="The latest version the user saw (optimistic locking).")
+
+
+class MemoVersionOut(BaseModel):
+    version: int
+    status: str
+    author: str
+    created_at: datetime
+
+
+class DiffLine(BaseModel):
+    kind: Literal["same", "added", "removed", "gap"]
+    text: str
+
+
+class SpeakerRename(BaseModel):
+    speaker: str = Field(description="The transcript's label, e.g. 'Speaker 1'.")
+    name: str = Field(description="The name to show everywhere; empty to restore the label.")
+
+
+class PreviewIn(BaseModel):
+    markdown: str
+
+
+class PreviewOut(BaseModel):
+    html: str
+
+
+class ProgramOut(BaseModel):
+    name: str
+    sessions: int
+
+
+class SearchOut(BaseModel):
+    query: str
+    hits: list[SearchHit]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,294 @@
+"""Reads and writes behind every page and API call, in plain functions over the storage layer.
+
+Pages and the JSON API both call these, so a rename, a save or a search behaves the same whichever
+the user (or a script) goes through.
+"""
+
+from __future__ import annotations
+
+import difflib
+import mimetypes
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from insightcap.config import Settings
+from insightcap.insights.schema import Section
+from insightcap.jobs.stages import STAGES
+from insightcap.search.schema import SearchFilters, SearchHit
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
+from insightcap.transcript.schema import Transcript
+from insightcap.web.models import (
+    DiffLine,
+    InsightOut,
+    JobOut,
+    MemoOut,
+    MemoVersionOut,
+    ProgramOut,
+    SegmentOut,
+    SessionDetail,
+    SessionSummary,
+    StageState,
+)
+
+SECTION_LABELS: dict[str, str] = {
+    Section.CONTEXT: "Context",
+    Section.IDEA: "Ideas",
+    Section.STRATEGY: "Strategies",
+    Section.RESOURCE: "Resources",
+    Section.ACTION_ITEM: "Action items",
+    Section.QUESTION: "Questions",
+    Section.REACTION: "Reactions",
+}
+
+
+class NotRetryable(ValueError):
+    """Only a failed job can be retried."""
+
+
+class SearchUnavailable(RuntimeError):
+    """The search module is not installed in this build."""
+
+
+class MemoNotReady(LookupError):
+    """The session has no memo yet; the message says why."""
+
+
+class MemoEditConflict(Exception):
+    """repo.MemoConflict with the latest version read out before its database session closed."""
+
+    def __init__(self, message: str, current: MemoOut | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+@contextmanager
+def _conflicts_read_out() -> Iterator[None]:
+    """Use inside a session_scope block: the rollback that follows would detach the conflict's row."""
+    try:
+        yield
+    except repo.MemoConflict as conflict:
+        raise MemoEditConflict(str(conflict), memo_out(conflict.current) if conflict.current else None) from None
+
+
+def job_out(job: JobRecord) -> JobOut:
+    done = set(job.completed_stages)
+    running = job.stage if job.status in ("running", "failed") else None
+
+    def state(name: str) -> str:
+        if name in done:
+            return "done"
+        if name == running:
+            return "failed" if job.status == "failed" else "running"
+        return "waiting"
+
+    current = job.progress if running and running not in done else 0.0
+    overall = 1.0 if job.status == "done" else (len(done) + current) / max(len(job.stages), 1)
+    return JobOut(
+        id=job.id,
+        session_id=job.session_id,
+        status=job.status,
+        stage=running,
+        stage_label=STAGES[running].label if running in STAGES else running,
+        progress=round(min(overall, 1.0), 4),
+        stage_progress=round(current, 4),
+        message=job.message or "",
+        error=job.error,
+        stages=[StageState(name=name, label=STAGES[name].label if name in STAGES else name, state=state(name))
+                for name in job.stages],
+    )
+
+
+def get_job(settings: Settings, job_id: str) -> JobOut:
+    with session_scope(settings) as db:
+        return job_out(repo.get_job(db, job_id))
+
+
+def mark_for_retry(settings: Settings, job_id: str) -> JobOut:
+    """A failed job goes back to the queue; it resumes at the stage that failed."""
+    with session_scope(settings) as db:
+        job = repo.get_job(db, job_id)
+        if job.status != "failed":
+            raise NotRetryable(f"This job is {job.status}; only a failed job can be retried.")
+        job.status, job.error, job.message = "queued", None, "waiting to retry"
+        repo.get_session(db, job.session_id).status = "queued"
+        return job_out(job)
+
+
+def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
+    names = record.speaker_names or {}
+    return SessionSummary(
+        id=record.id,
+        title=record.title,
+        program=record.program.name if record.program else None,
+        date=record.session_date,
+        duration_seconds=record.duration_seconds,
+        status=record.status,
+        participants=[names.get(speaker, speaker) for speaker in participants],
+        created_at=record.created_at,
+    )
+
+
+def list_sessions(settings: Settings) -> list[SessionSummary]:
+    with session_scope(settings) as db:
+        speakers = repo.speakers_by_session(db)
+        return [_summary(record, speakers.get(record.id, [])) for record in repo.list_sessions(db)]
+
+
+def list_programs(settings: Settings) -> list[ProgramOut]:
+    with session_scope(settings) as db:
+        return [ProgramOut(name=program.name, sessions=len(program.sessions)) for program in repo.list_programs(db)]
+
+
+def _media_type(stored_path: str) -> str:
+    """For the player element and the Content-Type; browsers sniff what the extension does not say."""
+    return mimetypes.guess_type(stored_path)[0] or "application/octet-stream"
+
+
+def media_path(settings: Settings, session_ref: str) -> tuple[Path, str]:
+    """The stored original and its MIME type; NotFound for imported transcripts or a missing file."""
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        kind, stored = record.source_kind, record.stored_path
+    path = settings.data_dir / stored
+    if kind != "media":
+        raise repo.NotFound("This session has no recording to play (it was imported from a transcript).")
+    if not path.is_file():
+        raise repo.NotFound(f"The recording is missing from the data folder ({path}); restore it from a backup.")
+    return path, _media_type(path.name)
+
+
+def session_detail(settings: Settings, session_ref: str) -> SessionDetail:
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        transcript = repo.load_output(db, record.id, "transcript", Transcript)
+        rows = repo.session_insight_rows(db, record.id)
+        jobs = repo.jobs_for_session(db, record.id)
+        names = dict(record.speaker_names or {})
+        speakers = transcript.speakers if transcript else []
+        summary = _summary(record, speakers).model_dump()
+        media_type = _media_type(record.stored_path) if record.source_kind == "media" else None
+        detail = SessionDetail(
+            **summary,
+            source_kind=record.source_kind,
+            original_filename=record.original_filename,
+            media_url=f"/api/sessions/{record.id}/media" if media_type else None,
+            media_type=media_type,
+            language=record.language,
+            speaker_names=names,
+            speakers=speakers,
+            transcript=[
+                SegmentOut(start=s.start, end=s.end, text=s.text.strip(), speaker=s.speaker,
+                           speaker_name=names.get(s.speaker, s.speaker) if s.speaker else None)
+                for s in (transcript.segments if transcript else [])
+            ],
+            insights=[
+                InsightOut(section=row.section, statement=row.statement, quote=row.quote, speaker=row.speaker,
+                           speaker_name=names.get(row.speaker, row.speaker) if row.speaker else None,
+                           start=row.start, end=row.end)
+                for row in rows
+            ],
+            job_id=jobs[-1].id if jobs else None,
+        )
+    return detail
+
+
+def rename_speaker(settings: Settings, session_ref: str, speaker: str, name: str) -> dict[str, str]:
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        known = repo.load_output(db, record.id, "transcript", Transcript)
+        if known is None or speaker not in known.speakers:
+            raise repo.NotFound(f"This session's transcript has no speaker called {speaker!r}.")
+        return repo.rename_speaker(db, record.id, speaker, name[:200])
+
+
+def memo_out(row: MemoVersion) -> MemoOut:
+    return MemoOut(session_id=row.session_id, markdown=row.markdown, status=row.status, version=row.version,
+                   author=row.author, created_at=row.created_at)
+
+
+def get_memo(settings: Settings, session_ref: str) -> MemoOut:
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        latest = repo.latest_memo(db, record.id)
+        if latest is None:
+            raise MemoNotReady(f"“{record.title}” has no memo yet (status: {record.status}). "
+                               "It appears when processing finishes.")
+        return memo_out(latest)
+
+
+def latest_memo_or_none(settings: Settings, session_id: str) -> MemoOut | None:
+    with session_scope(settings) as db:
+        latest = repo.latest_memo(db, session_id)
+        return memo_out(latest) if latest else None
+
+
+def save_memo(settings: Settings, session_ref: str, markdown: str, based_on_version: int) -> MemoOut:
+    """Raises MemoEditConflict (carrying the latest version) when someone saved in between."""
+    markdown = markdown.replace("\r\n", "\n")
+    try:
+        with session_scope(settings) as db, _conflicts_read_out():
+            record = repo.get_session(db, session_ref)
+            return memo_out(repo.save_memo_edit(db, record.id, markdown, based_on_version))
+    except IntegrityError:  # a concurrent save took this version number between check and insert
+        with session_scope(settings) as db, _conflicts_read_out():
+            raise repo.MemoConflict(repo.latest_memo(db, repo.get_session(db, session_ref).id)) from None
+
+
+def set_memo_status(settings: Settings, session_ref: str, status: str, based_on_version: int) -> MemoOut:
+    with session_scope(settings) as db, _conflicts_read_out():
+        record = repo.get_session(db, session_ref)
+        return memo_out(repo.set_memo_status(db, record.id, status, based_on_version))
+
+
+def restore_memo(settings: Settings, session_ref: str, restore_version: int, based_on_version: int) -> MemoOut:
+    """Restoring is saving an old text as the newest version: history is never rewritten."""
+    with session_scope(settings) as db:
+        old = repo.memo_version(db, repo.get_session(db, session_ref).id, restore_version).markdown
+    return save_memo(settings, session_ref, old, based_on_version)
+
+
+def memo_versions(settings: Settings, session_ref: str) -> list[MemoVersionOut]:
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_ref)
+        return [MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at)
+                for row in repo.memo_versions(db, record.id)]
+
+
+def memo_version(settings: Settings, session_ref: str, version: int) -> MemoOut:
+    with session_scope(settings) as db:
+        return memo_out(repo.memo_version(db, repo.get_session(db, session_ref).id, version))
+
+
+def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
+    """A line diff with a few lines of context, as rows a page can colour and a screen reader can read."""
+    kinds = {" ": "same", "+": "added", "-": "removed"}
+    lines: list[DiffLine] = []
+    for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=context):
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            lines.append(DiffLine(kind="gap", text="…"))
+        else:
+            lines.append(DiffLine(kind=kinds[line[0]], text=line[1:]))
+    return lines
+
+
+def search(settings: Settings, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:
+    """Hybrid search over past sessions, with speakers shown by the names they were given."""
+    try:
+        from insightcap.search.hybrid import search as hybrid_search
+    except ImportError as error:
+        raise SearchUnavailable("Search is not available in this installation yet.") from error
+    hits = hybrid_search(settings, query, filters, limit)
+    with session_scope(settings) as db:
+        names = {session_id: dict(repo.get_session(db, session_id).speaker_names or {})
+                 for session_id in {hit.session_id for hit in hits}}
+    return [
+        hit.model_copy(update={"speaker": names[hit.session_id].get(hit.speaker, hit.speaker)}) if hit.speaker else hit
+        for hit in hits
+    ]

@@ -1,0 +1,179 @@
+"""Search across sessions on real meeting turns: keyword, paraphrase, filters, hostile input,
+incremental indexing and deletion."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from eval.retrieval import meeting_transcript as qmsum_transcript
+from eval.retrieval import read_jsonl
+from insightcap.config import Settings
+from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.search.documents import session_keys
+from insightcap.search.hybrid import search
+from insightcap.search.indexing import (
+    delete_session_from_indexes,
+    index_session,
+    vector_index_path,
+)
+from insightcap.search.keyword import fts_query
+from insightcap.search.passages import build_passages
+from insightcap.search.schema import SearchFilters
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+from insightcap.storage.tables import SessionRecord
+from insightcap.themes.index import VectorIndex
+from insightcap.transcript.schema import Transcript
+
+TURNS = 150
+HOSTILE = ['"foo', "AND(", "NEAR/3 x*", "title:secret", "^start", "a OR", '")(*', "NOT", "-", "'; DROP TABLE sessions; --"]
+
+
+def meeting_transcript(shared_eval: Path, meeting_id: str, turns: int = TURNS) -> Transcript:
+    """The first turns of a real QMSum meeting, imported the way eval/retrieval.py imports it."""
+    meetings = read_jsonl(shared_eval / "qmsum" / "meetings.jsonl")
+    meeting = next(meeting for meeting in meetings if meeting["meeting_id"] == meeting_id)
+    return qmsum_transcript({**meeting, "turns": meeting["turns"][:turns]})
+
+
+def add_session(settings: Settings, shared_eval: Path, meeting_id: str, day: date, program: str = "Remote design") -> str:
+    with session_scope(settings) as db:
+        repo.create_session(
+            db, session_id=meeting_id.lower(), title=meeting_id, source_kind="transcript",
+            original_filename=f"{meeting_id}.vtt", stored_path="media/x", program=program, session_date=day,
+        )
+        repo.save_output(db, meeting_id.lower(), "transcript", meeting_transcript(shared_eval, meeting_id))
+    return meeting_id.lower()
+
+
+def _insight(section: Section, statement: str, transcript: Transcript, segment: int) -> Insight:
+    found = transcript.segments[segment]
+    return Insight(section=section, statement=statement, quote=found.text, speaker=found.speaker,
+                   start=found.start, end=found.end, topic_index=0)
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real meetings (ES2006a, ES2006b) indexed once; each test works on its own copy."""
+    shared_eval = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+    if not shared_eval.is_dir():
+        pytest.skip("the shared eval data is not beside this checkout")
+    folder = tmp_path_factory.mktemp("indexed") / "data"
+    settings = Settings(data_dir=folder)
+    first = add_session(settings, shared_eval, "ES2006a", date(2024, 1, 10))
+    second = add_session(settings, shared_eval, "ES2006b", date(2024, 1, 17))
+    transcript = meeting_transcript(shared_eval, "ES2006b")
+    lcd = next(i for i, segment in enumerate(transcript.segments) if "L_C_D_ display" in segment.text)
+    email = next(i for i, segment in enumerate(transcript.segments) if "emailing me your presentations" in segment.text)
+    insights = SessionInsights(
+        topics=[Topic(index=0, title="Functional design", start=0, end=transcript.duration)],
+        insights=[
+            _insight(Section.IDEA, "Add a small screen to the remote if the budget allows", transcript, lcd),
+            _insight(Section.ACTION_ITEM, "Everyone sends their slides to the project manager", transcript, email),
+        ],
+    )
+    with session_scope(settings) as db:
+        repo.replace_insights(db, second, insights)
+    for session_id in (first, second):
+        index_session(settings, session_id)
+    return folder
+
+
+@pytest.fixture
+def settings_copy(indexed: Path, tmp_path: Path) -> Settings:
+    shutil.copytree(indexed, tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data")
+
+
+def test_passages_are_overlapping_windows_covering_every_segment(shared_eval: Path) -> None:
+    transcript = meeting_transcript(shared_eval, "ES2006a")
+    passages = build_passages(transcript, target_words=70, overlap_words=30)
+    covered = {i for passage in passages for i in range(passage.first_segment, passage.last_segment + 1)}
+    assert covered == set(range(len(transcript.segments)))
+    assert all(70 <= len(passage.text.split()) < 100 for passage in passages[:-1])
+    pairs = list(pairwise(passages))
+    assert all(later.first_segment <= earlier.last_segment + 1 for earlier, later in pairs)
+    # Consecutive windows share their tail unless that tail alone is longer than the overlap.
+    assert all(later.start < earlier.end for earlier, later in pairs)
+    assert all(passage.speaker in passage.speakers for passage in passages)
+
+
+def test_hostile_query_syntax_is_searched_as_words() -> None:
+    assert fts_query('"foo AND(') == '"foo"'
+    assert fts_query("the and of") == '"the" OR "and" OR "of"'  # only stop words: keep them
+    assert fts_query("!!! ???") is None
+
+
+@pytest.mark.slow
+def test_search_finds_an_insight_by_keyword_and_by_paraphrase(settings_copy: Settings) -> None:
+    by_keyword = search(settings_copy, "LCD display", limit=5)
+    assert by_keyword[0].kind == "insight" and "L_C_D_" in by_keyword[0].quote
+    assert by_keyword[0].session_id == "es2006b" and by_keyword[0].session_title == "ES2006b"
+    by_meaning = search(settings_copy, "mail the slideshows to the manager", SearchFilters(kind="insight"), limit=1,
+                        mode="semantic")
+    assert by_meaning[0].statement == "Everyone sends their slides to the project manager"
+
+
+@pytest.mark.slow
+def test_filters_restrict_results(settings_copy: Settings) -> None:
+    query = "remote control design"
+    assert {hit.session_id for hit in search(settings_copy, query)} == {"es2006a", "es2006b"}
+    assert {hit.session_id for hit in search(settings_copy, query, SearchFilters(session_id="es2006a"))} == {"es2006a"}
+    later = search(settings_copy, query, SearchFilters(date_from=date(2024, 1, 15)))
+    assert later and {hit.session_id for hit in later} == {"es2006b"}
+    assert search(settings_copy, query, SearchFilters(program="Another cohort")) == []
+    ideas = search(settings_copy, query, SearchFilters(section="idea"))
+    assert ideas and all(hit.kind == "insight" and hit.section == "idea" for hit in ideas)
+    marketing = search(settings_copy, query, SearchFilters(speaker="marketing"))
+    assert marketing and all(hit.kind == "passage" for hit in marketing)
+    with session_scope(settings_copy) as db:
+        repo.get_session(db, "es2006a").speaker_names = {"Marketing": "Cat"}
+    # A passage matches a speaker who spoke in it, by transcript label or by the name given later.
+    by_name = search(settings_copy, query, SearchFilters(speaker="cat"))
+    assert by_name and {hit.session_id for hit in by_name} == {"es2006a"}
+    assert any(hit.speaker == "Cat" for hit in by_name)
+
+
+@pytest.mark.slow
+def test_hostile_input_never_errors(settings_copy: Settings) -> None:
+    for query in HOSTILE:
+        search(settings_copy, query, limit=3)
+        search(settings_copy, query, SearchFilters(session_id="es2006a"), limit=3, mode="keyword")
+    with session_scope(settings_copy) as db:
+        assert db.execute(text("SELECT count(*) FROM sessions")).scalar() == 2
+
+
+@pytest.mark.slow
+def test_adding_a_session_adds_only_its_vectors(settings_copy: Settings, shared_eval: Path) -> None:
+    path = vector_index_path(settings_copy)
+    before = VectorIndex(path)
+    old_vectors = {key: before._index.reconstruct(key) for key in before.ids()[:5]}
+    session_id = add_session(settings_copy, shared_eval, "ES2006c", date(2024, 1, 24))
+    added = index_session(settings_copy, session_id)
+    after = VectorIndex(path)
+    with session_scope(settings_copy) as db:
+        new_keys = set(session_keys(db, session_id))
+    assert added == len(new_keys) > 0
+    assert len(after) == len(before) + added
+    assert set(after.ids()) == set(before.ids()) | new_keys
+    assert all(np.array_equal(after._index.reconstruct(key), vector) for key, vector in old_vectors.items())
+
+
+@pytest.mark.slow
+def test_deleted_session_disappears_from_search(settings_copy: Settings) -> None:
+    assert any(hit.session_id == "es2006a" for hit in search(settings_copy, "remote control design"))
+    with session_scope(settings_copy) as db:
+        keys = set(session_keys(db, "es2006a"))
+        db.delete(db.get(SessionRecord, "es2006a"))
+    delete_session_from_indexes(settings_copy, "es2006a")
+    assert not keys & set(VectorIndex(vector_index_path(settings_copy)).ids())
+    for mode in ("keyword", "semantic", "hybrid"):
+        hits = search(settings_copy, "remote control design", mode=mode)
+        assert hits and all(hit.session_id != "es2006a" for hit in hits)

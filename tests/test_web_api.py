@@ -1,0 +1,285 @@
+"""The web app through its real ASGI stack (FastAPI's TestClient): uploads, jobs, sessions, memos,
+exports, search, and the pages' error handling. Processing itself is not run here (the queue only
+records jobs) except in the startup-resume test, which runs stand-in stages like tests/test_jobs.py."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
+
+pytest_plugins = ["tests.web_fixtures"]  # the client, queue and seeded_session fixtures
+pytest.register_assert_rewrite("tests.web_fixtures")
+from tests.web_fixtures import FIRST_MEMO, FIXTURES, ZOOM_VTT  # noqa: E402 - after registering the plugin
+
+JFK = FIXTURES.parents[1] / "examples" / "jfk-inaugural-excerpt.flac"
+
+
+def _stored_files(settings) -> list:
+    return [path for path in settings.data_dir.rglob("*") if path.is_file() and path.parent.name != "logs"
+            and not path.name.startswith("insightcap.db")]
+
+
+def test_health_and_openapi_document_every_action(client) -> None:
+    assert client.get("/api/health").json()["status"] == "ok"
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/sessions", "/api/jobs/{job_id}", "/api/sessions/{session_id}", "/api/sessions/{session_id}/memo",
+                 "/api/search", "/api/sessions/{session_id}/memo/export/{fmt}", "/api/jobs/{job_id}/retry"):
+        assert path in paths
+    assert "multipart/form-data" in paths["/api/sessions"]["post"]["requestBody"]["content"]
+    assert "409" in paths["/api/sessions/{session_id}/memo"]["put"]["responses"]
+
+
+def test_transcript_upload_is_routed_to_import_and_queued(client, queue, settings) -> None:
+    with ZOOM_VTT.open("rb") as handle:
+        response = client.post("/api/sessions", files={"file": ("zoom.vtt", handle, "text/vtt")},
+                               data={"title": "Cohort call", "program": "Mentoring", "date": "2026-11-20"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert queue.submitted == [body["job_id"]]
+    detail = client.get(f"/api/sessions/{body['id']}").json()
+    assert detail["title"] == "Cohort call" and detail["program"] == "Mentoring" and detail["date"] == "2026-11-20"
+    assert detail["source_kind"] == "transcript" and detail["media_url"] is None
+    assert detail["transcript"][0]["speaker"] == "Hannah Lee"
+    job = client.get(f"/api/jobs/{body['job_id']}").json()
+    assert job["status"] == "queued" and [s["name"] for s in job["stages"]] == ["structure", "embed", "memo"]
+    assert not list((settings.data_dir / "uploads").iterdir()), "the temporary upload must be gone"
+
+
+def test_the_upload_form_works_without_javascript(client, queue) -> None:
+    with ZOOM_VTT.open("rb") as handle:
+        response = client.post("/upload", files={"file": ("zoom.vtt", handle, "text/vtt")}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/jobs/{queue.submitted[0]}"
+    refused = client.post("/upload", files={"file": ("notes.docx", b"PK\x03\x04" + bytes(5000))})
+    assert refused.status_code == 415 and "ZIP archive" in refused.text and '<form id="upload-form"' in refused.text
+
+
+def test_recording_upload_is_stored_and_served_with_range_requests(client, settings) -> None:
+    with JFK.open("rb") as handle:
+        response = client.post("/api/sessions", files={"file": ("jfk inaugural.flac", handle, "audio/flac")})
+    assert response.status_code == 202, response.text
+    detail = client.get(f"/api/sessions/{response.json()['id']}").json()
+    assert detail["title"] == "jfk inaugural" and detail["media_type"] == "audio/flac"
+    partial = client.get(detail["media_url"], headers={"Range": "bytes=100-199"})
+    assert partial.status_code == 206
+    assert partial.content == JFK.read_bytes()[100:200]
+    assert partial.headers["content-range"] == f"bytes 100-199/{JFK.stat().st_size}"
+
+
+def test_a_document_is_refused_in_plain_words_and_leaves_nothing(client, queue, settings) -> None:
+    pdf = FIXTURES / "media" / "meeting.pdf"
+    response = client.post("/api/sessions", files={"file": ("meeting.mp3", pdf.read_bytes(), "audio/mpeg")})
+    assert response.status_code == 415
+    assert "not audio or video (detected: PDF document)" in response.json()["detail"]
+    assert "Traceback" not in response.text
+    assert queue.submitted == [] and client.get("/api/sessions").json() == []
+    assert _stored_files(settings) == []
+
+
+def test_a_damaged_recording_is_refused_after_upload_and_leaves_nothing(client, settings) -> None:
+    damaged = JFK.read_bytes()[:2000]  # a FLAC header and a few frames: the upload was cut short
+    response = client.post("/api/sessions", files={"file": ("talk.flac", damaged, "audio/flac")})
+    assert response.status_code == 422
+    assert "talk.flac" in response.json()["detail"]
+    assert client.get("/api/sessions").json() == [] and _stored_files(settings) == []
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(client, settings) -> None:
+    big = b"RIFF\x00\x00\x00\x00WAVE" + bytes(3 * 1024 * 1024)
+    response = client.post("/api/sessions", files={"file": ("long.wav", big, "audio/wav")})
+    assert response.status_code == 413
+    assert "2.0 MB limit" in response.json()["detail"]
+    assert _stored_files(settings) == []
+
+
+def test_streaming_stops_at_the_limit_and_removes_the_partial_file(tmp_path) -> None:
+    """Without a Content-Length (chunked upload) the limit is enforced while streaming."""
+    from insightcap.web.uploads import UploadRejected, receive_upload
+
+    boundary = "XyZ"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode() + b"RIFF\x00\x00\x00\x00WAVE"
+    sent: list[int] = []
+
+    async def body():
+        yield head
+        for _ in range(100):  # 100 x 64 KB, far beyond the 256 KB limit
+            sent.append(1)
+            yield bytes(65536)
+
+    with pytest.raises(UploadRejected) as rejected:
+        asyncio.run(receive_upload(f"multipart/form-data; boundary={boundary}", None, body(), tmp_path, 256 * 1024))
+    assert rejected.value.status_code == 413
+    assert len(sent) < 10, "reading must stop soon after the limit"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_session_detail_and_speaker_rename_apply_everywhere(client, seeded_session) -> None:
+    detail = client.get(f"/api/sessions/{seeded_session}").json()
+    assert detail["speakers"][:2] == ["Hannah Lee", "Marcus Johnson"]
+    assert [i["section"] for i in detail["insights"]] == ["context", "reaction"]
+    renamed = client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Marcus Johnson", "name": "Marcus J."})
+    assert renamed.json() == {"Marcus Johnson": "Marcus J."}
+    detail = client.get(f"/api/sessions/{seeded_session}").json()
+    names = {s["speaker_name"] for s in detail["transcript"]}
+    assert "Marcus J." in names and "Marcus Johnson" not in names
+    assert detail["insights"][1]["speaker_name"] == "Marcus J."
+    assert "Marcus J." in client.get("/api/sessions").json()[0]["participants"]
+    page = client.get(f"/sessions/{seeded_session}").text
+    assert '<strong class="speaker">Marcus J.</strong>' in page
+    assert '<strong class="speaker">Marcus Johnson</strong>' not in page
+    missing = client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Nobody", "name": "X"})
+    assert missing.status_code == 404
+
+
+def test_memo_versions_conflicts_restore_and_approval(client, seeded_session) -> None:
+    url = f"/api/sessions/{seeded_session}/memo"
+    memo = client.get(url).json()
+    assert memo == {**memo, "markdown": FIRST_MEMO, "version": 1, "status": "draft"}
+    first_edit = FIRST_MEMO + "\n- Ask before advising.\n"
+    saved = client.put(url, json={"markdown": first_edit, "version": 1})
+    assert saved.status_code == 200 and saved.json()["version"] == 2
+
+    # A second editor still on version 1: refused, and told what version 2 says.
+    conflict = client.put(url, json={"markdown": FIRST_MEMO + "\n- Other edit.\n", "version": 1})
+    assert conflict.status_code == 409
+    assert conflict.json()["current"]["version"] == 2 and conflict.json()["current"]["markdown"] == first_edit
+    assert [v["version"] for v in client.get(url + "/versions").json()] == [2, 1]
+
+    diff = client.get(url + "/diff", params={"before": 1, "after": 2}).json()
+    assert {"kind": "added", "text": "- Ask before advising."} in diff
+
+    restored = client.post(url + "/restore", json={"restore_version": 1, "version": 2}).json()
+    assert restored["version"] == 3 and restored["markdown"] == FIRST_MEMO
+
+    assert client.put(url + "/status", json={"status": "approved", "version": 2}).status_code == 409
+    approved = client.put(url + "/status", json={"status": "approved", "version": 3}).json()
+    assert approved["status"] == "approved" and approved["version"] == 3
+    # Editing an approved memo makes a new draft: approval applies to the text that was approved.
+    assert client.put(url, json={"markdown": "# New", "version": 3}).json()["status"] == "draft"
+
+
+def test_concurrent_form_saves_show_a_conflict_page_with_both_texts(client, seeded_session) -> None:
+    page = f"/sessions/{seeded_session}/memo"
+    first = client.post(page, data={"markdown": FIRST_MEMO + "\nAlice was here.\n", "version": 1}, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].endswith("?saved=2")
+    second = client.post(page, data={"markdown": FIRST_MEMO + "\nBob was here.\n", "version": 1})
+    assert second.status_code == 409
+    assert "Alice was here." in second.text and "Bob was here." in second.text
+    assert 'name="version" value="2"' in second.text  # saving from the conflict page is based on the latest
+
+
+def test_memo_exports(client, seeded_session) -> None:
+    from docx import Document
+
+    base = f"/api/sessions/{seeded_session}/memo/export"
+    markdown = client.get(f"{base}/md")
+    assert markdown.text == FIRST_MEMO and "attachment" in markdown.headers["content-disposition"]
+    assert "<h1>Feedback that lands</h1>" in client.get(f"{base}/html").text
+    document = Document(io.BytesIO(client.get(f"{base}/docx").content))
+    assert [(p.style.name, p.text) for p in document.paragraphs][:2] == [("Heading 1", "Feedback that lands"),
+                                                                       ("Heading 2", "Themes")]
+    pdf = client.get(f"{base}/pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert client.get(f"{base}/rtf").status_code == 422
+
+
+def test_preview_never_renders_raw_html(client) -> None:
+    html = client.post("/api/preview", json={"markdown": "**Hi** <script>alert(1)</script>"}).json()["html"]
+    assert "<strong>Hi</strong>" in html and "<script>" not in html
+
+
+def test_jobs_report_progress_and_a_failed_job_can_be_retried(client, queue, seeded_session, settings) -> None:
+    with session_scope(settings) as db:
+        job = repo.create_job(db, seeded_session, ["structure", "embed", "memo"])
+        job.status, job.stage, job.progress, job.completed_stages = "running", "embed", 0.5, ["structure"]
+        job_id = job.id
+    status = client.get(f"/api/jobs/{job_id}").json()
+    assert status["progress"] == pytest.approx(0.5) and status["stage_label"] == "Indexing insights"
+    assert [s["state"] for s in status["stages"]] == ["done", "running", "waiting"]
+    assert client.post(f"/api/jobs/{job_id}/retry").status_code == 409  # it is not failed
+
+    with session_scope(settings) as db:
+        failed = repo.get_job(db, job_id)
+        failed.status, failed.error = "failed", "The recording has no sound."
+    page = client.get(f"/jobs/{job_id}").text
+    assert "The recording has no sound." in page and "Retry" in page
+    retried = client.post(f"/api/jobs/{job_id}/retry").json()
+    assert retried["status"] == "queued" and retried["error"] is None and queue.submitted == [job_id]
+
+
+def test_startup_resumes_interrupted_jobs(settings, seeded_session, monkeypatch) -> None:
+    """A job a killed server left queued is run by the next start's ThreadQueue."""
+    from fastapi.testclient import TestClient
+
+    from insightcap.jobs import stages as stage_module
+    from insightcap.web.app import create_app
+
+    ran: list[str] = []
+    quick = {name: stage_module.Stage(name, name.title(), lambda ctx, name=name: ran.append(name))
+             for name in stage_module.TRANSCRIPT_STAGES}
+    monkeypatch.setattr("insightcap.jobs.runner.STAGES", quick)
+    with session_scope(settings) as db:
+        job_id = repo.create_job(db, seeded_session, list(stage_module.TRANSCRIPT_STAGES)).id
+    with TestClient(create_app(settings)) as test_client:
+        deadline = time.monotonic() + 10
+        while test_client.get(f"/api/jobs/{job_id}").json()["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert test_client.get(f"/api/jobs/{job_id}").json()["progress"] == 1.0
+    assert ran == ["structure", "embed", "memo"]
+
+
+def test_pages_render_with_labels_and_no_inline_scripts(client, seeded_session) -> None:
+    for url in ("/", "/upload", f"/sessions/{seeded_session}", f"/sessions/{seeded_session}/memo",
+                f"/sessions/{seeded_session}/memo/history", "/search", "/docs"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert "<script>" not in response.text, f"inline script on {url}"
+        assert "cdn" not in response.text.lower(), f"a CDN asset on {url}"
+    index = client.get("/").text
+    assert "Mentoring cohort" in index and "Feedback circle" in index
+    session = client.get(f"/sessions/{seeded_session}?t=13.05").text
+    assert 'data-start-at="13.05"' in session and f'href="/sessions/{seeded_session}?t=13.1"' in session
+    assert '<label for="file">' in client.get("/upload").text
+
+
+def test_errors_are_sentences_not_tracebacks(client, monkeypatch) -> None:
+    missing = client.get("/sessions/doesnotexist")
+    assert missing.status_code == 404 and "insightcap sessions" in missing.text
+    assert client.get("/api/sessions/doesnotexist").json()["detail"].startswith("No session")
+
+    def explode(settings):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("insightcap.web.views.list_sessions", explode)
+    broken = client.get("/")
+    assert broken.status_code == 500
+    assert "Something went wrong on our side" in broken.text
+    assert "Traceback" not in broken.text and "database on fire" not in broken.text
+
+
+def test_posts_from_other_sites_are_refused(client, seeded_session) -> None:
+    response = client.post(f"/sessions/{seeded_session}/memo", data={"markdown": "x", "version": 1},
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert client.get(f"/api/sessions/{seeded_session}/memo").json()["version"] == 1
+
+
+@pytest.mark.slow
+def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session, settings) -> None:
+    pytest.importorskip("insightcap.search.hybrid", reason="the search module is not there yet")
+    from insightcap.search.indexing import index_session
+
+    index_session(settings, seeded_session)
+    hits = client.get("/api/search", params={"q": "long email with every problem"}).json()["hits"]
+    assert hits and hits[0]["session_id"] == seeded_session
+    assert hits[0]["start"] == pytest.approx(13.05)
+    page = client.get("/search", params={"q": "long email with every problem", "program": "Mentoring cohort"}).text
+    assert f'href="/sessions/{seeded_session}?t=13.1"' in page
+    assert client.get("/search", params={"q": "email", "program": "No such program"}).text.count('class="hit"') == 0

@@ -1,0 +1,157 @@
+"""The pages a facilitator clicks, in real headless Chromium against the real server: upload the
+JFK recording, watch it process, play the transcript, edit the memo (and collide with a second
+editor), approve it, search, and jump to the moment. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.web_server"]  # the server and browser fixtures
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+JFK = REPO_ROOT / "examples" / "jfk-inaugural-excerpt.flac"
+ARTIFACTS = REPO_ROOT / "artifacts"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_a_document_is_refused_with_a_clear_message(server, page, shots) -> None:
+    page.goto(f"{server}/upload")
+    page.set_input_files("#file", files=[{"name": "minutes.mp3", "mimeType": "audio/mpeg",
+                                          "buffer": (REPO_ROOT / "tests/fixtures/media/meeting.pdf").read_bytes()}])
+    page.click("#upload-button")
+    error = page.locator("#upload-error")
+    error.wait_for(state="visible")
+    assert "not audio or video (detected: PDF document)" in error.inner_text()
+    page.screenshot(path=shots / "web-upload-refused.png")
+
+
+def test_upload_process_read_edit_conflict_approve_search(server, browser, page, shots) -> None:
+    # Upload, with the progress bar, then the job page follows the stages live.
+    page.goto(f"{server}/upload")
+    page.set_input_files("#file", str(JFK))
+    page.fill("#title", "Inaugural address")
+    page.fill("#program", "Speeches circle")
+    page.fill("#date", "1961-01-20")
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(r"/jobs/\w+"))
+    page.locator(".stage-running, .stage-done").first.wait_for()
+    page.screenshot(path=shots / "web-job-progress.png")
+    page.locator("#job-done, #job-error").filter(visible=True).wait_for(timeout=150_000)
+    assert page.locator("#job-error").is_hidden(), page.locator("#job-error-text").inner_text()
+    job_url = page.url
+
+    # Leaving and coming back shows the finished job.
+    page.goto(f"{server}/")
+    assert page.get_by_role("link", name="Inaugural address").is_visible()
+    page.goto(job_url)
+    assert page.locator("#job-done").is_visible()
+
+    # The session: clicking a transcript line seeks the player and highlights the line.
+    page.click("#job-done >> text=Open the session")
+    lines = page.locator("#transcript button.line")
+    assert lines.count() >= 2
+    assert "country" in page.locator("#transcript").inner_text().lower()
+    second = lines.nth(1)
+    start = float(second.get_attribute("data-start"))
+    second.click()
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 1")
+    page.wait_for_selector("#transcript li.current")
+    page.screenshot(path=shots / "web-session.png", full_page=True)
+    session_url = page.url.split("?")[0]
+
+    # The memo: live preview, save as a new version.
+    page.goto(f"{session_url}/memo")
+    editor = page.locator("#markdown")
+    editor.fill(editor.input_value() + "\n\n## Facilitator note\n\nA **strong** close.\n")
+    page.locator("#preview strong", has_text="strong").wait_for()
+    page.click("#save-memo")
+    page.locator(".alert.success", has_text="Saved as version 2").wait_for()
+
+    # Two editors on version 2: the second save gets the conflict view with both texts.
+    other = browser.new_context(viewport=PHONE).new_page()
+    other.goto(f"{session_url}/memo")
+    page.locator("#markdown").fill("Alice's version of the memo.")
+    other.locator("#markdown").fill("Bob's version of the memo.")
+    page.click("#save-memo")
+    page.locator(".alert.success", has_text="Saved as version 3").wait_for()
+    other.click("#save-memo")
+    other.get_by_role("heading", name="Someone else saved this memo first").wait_for()
+    assert other.locator("#markdown").input_value() == "Bob's version of the memo."
+    assert other.locator("#theirs").input_value() == "Alice's version of the memo."
+    other.screenshot(path=shots / "web-memo-conflict-phone.png", full_page=True)
+    other.click("#save-mine")
+    other.locator(".alert.success", has_text="Saved as version 4").wait_for()
+    other.context.close()
+
+    # History shows the diff; restore version 2, then approve.
+    page.goto(f"{session_url}/memo/history?v=4")
+    assert page.locator(".diff-added", has_text="Bob's version").is_visible()
+    page.goto(f"{session_url}/memo/history?v=2")
+    page.click("#restore")
+    page.locator(".alert.success", has_text="Saved as version 5").wait_for()
+    assert "A strong close." in page.locator("#preview").inner_text()
+    page.click("#approve-memo")
+    page.locator("#memo-status", has_text="Approved").wait_for()
+    page.screenshot(path=shots / "web-memo-editor.png", full_page=True)
+    pdf = page.request.get(server + page.get_attribute("a[href$='/export/pdf']", "href"))
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+
+    # Search, and click through to the moment.
+    page.goto(f"{server}/search")
+    page.fill("#q", "ask what you can do for your country")
+    page.press("#q", "Enter")
+    hit = page.locator("a.hit-link").first
+    hit.wait_for()
+    page.screenshot(path=shots / "web-search.png", full_page=True)
+    moment = float(re.search(r"t=([\d.]+)", hit.get_attribute("href")).group(1))
+    hit.click()
+    page.wait_for_selector("#transcript li.current")
+    current_start = float(page.locator("#transcript li.current").get_attribute("data-start"))
+    current_end = float(page.locator("#transcript li.current").get_attribute("data-end"))
+    assert current_start <= moment + 0.1 and moment < current_end + 0.1
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {moment}) < 1")
+
+    # The list at phone width.
+    phone = browser.new_context(viewport=PHONE).new_page()
+    phone.goto(f"{server}/")
+    phone.screenshot(path=shots / "web-sessions-phone.png", full_page=True)
+    phone.context.close()
+
+
+def test_an_imported_transcript_gets_insights_and_speakers_can_be_renamed(server, page, shots) -> None:
+    page.goto(f"{server}/upload")
+    page.set_input_files("#file", str(REPO_ROOT / "tests/fixtures/transcripts/zoom.vtt"))
+    page.fill("#title", "Feedback that lands")
+    page.fill("#program", "Mentoring cohort")
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(r"/jobs/\w+"))
+    page.locator("#job-done, #job-error").filter(visible=True).wait_for(timeout=90_000)
+    assert page.locator("#job-error").is_hidden(), page.locator("#job-error-text").inner_text()
+    page.click("#job-done >> text=Open the session")
+    assert page.locator("#player").count() == 0  # nothing to play for an imported transcript
+    assert page.locator(".insights li").count() >= 1
+
+    page.fill("#speaker-1", "Hannah (facilitator)")
+    page.locator("#speaker-1 + button").click()
+    page.wait_for_load_state()
+    assert page.locator(".speaker", has_text="Hannah (facilitator)").count() >= 1
+    assert page.locator(".speaker", has_text="Hannah Lee").count() == 0
+    page.screenshot(path=shots / "web-session-transcript.png", full_page=True)
