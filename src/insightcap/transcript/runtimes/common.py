@@ -38,8 +38,14 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def position_message(position: float, duration: float) -> str:
-    return f"{clock(position)} / {clock(duration)} of audio"
+def position_message(position: float, duration: float, seconds_left: float | None = None) -> str:
+    """"12:30 / 1:02:03 of audio", with the expected time still to wait when it is known."""
+    message = f"{clock(position)} / {clock(duration)} of audio"
+    if seconds_left is None:
+        return message
+    if seconds_left < 60:
+        return f"{message}, less than a minute left"
+    return f"{message}, about {round(seconds_left / 60)} min left"
 
 
 def build_transcript(

@@ -1,24 +1,40 @@
-"""Whisper on CTranslate2 (faster-whisper): the default runtime, int8 on a CPU with Silero VAD."""
+"""Whisper on CTranslate2 (faster-whisper): the default runtime, int8 on a CPU.
+
+A long meeting is streamed, never held whole: audio is decoded block by block, Silero VAD keeps
+only the speech, the speech is packed into 30 s chunks and eight chunks are decoded at once
+(see whisper_batch for how). Decoding audio and computing spectrograms run on a second thread,
+one batch ahead of Whisper, so memory stays flat however long the recording is.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from insightcap.audio.decode import check_has_sound, iter_audio, probe_media
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
-from insightcap.transcript.runtimes.common import (
-    build_transcript,
-    language_for,
-    load_speech,
-    position_message,
-)
-from insightcap.transcript.schema import Segment, Transcript, Word
+from insightcap.transcript.runtimes.common import build_transcript, language_for, position_message
+from insightcap.transcript.runtimes.prefetch import prefetch
+from insightcap.transcript.runtimes.speech_chunks import AudioTally, SpeechChunk, speech_chunks
+from insightcap.transcript.runtimes.whisper_batch import BatchDecoder, TimedWord
+from insightcap.transcript.runtimes.word_segments import segments_from_words
+from insightcap.transcript.schema import Transcript
 from insightcap.weights import model_path
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+# Eight 30 s chunks per batch: larger batches gain little on a few CPU cores and hold more memory.
+BATCH_SIZE = 8
+CHUNK_SECONDS = 30.0
+# Audio is read in blocks of this length; the voice detector runs on each block as it arrives.
+_BLOCK_SECONDS = 120.0
 
 
 @lru_cache(maxsize=2)
@@ -26,6 +42,20 @@ def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> WhisperM
     from faster_whisper import WhisperModel  # imported late: CTranslate2 is slow to import
 
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+
+
+def _batches(
+    chunks: Iterator[SpeechChunk], decoder: BatchDecoder
+) -> Iterator[tuple[list[SpeechChunk], np.ndarray]]:
+    """Batches of chunks with their spectrograms, computed here so they can be ready ahead of Whisper."""
+    batch: list[SpeechChunk] = []
+    for chunk in chunks:
+        batch.append(chunk)
+        if len(batch) == BATCH_SIZE:
+            yield batch, decoder.features(batch)
+            batch = []
+    if batch:
+        yield batch, decoder.features(batch)
 
 
 class FasterWhisperTranscriber:
@@ -37,25 +67,21 @@ class FasterWhisperTranscriber:
         self._beam_size = settings.asr_beam_size
 
     def transcribe(self, audio_path: Path, progress: ProgressCallback = ignore_progress) -> Transcript:
-        samples = load_speech(audio_path)
-        pieces, info = self._model.transcribe(
-            samples,
-            language=self._language,
-            beam_size=self._beam_size,
-            # Silero VAD skips silence, which is both faster and where Whisper invents text.
-            vad_filter=True,
-            word_timestamps=True,
-            # Conditioning on earlier text is how Whisper gets stuck repeating one line for minutes.
-            condition_on_previous_text=False,
-        )
-        progress(0.0, position_message(0.0, info.duration))
-        segments: list[Segment] = []
-        for piece in pieces:  # a lazy generator: each step decodes the next stretch of audio
-            words = [
-                Word(text=word.word.strip(), start=word.start, end=word.end, probability=word.probability)
-                for word in piece.words or []
-            ]
-            segments.append(Segment(start=piece.start, end=piece.end, text=piece.text.strip(), words=words))
-            progress(min(piece.end / info.duration, 1.0), position_message(piece.end, info.duration))
-        progress(1.0, position_message(info.duration, info.duration))
-        return build_transcript(audio_path, segments, info.language, info.duration, self.name)
+        total = probe_media(audio_path).duration_seconds or 0.0
+        decoder = BatchDecoder(self._model, self._beam_size, self._language)
+        tally = AudioTally()
+        chunks = speech_chunks(iter_audio(audio_path, _BLOCK_SECONDS), tally, CHUNK_SECONDS)
+        words: list[TimedWord] = []
+        started = time.monotonic()
+        progress(0.0, position_message(0.0, total))
+        for batch, features in prefetch(_batches(chunks, decoder)):
+            words.extend(decoder.decode(batch, features))
+            done = batch[-1].source_end
+            left = (time.monotonic() - started) / done * max(total - done, 0.0)
+            progress(min(done / total, 1.0) if total else 0.0, position_message(done, max(total, done), left))
+        segments = segments_from_words(words)
+        if not segments:
+            check_has_sound(audio_path)  # a silent recording gets its own message; otherwise "no speech"
+        duration = tally.seconds
+        progress(1.0, position_message(duration, duration))
+        return build_transcript(audio_path, segments, decoder.language, duration, self.name)
