@@ -11,10 +11,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from spacy.language import Language
+
 from insightcap.config import Settings, get_settings
 from insightcap.generator.base import TextGenerator
-from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.insights.nlp import fluent_text, load_nlp
+from insightcap.insights.schema import (
+    Insight,
+    Section,
+    Sentence,
+    SessionInsights,
+    Topic,
+)
 from insightcap.memo.followups import FollowupWriter, ThemeEvidence, follow_up_questions
+from insightcap.memo.render import format_timestamp
 from insightcap.memo.schema import MemoDraft, MemoTheme
 from insightcap.memo.templated import next_session_questions
 from insightcap.progress import ProgressCallback, ignore_progress
@@ -25,6 +37,14 @@ BACKGROUND_INSIGHTS = 3
 # A question counts as answered when someone else contributes an insight (not another question) in
 # the same topic within this many seconds of it; otherwise it is listed as open.
 ANSWER_WINDOW_SECONDS = 90.0
+# The background's summary: about this many words of what was said, taken from every topic in
+# proportion to how long it ran, from sentences long enough to carry a point on their own. Tuned
+# against QMSum's human meeting summaries (eval/summary.py), which run to about 110 words.
+SUMMARY_WORDS = 120
+SUMMARY_SENTENCE_MIN_WORDS = 16
+# Maximal marginal relevance: how much a sentence's centrality counts against its overlap with
+# sentences already picked (1.0 would ignore repetition).
+SUMMARY_RELEVANCE_WEIGHT = 0.9
 
 
 def _words_said(topic: Topic, transcript: Transcript) -> int:
@@ -70,6 +90,59 @@ def _background_insights(insights: SessionInsights) -> list[Insight]:
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
+def _summary_sentences(insights: SessionInsights, words: int = SUMMARY_WORDS) -> list[Sentence]:
+    """The most central sentences of each topic, in the order they were said.
+
+    Centrality is a sentence's TF-IDF cosine to its topic's centroid (what the topic keeps coming
+    back to), so every topic is covered; each topic gets a share of `words` in proportion to its
+    length, and maximal marginal relevance keeps a point from being picked twice in other words.
+    """
+    candidates = [s for s in insights.sentences if len(s.text.split()) >= SUMMARY_SENTENCE_MIN_WORDS]
+    if not candidates:
+        return []
+    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
+        [sentence.text for sentence in candidates]
+    )
+    position = {sentence.index: row for row, sentence in enumerate(candidates)}
+    topics = [
+        [position[index] for index in topic.sentence_indices if index in position]
+        for topic in insights.topics
+    ] or [list(range(len(candidates)))]
+    total = sum(len(members) for members in topics)
+    chosen: list[int] = []
+    for members in sorted((m for m in topics if m), key=len, reverse=True):
+        budget = round(words * len(members) / total)
+        if chosen and budget < SUMMARY_SENTENCE_MIN_WORDS:
+            break  # a topic too short for one sentence of its own is left to the themes
+        centroid = np.asarray(vectors[members].mean(axis=0))
+        norm = np.linalg.norm(centroid)
+        centrality = (vectors[members] @ centroid.T).ravel() / (norm or 1.0)
+        used = 0
+        remaining = list(range(len(members)))
+        while remaining and used < budget:
+            overlap = (
+                (vectors[[members[r] for r in remaining]] @ vectors[chosen].T).toarray().max(axis=1)
+                if chosen
+                else np.zeros(len(remaining))
+            )
+            scores = (
+                SUMMARY_RELEVANCE_WEIGHT * centrality[remaining] - (1 - SUMMARY_RELEVANCE_WEIGHT) * overlap
+            )
+            best = remaining.pop(int(np.argmax(scores)))
+            chosen.append(members[best])
+            used += len(candidates[members[best]].text.split())
+    return sorted((candidates[row] for row in chosen), key=lambda sentence: sentence.start)
+
+
+def _summary(sentences: Sequence[Sentence], nlp: Language) -> str:
+    """The summary sentences as one paragraph, each with who said it and when, without the
+    "um"s and repeats that make spoken sentences hard to read."""
+    return " ".join(
+        f"{sentence.speaker + ': ' if sentence.speaker else ''}{fluent_text(doc)} [{format_timestamp(sentence.start)}]"
+        for sentence, doc in zip(sentences, nlp.pipe(sentence.text for sentence in sentences), strict=True)
+    )
+
+
 def _is_answered(question: Insight, insights: SessionInsights) -> bool:
     return any(
         other.section != Section.QUESTION
@@ -113,7 +186,9 @@ def build_memo(
     progress: ProgressCallback = ignore_progress,
     settings: Settings | None = None,
 ) -> MemoDraft:
-    """The memo draft. `settings` names the NLP and embedding models used to check generated text."""
+    """The memo draft. `settings` names the NLP model (for the summary and to check generated text)
+    and the embedding model (to check generated text)."""
+    settings = settings or get_settings()
     background = _background_insights(insights)
     background_ids = {id(insight) for insight in background}
     topics = sorted(
@@ -125,20 +200,28 @@ def build_memo(
     open_questions = [
         q for q in _by_time(insights.in_section(Section.QUESTION)) if not _is_answered(q, insights)
     ]
-    writer = FollowupWriter(generator, settings or get_settings()) if generator else None
+    writer = FollowupWriter(generator, settings) if generator else None
     asked: list[str] = []
     for number, (topic, theme) in enumerate(zip(topics, themes, strict=True)):
-        progress(number / max(1, len(themes)), f"Writing follow-up questions for “{theme.title}”")
+        progress(
+            number / max(1, len(themes)),
+            f"Writing follow-up questions for “{theme.title}”",
+        )
         evidence = ThemeEvidence.of(theme, topic.keywords)
         if writer:
             theme.title = writer.title(evidence) or theme.title
             evidence = ThemeEvidence.of(theme, topic.keywords)
         theme.follow_up_questions = follow_up_questions(
-            theme, evidence, writer, open_questions=open_questions, other_themes_questions=asked
+            theme,
+            evidence,
+            writer,
+            open_questions=open_questions,
+            other_themes_questions=asked,
         )
         asked.extend(theme.follow_up_questions)
 
     commitments = _by_time(insights.in_section(Section.ACTION_ITEM))
+    nlp = load_nlp(settings)
     duration = transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
     participants = transcript.speakers
     progress(1.0, "Memo drafted")
@@ -148,7 +231,15 @@ def build_memo(
         session_date=session_date,
         duration_seconds=duration,
         participants=participants,
-        background=_overview(participants, duration, themes),
+        background=" ".join(
+            filter(
+                None,
+                [
+                    _overview(participants, duration, themes),
+                    _summary(_summary_sentences(insights), nlp),
+                ],
+            )
+        ),
         background_insights=background,
         themes=themes,
         resources=_by_time(insights.in_section(Section.RESOURCE)),

@@ -1,0 +1,207 @@
+"""Topic segmentation on real meetings: `python -m eval.topics --data DIR`.
+
+For every QMSum meeting in DIR/qmsum/meetings.jsonl the product splits the transcript into
+sentences, embeds them and segments topics exactly as the structure stage does; the topics are
+mapped back to QMSum turns and scored with Pk and WindowDiff against the gold topics
+(DIR/qmsum/topics.jsonl), with k half the mean gold segment length of that meeting (the usual
+choice). Lower is better. Beside it, in the same run and on the same sentences: TextTiling on
+MiniLM sentence embeddings (Hearst's mean − σ/2 depth cut-off), an even split into the gold number
+of segments, and no boundary at all (which any useful segmenter must beat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from eval.common import argument_parser, print_table, report
+from eval.pipeline_inputs import (
+    fill_forward,
+    gold_turn_segments,
+    qmsum_transcript,
+    read_jsonl,
+    run_numbers,
+    sentences_and_embeddings,
+)
+from insightcap.config import Settings
+from insightcap.insights.topics import segment_topics
+
+# TextTiling baseline: the same similarity curve as the product (sentences compared on either
+# side of a gap, moving-average width), with Hearst's own choice of boundaries.
+TEXTTILING_WINDOW = 20
+TEXTTILING_SMOOTHING = 11
+
+
+def window_size(reference: np.ndarray) -> int:
+    """k: half the mean reference segment length (at least 1)."""
+    segments = int(reference.max()) + 1 if len(reference) else 1
+    return max(1, round(len(reference) / segments / 2))
+
+
+def pk(reference: np.ndarray, hypothesis: np.ndarray, k: int) -> float:
+    """Beeferman's Pk: how often two units k apart are wrongly judged in the same / different segments."""
+    if len(reference) <= k:
+        return 0.0
+    same_reference = reference[:-k] == reference[k:]
+    same_hypothesis = hypothesis[:-k] == hypothesis[k:]
+    return float(np.mean(same_reference != same_hypothesis))
+
+
+def windowdiff(reference: np.ndarray, hypothesis: np.ndarray, k: int) -> float:
+    """Pevzner & Hearst's WindowDiff: how often a window of k units holds a different number of boundaries."""
+    if len(reference) <= k:
+        return 0.0
+    reference_boundaries = np.concatenate([[0], np.cumsum(np.diff(reference) != 0)])
+    hypothesis_boundaries = np.concatenate([[0], np.cumsum(np.diff(hypothesis) != 0)])
+    in_reference = reference_boundaries[k:] - reference_boundaries[:-k]
+    in_hypothesis = hypothesis_boundaries[k:] - hypothesis_boundaries[:-k]
+    return float(np.mean(in_reference != in_hypothesis))
+
+
+def turn_segments(starts: Sequence[int], turn_of_sentence: Sequence[int], n_turns: int) -> np.ndarray:
+    """Sentence-level topic starts → a segment number per turn.
+
+    A turn belongs to the topic of its first sentence; a turn with no sentence of its own
+    ("Okay.") stays in the topic of the turn before it.
+    """
+    topic_of_sentence = np.zeros(len(turn_of_sentence), dtype=int)
+    for start in starts:
+        topic_of_sentence[start:] += 1
+    label = np.full(n_turns, -1)
+    for sentence in range(len(turn_of_sentence) - 1, -1, -1):
+        label[turn_of_sentence[sentence]] = topic_of_sentence[sentence]
+    return run_numbers(fill_forward(label, first=0))
+
+
+def _peak(values: np.ndarray, position: int, step: int) -> float:
+    """The top of the hill reached from `position` walking in direction `step` while values rise."""
+    peak = values[position]
+    while 0 <= position + step < len(values) and values[position + step] >= peak:
+        position += step
+        peak = values[position]
+    return float(peak)
+
+
+def texttiling_starts(embeddings: np.ndarray) -> list[int]:
+    """Hearst's TextTiling on sentence embeddings: boundaries at local minima whose depth exceeds mean − σ/2."""
+    count = len(embeddings)
+    if count < 2 * TEXTTILING_WINDOW:
+        return []
+    similarities = []
+    for gap in range(1, count):
+        left = embeddings[max(0, gap - TEXTTILING_WINDOW) : gap].mean(axis=0)
+        right = embeddings[gap : gap + TEXTTILING_WINDOW].mean(axis=0)
+        similarities.append(float(left @ right / (np.linalg.norm(left) * np.linalg.norm(right))))
+    kernel = np.ones(TEXTTILING_SMOOTHING) / TEXTTILING_SMOOTHING
+    smooth = np.convolve(
+        np.pad(similarities, TEXTTILING_SMOOTHING // 2, mode="edge"),
+        kernel,
+        mode="valid",
+    )
+    depths_array = np.array(
+        [
+            _peak(smooth, position, -1) + _peak(smooth, position, 1) - 2 * value
+            for position, value in enumerate(smooth)
+        ]
+    )
+    cutoff = depths_array.mean() - depths_array.std() / 2
+    return [
+        position + 1
+        for position in range(1, len(smooth) - 1)
+        if smooth[position] <= smooth[position - 1]
+        and smooth[position] <= smooth[position + 1]
+        and depths_array[position] > cutoff
+    ]
+
+
+def even_segments(n_turns: int, count: int) -> np.ndarray:
+    return np.minimum((np.arange(n_turns) * count) // max(n_turns, 1), count - 1)
+
+
+def score(reference: np.ndarray, hypothesis: np.ndarray) -> tuple[float, float]:
+    k = window_size(reference)
+    return pk(reference, hypothesis, k), windowdiff(reference, hypothesis, k)
+
+
+def main() -> None:
+    args = argument_parser(__doc__.splitlines()[0]).parse_args()
+    settings = Settings()
+    gold_topics = {
+        row["meeting_id"]: row["topics"] for row in read_jsonl(args.data / "qmsum" / "topics.jsonl")
+    }
+    methods: dict[str, list[tuple[float, float]]] = {
+        "ours": [],
+        "texttiling": [],
+        "even": [],
+        "none": [],
+    }
+    counts: dict[str, list[int]] = {"ours": [], "texttiling": [], "gold": []}
+    rows = []
+    for meeting in read_jsonl(args.data / "qmsum" / "meetings.jsonl"):
+        if meeting["meeting_id"] not in gold_topics:
+            continue
+        inputs = qmsum_transcript(meeting)
+        sentences, embeddings = sentences_and_embeddings(inputs.transcript, settings)
+        turn_of_sentence = [inputs.turn_of_segment[parsed.sentence.segment_index] for parsed in sentences]
+        reference = gold_turn_segments(gold_topics[meeting["meeting_id"]], inputs.n_turns)
+        topics = segment_topics(sentences, embeddings)
+        hypotheses = {
+            "ours": turn_segments(
+                [topic.sentence_indices[0] for topic in topics[1:]],
+                turn_of_sentence,
+                inputs.n_turns,
+            ),
+            "texttiling": turn_segments(texttiling_starts(embeddings), turn_of_sentence, inputs.n_turns),
+            "even": even_segments(inputs.n_turns, int(reference.max()) + 1),
+            "none": np.zeros(inputs.n_turns, dtype=int),
+        }
+        for name, hypothesis in hypotheses.items():
+            methods[name].append(score(reference, hypothesis))
+        counts["ours"].append(int(hypotheses["ours"].max()) + 1)
+        counts["texttiling"].append(int(hypotheses["texttiling"].max()) + 1)
+        counts["gold"].append(int(reference.max()) + 1)
+        rows.append(
+            (
+                meeting["meeting_id"],
+                counts["gold"][-1],
+                counts["ours"][-1],
+                methods["ours"][-1][0],
+                methods["texttiling"][-1][0],
+                methods["none"][-1][0],
+            )
+        )
+    figures = {
+        name: {
+            "pk": round(float(np.mean([p for p, _ in values])), 4),
+            "windowdiff": round(float(np.mean([w for _, w in values])), 4),
+        }
+        for name, values in methods.items()
+    }
+    rows.append(
+        (
+            "mean",
+            float(np.mean(counts["gold"])),
+            float(np.mean(counts["ours"])),
+            figures["ours"]["pk"],
+            figures["texttiling"]["pk"],
+            figures["none"]["pk"],
+        )
+    )
+    print_table(
+        f"Topic segmentation on {len(rows) - 1} QMSum meetings (Pk, lower is better)",
+        [
+            "meeting",
+            "gold segments",
+            "our topics",
+            "ours Pk",
+            "TextTiling Pk",
+            "no boundary Pk",
+        ],
+        rows,
+    )
+    report("topics", figures)
+
+
+if __name__ == "__main__":
+    main()
