@@ -95,6 +95,7 @@ def run_job(settings: Settings, job_id: str, listener: JobListener | None = None
             job = repo.get_job(db, job_id)
             job.stage, job.progress, job.message = stage_name, 0.0, STAGES[stage_name].label
         recorder = _ProgressRecorder(settings, job_id, stage_name, listener)
+        recorder(0.0, STAGES[stage_name].label)  # listeners see the stage start, not only its first report
         try:
             STAGES[stage_name].run(StageContext(settings=settings, session_id=session_id, progress=recorder))
         except user_facing_errors() as error:
