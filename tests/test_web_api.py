@@ -4,6 +4,9 @@ records jobs) except in the startup-resume test, which runs stand-in stages like
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import asyncio
 import io
 import time
@@ -273,7 +276,6 @@ def test_posts_from_other_sites_are_refused(client, seeded_session) -> None:
 
 @pytest.mark.slow
 def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session, settings) -> None:
-    pytest.importorskip("insightcap.search.hybrid", reason="the search module is not there yet")
     from insightcap.search.indexing import index_session
 
     index_session(settings, seeded_session)
@@ -283,3 +285,25 @@ def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session,
     page = client.get("/search", params={"q": "long email with every problem", "program": "Mentoring cohort"}).text
     assert f'href="/sessions/{seeded_session}?t=13.1"' in page
     assert client.get("/search", params={"q": "email", "program": "No such program"}).text.count('class="hit"') == 0
+
+
+@pytest.mark.slow
+def test_themes_timeline_shows_recurring_themes_across_a_programs_sessions(client, settings) -> None:
+    from insightcap.jobs.intake import submit_transcript
+    from insightcap.jobs.runner import run_job
+
+    quick = settings.model_copy(update={"generator": "none"})
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "transcripts"
+    session_ids = []
+    for name, day in (("zoom.vtt", date(2026, 10, 1)), ("zoom_transcript.txt", date(2026, 10, 15))):
+        submitted = submit_transcript(fixtures / name, quick, program="Mentoring cohort", session_date=day)
+        assert run_job(quick, submitted.job_id).status == "done"
+        session_ids.append(submitted.session_id)
+
+    timeline = client.get("/api/programs/mentoring cohort/themes").json()
+    assert [s["id"] for s in timeline["sessions"]] == session_ids  # in date order
+    assert timeline["themes"], "the two sessions' insights should form at least one theme"
+    assert all(set(theme["session_ids"]) <= set(session_ids) for theme in timeline["themes"])
+    page = client.get("/themes", params={"program": "Mentoring cohort"}).text
+    assert 'class="timeline"' in page and timeline["themes"][0]["label"] in page
+    assert client.get("/api/programs/Nobody/themes").status_code == 404

@@ -15,6 +15,7 @@ from insightcap.memo.documents import render_markdown
 from insightcap.web.exports import export_file
 from insightcap.web.intake import accept_upload
 from insightcap.web.models import (
+    ThemeTimeline,
     DiffLine,
     Health,
     JobOut,
@@ -84,6 +85,12 @@ def list_sessions(request: Request) -> list[SessionSummary]:
 @router.get("/programs", response_model=list[ProgramOut])
 def list_programs(request: Request) -> list[ProgramOut]:
     return views.list_programs(request.app.state.settings)
+
+
+@router.get("/programs/{program}/themes", response_model=ThemeTimeline, responses={404: {"model": Problem}})
+def program_themes(request: Request, program: str) -> ThemeTimeline:
+    """The program's recurring themes and the sessions each came up in (most frequent first)."""
+    return views.theme_timeline(request.app.state.settings, program)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail)

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from insightcap.search.schema import SearchHit
+from insightcap.themes.schema import ProgramTheme
 
 
 class Submitted(BaseModel):
@@ -148,3 +149,11 @@ class Health(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class ThemeTimeline(BaseModel):
+    """A program's themes against its sessions in date order: which theme came up when."""
+
+    program: str
+    sessions: list[SessionSummary]
+    themes: list[ProgramTheme]

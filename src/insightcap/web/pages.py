@@ -165,6 +165,16 @@ def memo_restore(request: Request, session_id: str, restore_version: int = Form(
     return _see_other(f"/sessions/{session_id}/memo?saved={memo.version}")
 
 
+@router.get("/themes")
+def themes_page(request: Request, program: str = "") -> Response:
+    """Recurring themes of one program, as a timeline: themes down, sessions across."""
+    settings = request.app.state.settings
+    programs = views.list_programs(settings)
+    chosen = program or (programs[0].name if programs else "")
+    timeline = views.theme_timeline(settings, chosen) if chosen else None
+    return _page(request, "themes", programs=programs, timeline=timeline, chosen=chosen)
+
+
 @router.get("/search")
 def search_page(
     request: Request,

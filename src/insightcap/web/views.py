@@ -21,8 +21,10 @@ from insightcap.search.schema import SearchFilters, SearchHit
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
+from insightcap.themes.program import list_program_themes
 from insightcap.transcript.schema import Transcript
 from insightcap.web.models import (
+    ThemeTimeline,
     DiffLine,
     InsightOut,
     JobOut,
@@ -142,6 +144,13 @@ def list_sessions(settings: Settings) -> list[SessionSummary]:
 def list_programs(settings: Settings) -> list[ProgramOut]:
     with session_scope(settings) as db:
         return [ProgramOut(name=program.name, sessions=len(program.sessions)) for program in repo.list_programs(db)]
+
+
+def theme_timeline(settings: Settings, program: str) -> ThemeTimeline:
+    themes = list_program_themes(settings, program)  # NotFound for an unknown program
+    sessions = [summary for summary in list_sessions(settings) if summary.program and summary.program.lower() == program.lower()]
+    sessions.sort(key=lambda summary: (summary.date or summary.created_at.date(), summary.created_at))
+    return ThemeTimeline(program=themes[0].program if themes else program, sessions=sessions, themes=themes)
 
 
 def _media_type(stored_path: str) -> str:
