@@ -7,6 +7,7 @@ process; llama.cpp contexts are not thread-safe, so calls on one model are seria
 
 from __future__ import annotations
 
+import atexit
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,9 @@ def _load(model_file: Path, n_threads: int) -> tuple[Llama, threading.Lock]:
         raise GeneratorError(
             f"llama.cpp could not load {model_file} ({error}). The file may be damaged or not a GGUF model."
         ) from error
+    # Free the model while the interpreter is still whole: llama-cpp-python's own finaliser fails
+    # (a TypeError printed at exit) when it runs after module teardown.
+    atexit.register(llama.close)
     return llama, threading.Lock()
 
 
