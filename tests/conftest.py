@@ -20,7 +20,7 @@ def shared_eval() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings pointing at a fresh data dir, with the fast ASR model and models cached across tests."""
-    from insightcap.config import Settings, get_settings
+    from insightcap.config import get_settings
 
     monkeypatch.setenv("INSIGHTCAP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("INSIGHTCAP_ASR_MODEL", "whisper-tiny-en")

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from insightcap.config import Settings
 from insightcap.insights.schema import SessionInsights
-from insightcap.memo.schema import MemoDraft
 from insightcap.progress import ProgressCallback
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -143,7 +141,3 @@ STAGES: dict[str, Stage] = {
 MEDIA_STAGES = ["decode", "transcribe", "speakers", "structure", "embed", "memo"]
 TRANSCRIPT_STAGES = ["structure", "embed", "memo"]
 
-
-def load_memo_draft(settings: Settings, session_id: str) -> MemoDraft | None:
-    with session_scope(settings) as db:
-        return repo.load_output(db, session_id, "memo", MemoDraft)

@@ -117,10 +117,6 @@ def session_insight_rows(db: Session, session_id: str) -> list[InsightRecord]:
     )
 
 
-def all_insight_ids(db: Session) -> set[int]:
-    return set(db.scalars(select(InsightRecord.id)))
-
-
 def latest_memo(db: Session, session_id: str) -> MemoVersion | None:
     return db.scalar(
         select(MemoVersion).where(MemoVersion.session_id == session_id).order_by(MemoVersion.version.desc()).limit(1)
@@ -199,10 +195,6 @@ def session_passage_rows(db: Session, session_id: str) -> list[PassageRecord]:
     return list(
         db.scalars(select(PassageRecord).where(PassageRecord.session_id == session_id).order_by(PassageRecord.position))
     )
-
-
-def all_passage_ids(db: Session) -> set[int]:
-    return set(db.scalars(select(PassageRecord.id)))
 
 
 def program_by_name(db: Session, name: str) -> Program:

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from insightcap import __version__
+from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import SearchFilters
 from insightcap.web import views
-from insightcap.memo.documents import render_markdown
 from insightcap.web.exports import export_file
 from insightcap.web.intake import accept_upload
 from insightcap.web.models import (
-    ThemeTimeline,
     DiffLine,
     Health,
     JobOut,
@@ -34,6 +33,7 @@ from insightcap.web.models import (
     SessionSummary,
     SpeakerRename,
     Submitted,
+    ThemeTimeline,
 )
 
 router = APIRouter(prefix="/api", tags=["api"])

@@ -21,10 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from insightcap import __version__
 from insightcap.config import Settings
 from insightcap.jobs.queue import JobQueue, ThreadQueue
+from insightcap.memo.documents import PdfUnavailable
 from insightcap.resources import resource_dir
 from insightcap.storage.repository import NotFound
 from insightcap.web import views
-from insightcap.memo.documents import PdfUnavailable
 from insightcap.web.models import MemoConflictOut
 from insightcap.web.templating import templates
 from insightcap.web.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadRejected

@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from insightcap.insights.schema import Section
+from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import SearchFilters
 from insightcap.web import views
-from insightcap.memo.documents import render_markdown
 from insightcap.web.intake import accept_upload
 from insightcap.web.templating import templates
 from insightcap.web.uploads import TRANSCRIPT_SUFFIXES, UploadRejected, human_size

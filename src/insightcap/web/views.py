@@ -24,7 +24,6 @@ from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
 from insightcap.themes.program import list_program_themes
 from insightcap.transcript.schema import Transcript
 from insightcap.web.models import (
-    ThemeTimeline,
     DiffLine,
     InsightOut,
     JobOut,
@@ -35,6 +34,7 @@ from insightcap.web.models import (
     SessionDetail,
     SessionSummary,
     StageState,
+    ThemeTimeline,
 )
 
 SECTION_LABELS: dict[str, str] = {
