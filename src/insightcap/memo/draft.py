@@ -153,15 +153,18 @@ def _is_answered(question: Insight, insights: SessionInsights) -> bool:
     )
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _overview(participants: list[str], duration: float, themes: list[MemoTheme]) -> str:
-    who = f"{len(participants)} participants ({', '.join(participants)})" if participants else "The group"
-    minutes = max(1, round(duration / 60))
+    who = f"{_counted(len(participants), 'participant')} ({', '.join(participants)})" if participants else "The group"
+    length = _counted(max(1, round(duration / 60)), "minute")
     if not themes:
-        return f"{who} met for {minutes} minutes; no themes with clear insights were found."
+        return f"{who} met for {length}; no themes with clear insights were found."
     titles = [theme.title for theme in themes]
     listed = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
-    plural = "theme" if len(themes) == 1 else "themes"
-    return f"{who} met for {minutes} minutes and discussed {len(themes)} {plural}: {listed}."
+    return f"{who} met for {length} and discussed {_counted(len(themes), 'theme')}: {listed}."
 
 
 def _provenance(writer: FollowupWriter | None) -> str:
