@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.qmsum_to_vtt import GAP_SECONDS, WORDS_PER_SECOND, clean_turn_text
+from eval.qmsum_to_vtt import GAP_SECONDS, timed_turns
 from insightcap.config import Settings
 from insightcap.insights.nlp import load_nlp
 from insightcap.insights.sentences import ParsedSentence, split_sentences
@@ -44,21 +44,17 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def qmsum_transcript(meeting: dict[str, Any]) -> MeetingTranscript:
     """One segment per spoken turn (turns with only markers are left out), timed at reading pace."""
-    segments: list[Segment] = []
-    turns: list[int] = []
-    clock = 0.0
-    for turn in meeting["turns"]:
-        text = clean_turn_text(turn["text"])
-        if not text:
-            continue
-        end = clock + len(text.split()) / WORDS_PER_SECOND
-        segments.append(Segment(start=clock, end=end, text=text, speaker=turn["speaker"] or None))
-        turns.append(int(turn["idx"]))
-        clock = end + GAP_SECONDS
+    turns = list(timed_turns(meeting))
+    segments = [Segment(start=t.start, end=t.end, text=t.text, speaker=t.speaker or None) for t in turns]
     return MeetingTranscript(
         meeting_id=meeting["meeting_id"],
-        transcript=Transcript(segments=segments, duration=clock, source="import", produced_by="qmsum"),
-        turn_of_segment=turns,
+        transcript=Transcript(
+            segments=segments,
+            duration=turns[-1].end + GAP_SECONDS if turns else 0.0,
+            source="import",
+            produced_by="qmsum",
+        ),
+        turn_of_segment=[t.idx for t in turns],
         n_turns=len(meeting["turns"]),
     )
 

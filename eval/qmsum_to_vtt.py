@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import webvtt
 from webvtt.models import Timestamp
@@ -38,25 +39,38 @@ def clean_turn_text(text: str) -> str:
     return text if _WORD.search(text) else ""
 
 
-def qmsum_meeting_to_vtt(meeting: dict[str, Any], max_turns: int | None = None) -> str:
-    """The WebVTT text for the meeting's first `max_turns` turns (all when None), one cue per spoken turn."""
-    captions = []
+class TimedTurn(NamedTuple):
+    idx: int
+    speaker: str
+    text: str
+    start: float
+    end: float
+
+
+def timed_turns(meeting: dict[str, Any], max_turns: int | None = None) -> Iterator[TimedTurn]:
+    """The meeting's spoken turns (turns with only markers are left out) timed at reading pace:
+    the one timing every eval uses, so a VTT import and a direct transcript line up."""
     clock = 0.0
     for turn in meeting["turns"][:max_turns]:
         text = clean_turn_text(turn["text"])
         if not text:
             continue
         end = clock + len(text.split()) / WORDS_PER_SECOND
-        speaker = re.sub(r"[<>&]", "", turn["speaker"]).strip() or "Unknown"
-        captions.append(
-            webvtt.Caption(
-                start=str(Timestamp.from_seconds(clock)),
-                end=str(Timestamp.from_seconds(end)),
-                text=f"<v {speaker}>{_escape(text)}</v>",
-                identifier=f"turn-{turn['idx']}",
-            )
-        )
+        yield TimedTurn(int(turn["idx"]), turn["speaker"], text, clock, end)
         clock = end + GAP_SECONDS
+
+
+def qmsum_meeting_to_vtt(meeting: dict[str, Any], max_turns: int | None = None) -> str:
+    """The WebVTT text for the meeting's first `max_turns` turns (all when None), one cue per spoken turn."""
+    captions = [
+        webvtt.Caption(
+            start=str(Timestamp.from_seconds(turn.start)),
+            end=str(Timestamp.from_seconds(turn.end)),
+            text=f"<v {re.sub(r'[<>&]', '', turn.speaker).strip() or 'Unknown'}>{_escape(turn.text)}</v>",
+            identifier=f"turn-{turn.idx}",
+        )
+        for turn in timed_turns(meeting, max_turns)
+    ]
     return webvtt.WebVTT(captions=captions).content
 
 
