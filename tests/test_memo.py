@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from insightcap.memo.checks import is_near_duplicate, question_problem, title_pr
 from insightcap.memo.draft import DETERMINISTIC, build_memo
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
 from insightcap.memo.render import escape_markdown, format_timestamp, render_memo
+from insightcap.memo.schema import MemoDraft
 from insightcap.memo.templated import key_phrase
+from insightcap.themes.schema import ThemeQuote, ThemeRecurrence
 from insightcap.transcript.schema import Segment, Transcript
 
 FIRST_TURN, LAST_TURN = 103, 164
@@ -462,3 +465,208 @@ def test_a_one_theme_session_still_gets_three_opening_questions(meeting):
     assert memo.commitments == [] and memo.background_insights == []
     assert len(memo.next_session_questions) == 3
     assert all("remote" in question or "rubber" in question for question in memo.next_session_questions)
+
+
+# --- Themes that came up in earlier sessions of the program (issue #6) ---------------------------
+
+EARLIER_TURN = 61  # TS3010b, the series' next meeting
+EARLIER_QUOTE = "Uh but we can also use it uh a bleep like something, when the battery's empty, then there is a bleep."
+
+
+def _earlier_moment(shared_eval: Path) -> ThemeQuote:
+    with (shared_eval / "qmsum" / "meetings.jsonl").open(encoding="utf-8") as lines:
+        meeting = next(m for m in map(json.loads, lines) if m["meeting_id"] == "TS3010b")
+    turn = meeting["turns"][EARLIER_TURN]
+    assert EARLIER_QUOTE in _clean(turn["text"])
+    return ThemeQuote(
+        session_id="ts3010b", session_title="Functional design", session_date=date(2024, 3, 3),
+        speaker=turn["speaker"], text=EARLIER_QUOTE, start=312.4, end=330.0,
+    )
+
+
+def _link(shared_eval: Path, seen: int, so_far: int) -> ThemeRecurrence:
+    return ThemeRecurrence(
+        theme_id=7, program="Product design circle", label="batteries, bleep, *buttons*",
+        sessions_seen=seen, sessions_so_far=so_far, first_seen=date(2024, 2, 12),
+        earlier=_earlier_moment(shared_eval) if seen > 1 else None,
+    )
+
+
+def _memo_with_links(meeting, links: list[ThemeRecurrence], generator=None, settings=None):
+    """The TS3010a memo with its features theme (topic 1) linked to `links`."""
+    transcript, insights = meeting
+    return build_memo(
+        title="Kick-off", transcript=transcript, insights=insights, generator=generator,
+        program="Product design circle", program_themes={1: links}, settings=settings,
+    )
+
+
+def test_a_recurring_theme_says_how_often_it_came_up_and_picks_up_what_was_said(meeting, shared_eval):
+    memo = _memo_with_links(meeting, [_link(shared_eval, seen=3, so_far=5)])
+    features = next(theme for theme in memo.themes if theme.topic_index == 1)
+    experiences = next(theme for theme in memo.themes if theme.topic_index == 0)
+
+    assert features.follow_up_questions[0] == (
+        "In “Functional design” on 3 March 2024, Industrial Designer said “Uh but we can also use it uh a bleep "
+        "like something, when the battery's empty, then there…”: what has changed in features of the new "
+        "remote control since then?"
+    )
+    markdown = render_memo(memo, "md")
+    assert (  # a paragraph of its own, under the theme's time span
+        "to [14:56]*\n\n**Recurring:** [batteries, bleep, \\*buttons\\*]"
+        "(/themes?program=Product%20design%20circle#theme-7) "
+        "came up in 3 of the 5 sessions of Product design circle so far, first on 12 February 2024. "
+        "Last time, in [Functional design](/sessions/ts3010b?t=312) on 3 March 2024, Industrial Designer said "
+        f"“{EARLIER_QUOTE}”"
+    ) in markdown
+    assert markdown.count("**Recurring:**") == 1 and "**New:**" not in markdown
+    assert not experiences.program_themes
+    html = render_memo(memo, "html")
+    assert (
+        '<p class="recurrence"><strong>Recurring:</strong> '
+        '<a href="/themes?program=Product%20design%20circle#theme-7">batteries, bleep, *buttons*</a> came up in 3 of'
+    ) in html
+    assert '<a href="/sessions/ts3010b?t=312">Functional design</a> on 3 March 2024' in html
+
+
+@pytest.mark.parametrize(
+    "seen, so_far, said",
+    [
+        (2, 2, "came up in both sessions of Product design circle so far"),
+        (4, 4, "came up in all 4 sessions of Product design circle so far"),
+        (1, 4, "**New:** the first session of Product design circle where this came up."),
+        (1, 1, None),  # the program's first session: everything is new, so nothing is said
+    ],
+)
+def test_how_a_theme_is_linked_depends_on_the_sessions_so_far(meeting, shared_eval, seen, so_far, said):
+    markdown = render_memo(_memo_with_links(meeting, [_link(shared_eval, seen, so_far)]), "md")
+    if said is None:
+        assert "**Recurring:**" not in markdown and "**New:**" not in markdown
+    else:
+        assert said in markdown
+
+
+class _ScriptedGenerator:
+    """A stand-in generator for wiring tests: always gives the same reply and keeps the prompts."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def chat(self, system: str, user: str, max_tokens: int = 96, temperature: float = 0.2) -> str:
+        self.prompts.append(user)
+        return self.reply
+
+
+def test_the_generator_is_shown_what_was_said_in_the_earlier_session(settings, meeting, shared_eval):
+    reply = "How has the idea of a bleep when the battery is empty changed since the functional design session?"
+    generator = _ScriptedGenerator(reply)
+    memo = _memo_with_links(meeting, [_link(shared_eval, seen=3, so_far=5)], generator, settings)
+    features = next(theme for theme in memo.themes if theme.topic_index == 1)
+
+    recurring_prompts = [prompt for prompt in generator.prompts if "The theme came up before" in prompt]
+    assert recurring_prompts and all(
+        "in the session “Functional design” on 3 March 2024, where Industrial Designer said: “Uh but we can also "
+        "use it uh a bleep" in prompt
+        for prompt in recurring_prompts
+    )
+    # Validated like any generated question, then the template that quotes the earlier session.
+    assert features.follow_up_questions[0] == reply
+    assert features.follow_up_questions[1].startswith("In “Functional design” on 3 March 2024")
+    evidence = ThemeEvidence.of(features, ["batteries"])
+    instructions = prompt_instructions(evidence.question_prompt)
+    assert "{" not in instructions and "battery's empty" not in instructions
+    assert question_problem(reply, evidence=evidence.text, instructions=instructions, nlp=load_nlp(settings)) is None
+
+
+PROGRAM_SESSIONS = [  # (QMSum meeting, session id, program, date), in the order they are processed
+    ("ES2006a", "es2006a", "Remote design", date(2024, 1, 10)),
+    ("ES2006b", "es2006b", "Remote design", date(2024, 1, 17)),
+    # The same talk as ES2006b in another program, between the two: it must count for neither.
+    ("ES2006b", "other-es2006b", "Other circle", date(2024, 1, 20)),
+    ("ES2006c", "es2006c", "Remote design", date(2024, 1, 24)),
+]
+PROGRAM_TURNS = 60
+
+
+@pytest.fixture(scope="module")
+def program_memos(tmp_path_factory: pytest.TempPathFactory):
+    """Three sessions of a remote-control design program (the first 60 turns of ES2006a–c), run
+    through the real structure → embed → memo stages with the deterministic generator; each memo
+    drafted after all sessions were embedded, so a later session could leak into an older memo."""
+    from test_search import meeting_transcript
+
+    from insightcap.config import Settings
+    from insightcap.jobs.stages import STAGES, StageContext
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    shared_eval = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+    if not shared_eval.is_dir():
+        pytest.skip("the shared eval data is not beside this checkout")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("program") / "data", generator="none")
+    for meeting_id, session_id, program, day in PROGRAM_SESSIONS:
+        with session_scope(settings) as db:
+            repo.create_session(
+                db, session_id=session_id, title=meeting_id, source_kind="transcript",
+                original_filename=f"{meeting_id}.vtt", stored_path="media/x", program=program, session_date=day,
+            )
+            repo.save_output(db, session_id, "transcript", meeting_transcript(shared_eval, meeting_id, PROGRAM_TURNS))
+        for stage in ("structure", "embed"):
+            STAGES[stage].run(StageContext(settings, session_id, lambda fraction, message: None))
+    memos = {}
+    for _, session_id, _, _ in PROGRAM_SESSIONS:
+        STAGES["memo"].run(StageContext(settings, session_id, lambda fraction, message: None))
+        with session_scope(settings) as db:
+            draft, stored = repo.load_output(db, session_id, "memo", MemoDraft), repo.latest_memo(db, session_id)
+            memos[session_id] = (draft, stored.markdown)
+    return settings, memos
+
+
+@pytest.mark.slow
+def test_the_memo_of_the_third_session_says_which_themes_came_up_before(program_memos):
+    from insightcap.themes.program import list_program_themes
+
+    settings, memos = program_memos
+    draft, markdown = memos["es2006c"]
+    members = {theme.id: set(theme.session_ids) for theme in list_program_themes(settings, "Remote design")}
+    links = [link for theme in draft.themes for link in theme.recurring]
+
+    assert links, "no recurring theme: does the memo stage pass session_theme_links to build_memo?"
+    for link in links:
+        assert link.sessions_so_far == 3 and link.program == "Remote design"
+        assert link.sessions_seen == len(members[link.theme_id]) >= 2
+        assert link.first_seen == (date(2024, 1, 10) if "es2006a" in members[link.theme_id] else date(2024, 1, 17))
+        # Last time: the latest earlier session the theme came up in, never the other program's copy.
+        assert link.earlier.session_id == ("es2006b" if "es2006b" in members[link.theme_id] else "es2006a")
+    link = draft.themes[0].recurring[0] if draft.themes[0].recurring else links[0]
+    counted = "all 3" if link.sessions_seen == 3 else f"{link.sessions_seen} of the 3"
+    assert (
+        f"**Recurring:** [{escape_markdown(link.label)}](/themes?program=Remote%20design#theme-{link.theme_id}) "
+        f"came up in {counted} sessions of Remote design so far, first on {link.first_seen.day} January 2024. "
+        f"Last time, in [{link.earlier.session_title}]"
+        f"(/sessions/{link.earlier.session_id}?t={int(link.earlier.start)}) "
+        f"on {link.earlier.session_date.day} January 2024, {link.earlier.speaker} said “"
+    ) in markdown
+    recurring_theme = next(theme for theme in draft.themes if theme.recurring)
+    assert recurring_theme.follow_up_questions[0].startswith(
+        f"In “{recurring_theme.recurring[0].earlier.session_title}” on "
+        f"{recurring_theme.recurring[0].earlier.session_date.day} January 2024, "
+    )
+
+
+@pytest.mark.slow
+def test_older_memos_count_only_the_sessions_up_to_them(program_memos):
+    _, memos = program_memos
+    first, first_markdown = memos["es2006a"]
+    second, _ = memos["es2006b"]
+    assert any(theme.program_themes for theme in first.themes) and any(theme.recurring for theme in second.themes)
+    first_links = [link for theme in first.themes for link in theme.program_themes]
+    assert all(link.sessions_so_far == 1 and not link.recurring for link in first_links)
+    assert "**Recurring:**" not in first_markdown and "**New:**" not in first_markdown
+    assert all(link.sessions_so_far == 2 for theme in second.themes for link in theme.program_themes)
+    other, other_markdown = memos["other-es2006b"]
+    assert all(link.sessions_so_far == 1 for theme in other.themes for link in theme.program_themes)
+    assert "**Recurring:**" not in other_markdown

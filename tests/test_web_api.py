@@ -13,12 +13,13 @@ import time
 
 import pytest
 
+from insightcap.auth.schema import Role
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 
 pytest_plugins = ["tests.web_fixtures"]  # the client, queue and seeded_session fixtures
 pytest.register_assert_rewrite("tests.web_fixtures")
-from tests.web_fixtures import FIRST_MEMO, FIXTURES, ZOOM_VTT  # noqa: E402 - after registering the plugin
+from tests.web_fixtures import FIRST_MEMO, FIXTURES, ZOOM_VTT, make_account  # noqa: E402 - after registering the plugin
 
 JFK = FIXTURES.parents[1] / "examples" / "jfk-inaugural-excerpt.flac"
 
@@ -229,7 +230,8 @@ def test_startup_resumes_interrupted_jobs(settings, seeded_session, monkeypatch)
     monkeypatch.setattr("insightcap.jobs.runner.STAGES", quick)
     with session_scope(settings) as db:
         job_id = repo.create_job(db, seeded_session, list(stage_module.TRANSCRIPT_STAGES)).id
-    with TestClient(create_app(settings)) as test_client:
+    token = make_account(settings, "admin@example.org", Role.ADMIN)
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as test_client:
         deadline = time.monotonic() + 10
         while test_client.get(f"/api/jobs/{job_id}").json()["status"] != "done" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -254,10 +256,10 @@ def test_pages_render_with_labels_and_no_inline_scripts(client, seeded_session) 
 
 def test_errors_are_sentences_not_tracebacks(client, monkeypatch) -> None:
     missing = client.get("/sessions/doesnotexist")
-    assert missing.status_code == 404 and "insightcap sessions" in missing.text
-    assert client.get("/api/sessions/doesnotexist").json()["detail"].startswith("No session")
+    assert missing.status_code == 404 and "no session at this address" in missing.text
+    assert client.get("/api/sessions/doesnotexist").json()["detail"].startswith("There is no session")
 
-    def explode(settings):
+    def explode(caller):
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr("insightcap.web.views.list_sessions", explode)

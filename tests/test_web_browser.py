@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["tests.web_server"]  # the server and browser fixtures
+pytest.register_assert_rewrite("tests.web_server")
+from tests.web_server import signed_in_page  # noqa: E402 - after registering the plugin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JFK = REPO_ROOT / "examples" / "jfk-inaugural-excerpt.flac"
@@ -26,10 +28,10 @@ def shots() -> Path:
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
+def page(browser, server):
+    signed_in = signed_in_page(browser, server, {"width": 1280, "height": 900})
+    yield signed_in
+    signed_in.context.close()
 
 
 def test_a_document_is_refused_with_a_clear_message(server, page, shots) -> None:
@@ -86,7 +88,7 @@ def test_upload_process_read_edit_conflict_approve_search(server, browser, page,
     page.locator(".alert.success", has_text="Saved as version 2").wait_for()
 
     # Two editors on version 2: the second save gets the conflict view with both texts.
-    other = browser.new_context(viewport=PHONE).new_page()
+    other = signed_in_page(browser, server, PHONE)
     other.goto(f"{session_url}/memo")
     page.locator("#markdown").fill("Alice's version of the memo.")
     other.locator("#markdown").fill("Bob's version of the memo.")
@@ -130,8 +132,7 @@ def test_upload_process_read_edit_conflict_approve_search(server, browser, page,
     page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {moment}) < 1")
 
     # The list at phone width.
-    phone = browser.new_context(viewport=PHONE).new_page()
-    phone.goto(f"{server}/")
+    phone = signed_in_page(browser, server, PHONE)
     phone.screenshot(path=shots / "web-sessions-phone.png", full_page=True)
     phone.context.close()
 
@@ -155,3 +156,44 @@ def test_an_imported_transcript_gets_insights_and_speakers_can_be_renamed(server
     assert page.locator(".speaker", has_text="Hannah (facilitator)").count() >= 1
     assert page.locator(".speaker", has_text="Hannah Lee").count() == 0
     page.screenshot(path=shots / "web-session-transcript.png", full_page=True)
+
+
+HOSTILE_TRANSCRIPT = """[Mallory <b onmouseover=alert(1)>] 00:00:01
+Our plan <script>window.__xss = 1</script> uses the shared feedback template every week.
+
+[Trent] 00:00:06
+I will try <img src=x onerror="window.__xss = 2"> the feedback template with my mentees by Friday.
+
+[Mallory <b onmouseover=alert(1)>] 00:00:12
+Great, [click](javascript:window.__xss=3) and the template lives in our shared drive.
+"""
+
+
+def test_script_in_a_transcript_never_runs_in_any_page(server, page, tmp_path) -> None:
+    """Transcript text, speaker names and titles are shown as text on every page: nothing executes."""
+    hostile = tmp_path / "hostile_transcript.txt"  # a Zoom text export keeps angle brackets as text
+    hostile.write_text(HOSTILE_TRANSCRIPT)
+    page.goto(f"{server}/upload")
+    page.set_input_files("#file", str(hostile))
+    page.fill("#title", '<img src=x onerror="window.__xss = 4">Circle')
+    page.fill("#program", "Security circle")
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(r"/jobs/\w+"))
+    page.locator("#job-done, #job-error").filter(visible=True).wait_for(timeout=90_000)
+    assert page.locator("#job-error").is_hidden(), page.locator("#job-error-text").inner_text()
+    page.click("#job-done >> text=Open the session")
+    session_url = page.url.split("?")[0]
+    for url in (session_url, f"{session_url}/memo", f"{server}/", f"{server}/search?q=template",
+                f"{server}/themes?program=Security+circle"):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__xss") is None, url
+        assert page.locator("main script, main img[src='x']").count() == 0, url
+    page.goto(session_url)
+    assert page.locator("h1").inner_text() == '<img src=x onerror="window.__xss = 4">Circle'
+    assert "javascript:window.__xss=3" in page.locator("#transcript").inner_text()
+    page.goto(f"{session_url}/memo")
+    page.fill("#markdown", page.input_value("#markdown") + '\n\n<script>window.__xss = 5</script> [x](javascript:alert(1))\n')
+    page.wait_for_timeout(600)  # the live preview
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#preview a[href^='javascript']").count() == 0

@@ -1,5 +1,6 @@
 """Fixtures for the web app tests: an app on a throw-away data dir whose queue only records jobs,
-and a session seeded from a real Zoom transcript with insights and a first memo version."""
+clients signed in as an admin (API token) or as other accounts, and a session seeded from a real
+Zoom transcript with insights and a first memo version."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from insightcap.auth.accounts import add_user
+from insightcap.auth.schema import Role
+from insightcap.auth.tokens import issue
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -33,12 +37,34 @@ def queue() -> RecordingQueue:
     return RecordingQueue()
 
 
+PASSWORD = "a long enough password"
+
+
+def make_account(settings, email: str, role: Role, programs: tuple[str, ...] = ()) -> str:
+    """A real account (argon2-hashed password) and an API token for it."""
+    with session_scope(settings) as db:
+        user = add_user(db, email, PASSWORD, role, programs)
+        return issue(db, user, "api", name="tests")
+
+
 @pytest.fixture
-def client(settings, queue):
+def app(settings, queue):
     from insightcap.web.app import create_app
 
-    app = create_app(settings, queue=queue, max_upload_bytes=2 * 1024 * 1024)
+    return create_app(settings, queue=queue, max_upload_bytes=2 * 1024 * 1024)
+
+
+@pytest.fixture
+def anonymous(app):
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(app, settings):
+    """Signed in as an admin with an API token (no cookies, so no CSRF token is needed)."""
+    token = make_account(settings, "admin@example.org", Role.ADMIN)
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
 
 

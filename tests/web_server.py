@@ -17,6 +17,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.org", "the admin's long password"
 
 
 def _free_port() -> int:
@@ -32,6 +33,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "INSIGHTCAP_ASR_MODEL": "whisper-tiny-en", "INSIGHTCAP_GENERATOR": "none",
            "HF_HUB_OFFLINE": "1", "INSIGHTCAP_DATA_DIR": str(data_dir)}
+    # The first admin, made the way the README says; without one `serve` refuses to start.
+    subprocess.run([sys.executable, "-m", "insightcap", "user", "add", ADMIN_EMAIL, "--role", "admin",
+                    "--password-stdin"], input=ADMIN_PASSWORD + "\n", text=True, env=env, check=True,
+                   capture_output=True)
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "insightcap", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -68,3 +73,16 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def signed_in_page(browser, server: str, viewport: dict[str, int], email: str = ADMIN_EMAIL,  # noqa: ANN001
+                   password: str = ADMIN_PASSWORD):  # noqa: ANN201 - a playwright Page
+    """A fresh browser context signed in through the real sign-in form."""
+    page = browser.new_context(viewport=viewport).new_page()
+    page.goto(f"{server}/")
+    page.wait_for_url(f"{server}/login?next=%2F")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#sign-in")
+    page.wait_for_url(f"{server}/")
+    return page

@@ -13,9 +13,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from insightcap.accounts_cli import audit_command, token_app, user_app
 from insightcap.config import Settings, get_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -123,7 +125,7 @@ def _summarise(settings: Settings, session_id: str) -> None:
     table.add_row("Duration", _clock(transcript.duration))
     table.add_row("Language", transcript.language or "unknown")
     table.add_row("Transcript", f"{len(transcript.segments)} segments, speakers: {', '.join(transcript.speakers) or 'not identified'}")
-    table.add_row("Themes", ", ".join(topic.title for topic in insights.topics))
+    table.add_row("Themes", escape(", ".join(topic.title for topic in insights.topics)))
     for section in Section:
         count = len(insights.in_section(section))
         if count:
@@ -226,7 +228,7 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
     table = Table("id", "title", "program", "date", "duration", "status")
     for row in rows:
         duration = _clock(row["duration_seconds"]) if row["duration_seconds"] else ""
-        table.add_row(row["id"], row["title"], row["program"] or "", row["date"] or "", duration, row["status"])
+        table.add_row(row["id"], escape(row["title"]), escape(row["program"] or ""), row["date"] or "", duration, row["status"])
     out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
 
 
@@ -250,24 +252,25 @@ def show(
         insights = repo.load_output(db, record.id, "insights", SessionInsights)
         jobs = repo.jobs_for_session(db, record.id)
         names = record.speaker_names or {}
-        header = f"[bold]{record.title}[/] ({record.id}) — {record.status}"
+        header = f"[bold]{escape(record.title)}[/] ({record.id}) — {record.status}"
     out.print(header)
     if jobs and jobs[-1].error:
-        out.print(f"[red]Last error:[/] {jobs[-1].error}")
+        out.print(f"[red]Last error:[/] {escape(jobs[-1].error)}")
     if transcript:
         out.rule("Transcript")
         segments = transcript.segments[:transcript_lines] if transcript_lines else transcript.segments
         for segment in segments:
             speaker = names.get(segment.speaker or "", segment.speaker) or ""
-            out.print(f"[dim]{_clock(segment.start)}[/] [bold]{speaker}[/] {segment.text.strip()}", highlight=False)
+            out.print(f"[dim]{_clock(segment.start)}[/] [bold]{escape(speaker)}[/] {escape(segment.text.strip())}",
+                      highlight=False)
     if insights:
         for topic in insights.topics:
-            out.rule(f"Theme: {topic.title}")
+            out.rule(f"Theme: {escape(topic.title)}")
             for insight in insights.for_topic(topic.index):
                 speaker = names.get(insight.speaker or "", insight.speaker) or "?"
                 out.print(
-                    f"[cyan]{insight.section.value:<11}[/] {insight.statement} "
-                    f"[dim]— {speaker}, {_clock(insight.start)}[/]",
+                    f"[cyan]{insight.section.value:<11}[/] {escape(insight.statement)} "
+                    f"[dim]— {escape(speaker)}, {_clock(insight.start)}[/]",
                     highlight=False,
                 )
 
@@ -314,8 +317,8 @@ def search(
     for hit in hits:
         label = hit.section or "transcript"
         out.print(
-            f"[bold]{hit.session_title}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
-            f"{hit.speaker or ''}: {hit.statement or hit.quote}",
+            f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
+            f"{escape(hit.speaker or '')}: {escape(hit.statement or hit.quote)}",
             highlight=False,
         )
 
@@ -334,12 +337,12 @@ def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) 
         out.print(f"No themes yet for '{program}': they appear once its sessions have insights.")
     for theme in found:
         seen = f"{theme.first_seen or '?'} → {theme.last_seen or '?'}"
-        out.rule(f"{theme.label} — {len(theme.session_ids)} session(s), {theme.count} insights, {theme.trend}, {seen}")
+        out.rule(f"{escape(theme.label)} — {len(theme.session_ids)} session(s), {theme.count} insights, {theme.trend}, {seen}")
         if theme.description:
-            out.print(theme.description, highlight=False)
+            out.print(escape(theme.description), highlight=False)
         for quote in theme.quotes[:3]:
-            out.print(f"  “{quote.text}” [dim]— {quote.speaker or '?'}, {quote.session_title} {_clock(quote.start)}[/]",
-                      highlight=False)
+            out.print(f"  “{escape(quote.text)}” [dim]— {escape(quote.speaker or '?')}, {escape(quote.session_title)} "
+                      f"{_clock(quote.start)}[/]", highlight=False)
 
 
 @app.command()
@@ -350,6 +353,80 @@ def reindex() -> None:
     with err.status("Rebuilding search indexes…"):
         report = rebuild_indexes(get_settings())
     out.print(f"Indexed {report.passages} passages and {report.insights} insights from {report.sessions} sessions.")
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A folder (a dated file is made in it) or a new .tar.gz name.")],
+) -> None:
+    """Save a consistent copy of every session, memo, account and recording (safe while the server runs)."""
+    from insightcap.storage.backup import BackupError
+    from insightcap.storage.backup import backup as make_backup
+
+    try:
+        with err.status("Backing up…"):
+            report = make_backup(get_settings(), destination)
+    except BackupError as error:
+        _fail(str(error))
+    for missing in report.missing_files:
+        err.print(f"[yellow]Missing from the data folder, not in the backup:[/] {escape(missing)}")
+    out.print(f"Backed up {report.sessions} sessions, {report.memo_versions} memo versions and {report.files} files "
+              f"({report.bytes / 1e6:.1f} MB) to")
+    print(report.archive)
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="A file made by `insightcap backup`.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a data folder that already has sessions "
+                                        "(it is moved aside, not deleted).")] = False,
+) -> None:
+    """Bring a backup back. Stop `insightcap serve` first: the whole data folder is replaced."""
+    from insightcap.search.indexing import rebuild_indexes
+    from insightcap.storage.backup import BackupError
+    from insightcap.storage.backup import restore as restore_backup
+
+    settings = get_settings()
+    try:
+        report = restore_backup(settings, archive, force=force)
+    except BackupError as error:
+        _fail(str(error))
+    if report.previous_data_dir:
+        out.print(f"Your previous data is kept in {report.previous_data_dir}")
+    with err.status("Rebuilding the search index…"):
+        rebuild_indexes(settings)
+    out.print(f"Restored {report.sessions} sessions and {report.files} files from the backup of "
+              f"{report.backup_created_at:%Y-%m-%d %H:%M} into {report.data_dir}.")
+
+
+@app.command()
+def forget(
+    session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a session everywhere: recording, transcript, insights, memos, search index and themes."""
+    from insightcap.auth import audit
+    from insightcap.auth.schema import local_operator
+    from insightcap.forget import ForgetRefused, forget_session
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    settings = get_settings()
+    with session_scope(settings) as db:
+        try:
+            record = repo.get_session(db, session)
+        except repo.NotFound as error:
+            _fail(str(error))
+        session_id, title = record.id, record.title
+    if not yes and not typer.confirm(f"Delete “{title}” ({session_id}) and everything derived from it, for good?"):
+        raise typer.Exit(code=1)
+    try:
+        forget_session(settings, session_id)
+    except ForgetRefused as error:
+        _fail(str(error))
+    with session_scope(settings) as db:
+        audit.record(db, local_operator(), "delete_session", session_id)
+    out.print(f"Deleted session {session_id} everywhere.")
 
 
 @app.command()
@@ -408,6 +485,24 @@ def models(
         raise typer.Exit(code=1)
 
 
+def _ensure_an_admin(settings: Settings) -> None:
+    """Nobody could sign in without an admin: create the first one now, or say how."""
+    from insightcap.accounts_cli import create_account, read_password
+    from insightcap.auth.accounts import count_admins
+    from insightcap.auth.schema import Role
+    from insightcap.storage.db import session_scope
+
+    with session_scope(settings) as db:
+        if count_admins(db):
+            return
+    if not sys.stdin.isatty():
+        _fail("There is no admin account yet, so nobody could sign in. Create one first:\n"
+              "  insightcap user add you@example.org --role admin")
+    err.print("There is no admin account yet. Create the first one (it can add the others).")
+    email = typer.prompt("Admin email")
+    create_account(email, Role.ADMIN, [], read_password(False))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it private to this computer.")] = "127.0.0.1",
@@ -420,6 +515,12 @@ def serve(
     from insightcap.web.app import create_app
 
     settings = get_settings()
+    _ensure_an_admin(settings)
     web_app = create_app(settings, max_upload_bytes=int(max_upload_gb * 1024**3))
     err.print(f"insightcap is running at [bold]http://{host}:{port}[/] (data: {settings.data_dir}). Ctrl+C stops it.")
     uvicorn.run(web_app, host=host, port=port, log_level="warning")
+
+
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.command("audit")(audit_command)

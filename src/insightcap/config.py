@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     asr_beam_size: int = 5
     asr_language: str | None = None
     cpu_threads: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    # Web sign-in: how long a browser stays signed in, and whether its cookie is only ever sent over
+    # HTTPS. None decides per request (Secure when the request came over HTTPS, as behind a proxy).
+    login_days: int = 14
+    secure_cookies: bool | None = None
+    # Failed sign-ins allowed per address and per account in `login_window_minutes` before refusing.
+    login_attempts: int = 5
+    login_window_minutes: int = 15
 
     @property
     def database_url(self) -> str:

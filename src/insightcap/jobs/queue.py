@@ -3,12 +3,15 @@ existing distributed task engine (Celery, RQ, Dramatiq) can run the same `run_jo
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from typing import Protocol
 
 from insightcap.config import Settings
 from insightcap.jobs.runner import JobListener, run_job
+
+log = logging.getLogger(__name__)
 
 
 class JobQueue(Protocol):
@@ -42,10 +45,14 @@ class ThreadQueue:
         self._pending.put(job_id)
 
     def _work(self) -> None:
+        """One job at a time, forever: a job that cannot run (its session was deleted meanwhile, or an
+        error run_job could not store) is logged and skipped, never allowed to stop the worker."""
         while True:
             job_id = self._pending.get()
             try:
                 run_job(self.settings, job_id)
+            except Exception:
+                log.exception("job %s could not run; the worker carries on with the next one", job_id)
             finally:
                 self._pending.task_done()
 

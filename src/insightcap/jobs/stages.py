@@ -103,6 +103,7 @@ def memo(ctx: StageContext) -> None:
     from insightcap.generator.factory import get_generator
     from insightcap.memo.draft import build_memo
     from insightcap.memo.render import render_memo
+    from insightcap.themes.program import session_theme_links
 
     with session_scope(ctx.settings) as db:
         record = repo.get_session(db, ctx.session_id)
@@ -117,6 +118,7 @@ def memo(ctx: StageContext) -> None:
         generator=get_generator(ctx.settings),
         program=program,
         session_date=session_date,
+        program_themes=session_theme_links(ctx.settings, ctx.session_id),
         progress=ctx.progress,
         settings=ctx.settings,
     )

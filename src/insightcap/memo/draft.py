@@ -8,7 +8,7 @@ time) or a question built from them, so every line of the memo can be traced to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -30,6 +30,7 @@ from insightcap.memo.render import format_timestamp
 from insightcap.memo.schema import MemoDraft, MemoTheme
 from insightcap.memo.templated import next_session_questions
 from insightcap.progress import ProgressCallback, ignore_progress
+from insightcap.themes.schema import ThemeRecurrence
 from insightcap.transcript.schema import Transcript
 
 DETERMINISTIC = "no generator (deterministic)"
@@ -60,7 +61,9 @@ def _by_time(insights: Sequence[Insight]) -> list[Insight]:
     return sorted(insights, key=lambda insight: insight.start)
 
 
-def _theme(topic: Topic, insights: list[Insight], background: set[int]) -> MemoTheme:
+def _theme(
+    topic: Topic, insights: list[Insight], background: set[int], program_themes: list[ThemeRecurrence]
+) -> MemoTheme:
     def of(section: Section) -> list[Insight]:
         return _by_time([i for i in insights if i.section == section])
 
@@ -76,6 +79,7 @@ def _theme(topic: Topic, insights: list[Insight], background: set[int]) -> MemoT
         questions_raised=of(Section.QUESTION),
         start=topic.start,
         end=topic.end,
+        program_themes=program_themes,
     )
 
 
@@ -186,11 +190,15 @@ def build_memo(
     generator: TextGenerator | None,
     program: str | None = None,
     session_date: date | None = None,
+    program_themes: Mapping[int, list[ThemeRecurrence]] | None = None,
     progress: ProgressCallback = ignore_progress,
     settings: Settings | None = None,
 ) -> MemoDraft:
     """The memo draft. `settings` names the NLP model (for the summary and to check generated text)
-    and the embedding model (to check generated text)."""
+    and the embedding model (to check generated text). `program_themes` links each topic to the
+    program's recurring themes (themes/program.py, session_theme_links), so the memo can say a theme
+    came up before and its follow-up questions can pick up what was said then."""
+    program_themes = program_themes or {}
     settings = settings or get_settings()
     background = _background_insights(insights)
     background_ids = {id(insight) for insight in background}
@@ -198,7 +206,10 @@ def build_memo(
         (topic for topic in insights.topics if _has_theme_content(topic, insights)),
         key=lambda topic: -_words_said(topic, transcript),
     )
-    themes = [_theme(topic, insights.for_topic(topic.index), background_ids) for topic in topics]
+    themes = [
+        _theme(topic, insights.for_topic(topic.index), background_ids, program_themes.get(topic.index, []))
+        for topic in topics
+    ]
 
     open_questions = [
         q for q in _by_time(insights.in_section(Section.QUESTION)) if not _is_answered(q, insights)

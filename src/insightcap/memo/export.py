@@ -32,10 +32,11 @@ def markdown_to_html_page(markdown: str, title: str) -> str:
     return environment.get_template("memo_page.html.j2").render(title=title, body=body)
 
 
-def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]) -> str:
+def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, approved_only: bool = False) -> str:
+    """The latest memo version, or the latest approved one (what a program's members may read)."""
     with session_scope(settings) as db:
         record = repo.get_session(db, session_ref)
-        latest = repo.latest_memo(db, record.id)
+        latest = repo.latest_memo(db, record.id, approved_only=approved_only)
         draft = repo.load_output(db, record.id, "memo", MemoDraft)
         title = record.title
     if latest is None:
@@ -53,12 +54,12 @@ def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]
 MemoFileFormat = Literal["md", "html", "docx", "pdf"]
 
 
-def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat) -> bytes:
+def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, approved_only: bool = False) -> bytes:
     """The latest memo as the bytes of a file: Markdown, HTML, Word or PDF (rendered from the HTML)."""
     if fmt in ("md", "html"):
-        return export_memo(settings, session_ref, fmt).encode("utf-8")
+        return export_memo(settings, session_ref, fmt, approved_only=approved_only).encode("utf-8")
     if fmt == "docx":
         with session_scope(settings) as db:
             title = repo.get_session(db, session_ref).title
-        return markdown_to_docx(export_memo(settings, session_ref, "md"), title)
-    return html_to_pdf(export_memo(settings, session_ref, "html"))
+        return markdown_to_docx(export_memo(settings, session_ref, "md", approved_only=approved_only), title)
+    return html_to_pdf(export_memo(settings, session_ref, "html", approved_only=approved_only))

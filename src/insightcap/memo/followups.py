@@ -1,14 +1,17 @@
 """Follow-up questions and titles for each theme.
 
 With a generator, the model is shown the theme's title, keywords and 3–6 evidence quotes and asked
-for one open question (and a short title); every reply is checked (memo/checks.py) and retried once
-with the problem spelled out. Anything still unusable falls back to the question templates
-(memo/templated.py) and the structure stage's title, so a memo never depends on the model behaving.
+for one open question (and a short title); a theme that came up in an earlier session of the
+program is asked about together with what was said there. Every reply is checked (memo/checks.py)
+and retried once with the problem spelled out. Anything still unusable falls back to the question
+templates (memo/templated.py) and the structure stage's title, so a memo never depends on the
+model behaving.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,9 +24,16 @@ from insightcap.insights.nlp import load_nlp
 from insightcap.insights.schema import Insight, Section
 from insightcap.memo import checks
 from insightcap.memo.schema import MemoTheme
-from insightcap.memo.templated import shorten, speaker, template_questions
+from insightcap.memo.templated import (
+    earlier_moment,
+    earlier_values,
+    shorten,
+    speaker,
+    template_questions,
+)
 from insightcap.resources import prompt_text
 from insightcap.themes.embed import Embedder
+from insightcap.themes.schema import ThemeQuote
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +63,8 @@ class ThemeEvidence:
     keywords: list[str]
     quotes: list[Insight]
     focus: Insight | None
+    # What was said about the theme in the most recent earlier session it came up in.
+    earlier: ThemeQuote | None = None
 
     @classmethod
     def of(cls, theme: MemoTheme, keywords: Sequence[str]) -> ThemeEvidence:
@@ -67,7 +79,7 @@ class ThemeEvidence:
         ]
         ranked = [insight for kind in by_kind for insight in sorted(kind, key=lambda i: -i.confidence)]
         chosen = sorted(ranked[:MAX_EVIDENCE_QUOTES], key=lambda insight: insight.start)
-        return cls(theme.title, list(keywords), chosen, ranked[0] if ranked else None)
+        return cls(theme.title, list(keywords), chosen, ranked[0] if ranked else None, earlier_moment(theme))
 
     def quote_block(self) -> str:
         return "\n".join(f"- {speaker(q)}: “{shorten(q.quote, MAX_QUOTE_WORDS)}”" for q in self.quotes)
@@ -80,21 +92,28 @@ class ThemeEvidence:
     def text(self) -> str:
         """Everything the reply may draw its words from."""
         focus = [self.focus.statement] if self.focus else []
-        return " ".join([self.title, *self.keywords, *focus, *(q.quote for q in self.quotes)])
+        earlier = [self.earlier.session_title, self.earlier.text] if self.earlier else []
+        return " ".join([self.title, *self.keywords, *focus, *(q.quote for q in self.quotes), *earlier])
+
+    @property
+    def question_prompt(self) -> str:
+        return "followup_question_recurring.txt" if self.earlier else "followup_question.txt"
 
     def fill(self, prompt_file: str) -> str:
         focus = f"{self.focus.statement} ({speaker(self.focus)})" if self.focus else self.title
+        earlier = earlier_values(self.earlier, MAX_QUOTE_WORDS) if self.earlier else {}
         return prompt_text(prompt_file).format(
             title=self.title,
             keywords=", ".join(self.keywords) or "(none)",
             quotes=self.quote_block(),
             focus=focus,
+            **earlier,
         )
 
 
 def prompt_instructions(prompt_file: str) -> str:
-    """The prompt's own wording, without the evidence filled into it."""
-    return prompt_text(prompt_file).format(title="", keywords="", quotes="", focus="")
+    """The prompt's own wording, with every placeholder left empty."""
+    return prompt_text(prompt_file).format_map(defaultdict(str))
 
 
 class FollowupWriter:
@@ -150,7 +169,7 @@ class FollowupWriter:
 
     def question(self, evidence: ThemeEvidence, other_themes_questions: Sequence[str]) -> str | None:
         """One validated open question about the theme, or None when the generator gave none."""
-        instructions = prompt_instructions("followup_question.txt")
+        instructions = prompt_instructions(evidence.question_prompt)
 
         def problem_of(reply: str) -> str | None:
             problem = checks.question_problem(
@@ -166,7 +185,7 @@ class FollowupWriter:
             return problem
 
         return self._ask(
-            evidence.fill("followup_question.txt"), QUESTION_TOKENS, QUESTION_TEMPERATURES, problem_of
+            evidence.fill(evidence.question_prompt), QUESTION_TOKENS, QUESTION_TEMPERATURES, problem_of
         )
 
     def title(self, evidence: ThemeEvidence) -> str | None:

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, Field
 
 from insightcap.insights.schema import Insight
+from insightcap.themes.schema import ThemeRecurrence
 
 
 class MemoTheme(BaseModel):
@@ -25,6 +26,17 @@ class MemoTheme(BaseModel):
     follow_up_questions: list[str] = Field(default_factory=list)
     start: float = 0.0
     end: float = 0.0
+    # The program themes this theme's insights were clustered into, the one holding most of them first.
+    program_themes: list[ThemeRecurrence] = Field(default_factory=list)
+
+    @property
+    def recurring(self) -> list[ThemeRecurrence]:
+        return [link for link in self.program_themes if link.recurring]
+
+    @property
+    def new_in_program(self) -> bool:
+        """Worth saying only when the program had earlier sessions it could have come up in."""
+        return not self.recurring and any(link.sessions_so_far > 1 for link in self.program_themes)
 
 
 class MemoDraft(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Sequence
+from datetime import date
 from functools import lru_cache
 
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from insightcap.insights.schema import Insight
 from insightcap.memo.schema import MemoTheme
 from insightcap.resources import prompt_text
+from insightcap.themes.schema import ThemeQuote
 
 UNNAMED_SPEAKER = "A participant"
 # Inserted statements and quotes are cut to this many words so a question stays readable.
@@ -57,8 +59,29 @@ def key_phrase(title: str) -> str:
     return " ".join(lowered(word, position) for position, word in enumerate(words))
 
 
-def speaker(insight: Insight) -> str:
-    return insight.speaker or UNNAMED_SPEAKER
+def speaker(said: Insight | ThemeQuote) -> str:
+    return said.speaker or UNNAMED_SPEAKER
+
+
+def spoken_date(day: date) -> str:
+    """12 March 2024: how a facilitator names a session, without the ambiguity of 12/03."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def earlier_moment(theme: MemoTheme) -> ThemeQuote | None:
+    """What was said in the most recent earlier session the theme came up in, when it recurs."""
+    return next((link.earlier for link in theme.recurring if link.earlier), None)
+
+
+def earlier_values(moment: ThemeQuote, max_words: int = MAX_INSERTED_WORDS) -> dict[str, str]:
+    """Placeholder values for the earlier session's moment: {earlier_title}, {earlier_date},
+    {earlier_speaker} and {earlier_quote}."""
+    return {
+        "earlier_title": moment.session_title,
+        "earlier_date": spoken_date(moment.session_date),
+        "earlier_speaker": speaker(moment),
+        "earlier_quote": shorten(moment.text, max_words),
+    }
 
 
 def _two_reactions(reactions: Sequence[Insight]) -> tuple[Insight, Insight] | None:
@@ -72,8 +95,15 @@ def _two_reactions(reactions: Sequence[Insight]) -> tuple[Insight, Insight] | No
 def _theme_fillings(
     theme: MemoTheme, open_questions: Sequence[Insight]
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """(need, placeholder values) for every kind of content the theme has, most specific first."""
+    """(need, placeholder values) for every kind of content the theme has, most specific first.
+
+    A recurring theme starts from what was said about it before: picking up an earlier session's
+    thread is what a facilitator cannot do from this session's recording alone.
+    """
     phrase = {"key_phrase": key_phrase(theme.title)}
+    moment = earlier_moment(theme)
+    if moment:
+        yield "earlier_session", phrase | earlier_values(moment)
     for question in (q for q in theme.questions_raised if q in open_questions):
         yield "question", phrase | {"asker": speaker(question), "question": shorten(question.statement) + "?"}
     for strategy in theme.strategies:

@@ -53,6 +53,9 @@ def _session_conditions(filters: SearchFilters, params: dict[str, Any]) -> list[
     if filters.session_id:
         conditions.append("sessions.id = :session_id")
         params["session_id"] = filters.session_id
+    if filters.within_sessions is not None:
+        conditions.append("sessions.id IN (SELECT value FROM json_each(:within_sessions))")
+        params["within_sessions"] = json.dumps(filters.within_sessions)
     if filters.program:
         conditions.append("lower(programs.name) = lower(:program)")
         params["program"] = filters.program

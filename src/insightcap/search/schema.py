@@ -17,6 +17,9 @@ class SearchFilters(BaseModel):
     session_id: str | None = None
     # Only insights or only transcript passages; None searches both.
     kind: Literal["insight", "passage"] | None = None
+    # The sessions the asking user may read (set by the access policy, never from user input);
+    # None means no restriction, an empty list finds nothing.
+    within_sessions: list[str] | None = None
 
 
 class SearchHit(BaseModel):

@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+import insightcap.storage.account_tables  # noqa: F401 - registers the account tables on Base.metadata
 import insightcap.storage.search_tables  # noqa: F401 - registers the search and theme tables on Base.metadata
 from insightcap.config import Settings
 

@@ -117,10 +117,12 @@ def session_insight_rows(db: Session, session_id: str) -> list[InsightRecord]:
     )
 
 
-def latest_memo(db: Session, session_id: str) -> MemoVersion | None:
-    return db.scalar(
-        select(MemoVersion).where(MemoVersion.session_id == session_id).order_by(MemoVersion.version.desc()).limit(1)
-    )
+def latest_memo(db: Session, session_id: str, *, approved_only: bool = False) -> MemoVersion | None:
+    """The newest version, or with `approved_only` the newest one a facilitator approved."""
+    query = select(MemoVersion).where(MemoVersion.session_id == session_id)
+    if approved_only:
+        query = query.where(MemoVersion.status == "approved")
+    return db.scalar(query.order_by(MemoVersion.version.desc()).limit(1))
 
 
 def add_memo_version(

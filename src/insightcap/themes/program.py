@@ -7,7 +7,7 @@ the generator or a facilitator gave it while its members and statistics are refr
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +26,7 @@ from insightcap.storage.search_tables import (
 )
 from insightcap.storage.tables import InsightRecord, SessionRecord
 from insightcap.themes.pipeline import Cluster, ThemeModel
-from insightcap.themes.schema import ProgramTheme, ThemeQuote
+from insightcap.themes.schema import ProgramTheme, ThemeQuote, ThemeRecurrence
 
 # Centroids this similar are the same theme seen again (MiniLM cosine; unrelated talk is < 0.5).
 SAME_THEME = 0.8
@@ -44,6 +44,11 @@ class ThemeDocument:
 
 def session_day(record: SessionRecord) -> date:
     return record.session_date or record.created_at.date()
+
+
+def program_order(db: Session, program_id: int) -> list[SessionRecord]:
+    """The program's sessions oldest first; sessions of one day in the order they were added."""
+    return sorted(repo.program_sessions(db, program_id), key=lambda record: (session_day(record), record.created_at))
 
 
 def program_documents(db: Session, sessions: list[SessionRecord]) -> list[ThemeDocument]:
@@ -139,7 +144,7 @@ def cluster_program_themes(settings: Settings, program: str, model: ThemeModel |
     """Re-cluster the program's sessions and store its themes, keeping the ids of themes found again."""
     with session_scope(settings) as db:
         program_row = repo.program_by_name(db, program)
-        order = sorted(repo.program_sessions(db, program_row.id), key=lambda record: (session_day(record), record.created_at))
+        order = program_order(db, program_row.id)
         documents = program_documents(db, order)
         clusters = (model or ThemeModel()).fit(
             [document.text for document in documents],
@@ -194,6 +199,47 @@ def _quote(db: Session, member: ThemeMemberRecord) -> ThemeQuote | None:
         return None
     speaker = (record.speaker_names or {}).get(row.speaker, row.speaker) if row.speaker else None
     return ThemeQuote(
-        session_id=record.id, session_title=record.title, session_date=record.session_date, speaker=speaker,
+        session_id=record.id, session_title=record.title, session_date=session_day(record), speaker=speaker,
         text=row.quote if member.kind == "insight" else row.text, start=row.start, end=row.end,
     )
+
+
+def session_theme_links(settings: Settings, session_id: str) -> dict[int, list[ThemeRecurrence]]:
+    """Topic index → the program themes the session's insights of that topic were clustered into,
+    the theme holding most of them first, each counted up to this session (see ThemeRecurrence).
+
+    Empty for a session outside any program. The earlier moment is the closest member from the
+    most recent earlier session: "what was said last time" is what a facilitator picks up on.
+    """
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_id)
+        if record.program is None:
+            return {}
+        order = program_order(db, record.program.id)
+        so_far = {earlier.id: position for position, earlier in enumerate(order[: order.index(record) + 1])}
+        topic_of = {row.id: row.topic_index for row in repo.session_insight_rows(db, record.id)}
+        links: dict[int, list[tuple[int, ThemeRecurrence]]] = defaultdict(list)
+        for theme in repo.program_theme_rows(db, record.program.id):
+            members = [member for member in repo.theme_member_rows(db, theme.id) if member.session_id in so_far]
+            topics = Counter(
+                topic_of[member.row_id]
+                for member in members
+                if member.session_id == record.id and member.kind == "insight" and member.row_id in topic_of
+            )
+            if not topics:
+                continue
+            seen = sorted({so_far[member.session_id] for member in members})
+            # Members come closest first, so max() keeps the closest of the latest earlier session.
+            before = [member for member in members if so_far[member.session_id] < so_far[record.id]]
+            latest = max(before, key=lambda member: so_far[member.session_id], default=None)
+            recurrence = ThemeRecurrence(
+                theme_id=theme.id, program=record.program.name, label=theme.label,
+                sessions_seen=len(seen), sessions_so_far=len(so_far), first_seen=session_day(order[seen[0]]),
+                earlier=_quote(db, latest) if latest else None,
+            )
+            for topic, count in topics.items():
+                links[topic].append((count, recurrence))
+        return {
+            topic: [recurrence for _, recurrence in sorted(found, key=lambda pair: -pair[0])]
+            for topic, found in links.items()
+        }

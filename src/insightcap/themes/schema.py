@@ -13,7 +13,8 @@ class ThemeQuote(BaseModel):
 
     session_id: str
     session_title: str
-    session_date: date | None = None
+    # The day it was added for a session without a date, as in a theme's first and last seen.
+    session_date: date
     speaker: str | None = None
     text: str
     start: float
@@ -32,3 +33,25 @@ class ProgramTheme(BaseModel):
     count: int
     trend: Literal["rising", "steady", "fading"]
     quotes: list[ThemeQuote] = Field(default_factory=list)
+
+
+class ThemeRecurrence(BaseModel):
+    """How far one program theme had come by one session: what that session's memo says about it.
+
+    Counted over the program's sessions up to and including that session, in date order, so the
+    memo of an older session never counts sessions held after it, however often it is redrafted.
+    """
+
+    theme_id: int
+    program: str
+    label: str
+    # Sessions so far in which the theme came up (this one included), and all sessions so far.
+    sessions_seen: int
+    sessions_so_far: int
+    first_seen: date
+    # The closest moment of the most recent earlier session in which it came up, if any.
+    earlier: ThemeQuote | None = None
+
+    @property
+    def recurring(self) -> bool:
+        return self.sessions_seen > 1

@@ -12,6 +12,7 @@ from insightcap import __version__
 from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import SearchFilters
 from insightcap.web import views
+from insightcap.web.access import CurrentCaller
 from insightcap.web.exports import export_file
 from insightcap.web.intake import accept_upload
 from insightcap.web.models import (
@@ -23,6 +24,7 @@ from insightcap.web.models import (
     MemoRestore,
     MemoSave,
     MemoStatusIn,
+    Me,
     MemoVersionOut,
     PreviewIn,
     PreviewOut,
@@ -36,7 +38,7 @@ from insightcap.web.models import (
     ThemeTimeline,
 )
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses={401: {"model": Problem}, 403: {"model": Problem}})
 
 _UPLOAD_FORM = {
     "requestBody": {
@@ -72,118 +74,133 @@ def health() -> Health:
     openapi_extra=_UPLOAD_FORM,
     responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}},
 )
-async def create_session(request: Request) -> Submitted:
-    """Upload a recording (or a transcript file) and queue its processing. The body is streamed to disk."""
-    return await accept_upload(request)
+async def create_session(request: Request, caller: CurrentCaller) -> Submitted:
+    """Upload a recording (or a transcript file) and queue its processing. The body is streamed to disk.
+    Facilitators upload into their own programs; admins may name a new program."""
+    return await accept_upload(request, caller)
 
 
 @router.get("/sessions", response_model=list[SessionSummary])
-def list_sessions(request: Request) -> list[SessionSummary]:
-    return views.list_sessions(request.app.state.settings)
+def list_sessions(caller: CurrentCaller) -> list[SessionSummary]:
+    """The sessions you can see, newest first."""
+    return views.list_sessions(caller)
 
 
 @router.get("/programs", response_model=list[ProgramOut])
-def list_programs(request: Request) -> list[ProgramOut]:
-    return views.list_programs(request.app.state.settings)
+def list_programs(caller: CurrentCaller) -> list[ProgramOut]:
+    """Your programs."""
+    return views.list_programs(caller)
 
 
 @router.get("/programs/{program}/themes", response_model=ThemeTimeline, responses={404: {"model": Problem}})
-def program_themes(request: Request, program: str) -> ThemeTimeline:
+def program_themes(caller: CurrentCaller, program: str) -> ThemeTimeline:
     """The program's recurring themes and the sessions each came up in (most frequent first)."""
-    return views.theme_timeline(request.app.state.settings, program)
+    return views.theme_timeline(caller, program)
+
+
+@router.delete("/sessions/{session_id}", status_code=204, responses={403: {"model": Problem}, 404: {"model": Problem}})
+def delete_session(caller: CurrentCaller, session_id: str) -> Response:
+    """Forget a session everywhere: recording, transcript, insights, memos, search entries and vectors."""
+    views.delete_session(caller, session_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me)
+def me(caller: CurrentCaller) -> Me:
+    """Who you are signed in as, and your role in each program."""
+    return views.me(caller)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail)
-def get_session(request: Request, session_id: str) -> SessionDetail:
+def get_session(caller: CurrentCaller, session_id: str) -> SessionDetail:
     """The session with its transcript and insights (speakers shown by their given names)."""
-    return views.session_detail(request.app.state.settings, session_id)
+    return views.session_detail(caller, session_id)
 
 
 @router.get("/sessions/{session_id}/media", response_class=FileResponse)
-def get_media(request: Request, session_id: str) -> FileResponse:
+def get_media(caller: CurrentCaller, session_id: str) -> FileResponse:
     """The original recording, with HTTP Range support so players can seek."""
-    path, media_type = views.media_path(request.app.state.settings, session_id)
+    path, media_type = views.media_path(caller, session_id)
     return FileResponse(path, media_type=media_type)
 
 
 @router.put("/sessions/{session_id}/speakers", response_model=dict[str, str])
-def rename_speaker(request: Request, session_id: str, rename: SpeakerRename) -> dict[str, str]:
+def rename_speaker(caller: CurrentCaller, session_id: str, rename: SpeakerRename) -> dict[str, str]:
     """Name a speaker once; the name shows in the transcript, insights and search results."""
-    return views.rename_speaker(request.app.state.settings, session_id, rename.speaker, rename.name)
+    return views.rename_speaker(caller, session_id, rename.speaker, rename.name)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(request: Request, job_id: str) -> JobOut:
-    return views.get_job(request.app.state.settings, job_id)
+def get_job(caller: CurrentCaller, job_id: str) -> JobOut:
+    return views.get_job(caller, job_id)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut, responses={409: {"model": Problem}})
-def retry_job(request: Request, job_id: str) -> JobOut:
+def retry_job(request: Request, caller: CurrentCaller, job_id: str) -> JobOut:
     """Queue a failed job again; it continues from the stage that failed."""
-    job = views.mark_for_retry(request.app.state.settings, job_id)
+    job = views.mark_for_retry(caller, job_id)
     request.app.state.queue.submit(job_id)
     return job
 
 
 @router.get("/sessions/{session_id}/memo", response_model=MemoOut, responses={404: {"model": Problem}})
-def get_memo(request: Request, session_id: str) -> MemoOut:
-    return views.get_memo(request.app.state.settings, session_id)
+def get_memo(caller: CurrentCaller, session_id: str) -> MemoOut:
+    return views.get_memo(caller, session_id)
 
 
 @router.put("/sessions/{session_id}/memo", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
-def save_memo(request: Request, session_id: str, edit: MemoSave) -> MemoOut:
+def save_memo(caller: CurrentCaller, session_id: str, edit: MemoSave) -> MemoOut:
     """Save an edit as a new version. 409 with the current version if it was based on an older one."""
-    return views.save_memo(request.app.state.settings, session_id, edit.markdown, edit.version)
+    return views.save_memo(caller, session_id, edit.markdown, edit.version)
 
 
 @router.put("/sessions/{session_id}/memo/status", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
-def set_memo_status(request: Request, session_id: str, change: MemoStatusIn) -> MemoOut:
+def set_memo_status(caller: CurrentCaller, session_id: str, change: MemoStatusIn) -> MemoOut:
     """Approve the latest version (or reopen it as a draft)."""
-    return views.set_memo_status(request.app.state.settings, session_id, change.status, change.version)
+    return views.set_memo_status(caller, session_id, change.status, change.version)
 
 
 @router.get("/sessions/{session_id}/memo/versions", response_model=list[MemoVersionOut])
-def memo_versions(request: Request, session_id: str) -> list[MemoVersionOut]:
-    return views.memo_versions(request.app.state.settings, session_id)
+def memo_versions(caller: CurrentCaller, session_id: str) -> list[MemoVersionOut]:
+    return views.memo_versions(caller, session_id)
 
 
 @router.get("/sessions/{session_id}/memo/versions/{version}", response_model=MemoOut)
-def memo_version(request: Request, session_id: str, version: int) -> MemoOut:
-    return views.memo_version(request.app.state.settings, session_id, version)
+def memo_version(caller: CurrentCaller, session_id: str, version: int) -> MemoOut:
+    return views.memo_version(caller, session_id, version)
 
 
 @router.get("/sessions/{session_id}/memo/diff", response_model=list[DiffLine])
-def memo_diff(request: Request, session_id: str, before: int, after: int) -> list[DiffLine]:
+def memo_diff(caller: CurrentCaller, session_id: str, before: int, after: int) -> list[DiffLine]:
     """Line differences between two saved versions."""
-    settings = request.app.state.settings
-    old = views.memo_version(settings, session_id, before).markdown
-    new = views.memo_version(settings, session_id, after).markdown
+    old = views.memo_version(caller, session_id, before).markdown
+    new = views.memo_version(caller, session_id, after).markdown
     return views.diff_lines(old, new)
 
 
 @router.post("/sessions/{session_id}/memo/restore", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
-def restore_memo(request: Request, session_id: str, restore: MemoRestore) -> MemoOut:
+def restore_memo(caller: CurrentCaller, session_id: str, restore: MemoRestore) -> MemoOut:
     """Make an old version's text the newest version (history is kept)."""
-    return views.restore_memo(request.app.state.settings, session_id, restore.restore_version, restore.version)
+    return views.restore_memo(caller, session_id, restore.restore_version, restore.version)
 
 
 @router.get("/sessions/{session_id}/memo/export/{fmt}", responses={200: {"content": {
     "text/markdown": {}, "text/html": {}, "application/pdf": {},
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}}})
-def export_memo(request: Request, session_id: str, fmt: Literal["md", "html", "docx", "pdf"]) -> Response:
+def export_memo(caller: CurrentCaller, session_id: str, fmt: Literal["md", "html", "docx", "pdf"]) -> Response:
     """Download the latest memo as Markdown, HTML, Word or PDF."""
-    return export_file(request.app.state.settings, session_id, fmt)
+    return export_file(caller, session_id, fmt)
 
 
 @router.post("/preview", response_model=PreviewOut)
-def preview(text: PreviewIn) -> PreviewOut:
+def preview(caller: CurrentCaller, text: PreviewIn) -> PreviewOut:
     """Markdown rendered as the memo will look (raw HTML is not rendered)."""
     return PreviewOut(html=render_markdown(text.markdown))
 
 
 @router.get("/search", response_model=SearchOut, responses={503: {"model": Problem}})
 def search(
-    request: Request,
+    caller: CurrentCaller,
     q: str = Query(min_length=1, max_length=500, description="What to look for, in your own words."),
     program: str | None = None,
     date_from: date | None = None,
@@ -196,4 +213,4 @@ def search(
     """Search insights and transcript passages of every session; each hit links to its moment."""
     filters = SearchFilters(program=program or None, date_from=date_from, date_to=date_to,
                             section=section or None, speaker=speaker or None, session_id=session_id or None)
-    return SearchOut(query=q, hits=views.search(request.app.state.settings, q, filters, limit))
+    return SearchOut(query=q, hits=views.search(caller, q, filters, limit))

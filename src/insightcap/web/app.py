@@ -10,21 +10,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insightcap import __version__
+from insightcap.auth.policy import Forbidden
 from insightcap.config import Settings
+from insightcap.forget import ForgetRefused
 from insightcap.jobs.queue import JobQueue, ThreadQueue
 from insightcap.memo.documents import PdfUnavailable
 from insightcap.resources import resource_dir
 from insightcap.storage.repository import NotFound
 from insightcap.web import views
+from insightcap.web.access import NotSignedIn
 from insightcap.web.models import MemoConflictOut
 from insightcap.web.templating import templates
 from insightcap.web.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadRejected
@@ -42,7 +45,7 @@ def create_app(
     settings: Settings, *, queue: JobQueue | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 ) -> FastAPI:
     """The ASGI app. `queue` defaults to a ThreadQueue started (and resuming interrupted jobs) at startup."""
-    from insightcap.web import api, pages
+    from insightcap.web import api, pages, signin
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +72,11 @@ def create_app(
     app.state.settings = settings
     app.state.queue = queue
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.login_throttle = signin.login_throttle(settings)
     app.mount("/static", StaticFiles(directory=resource_dir("web") / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(signin.router)
     _add_protections(app)
     _add_error_pages(app)
     return app
@@ -90,10 +95,16 @@ def _add_protections(app: FastAPI) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin != "null":
             if urlsplit(origin).netloc != request.headers.get("host"):
                 return JSONResponse({"detail": "Requests from other sites are not accepted."}, status_code=403)
+        request.state.principal = None  # set by web.access once the caller is known
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            # Transcripts and memos are confidential: no copy in shared or browser caches.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 
@@ -114,10 +125,17 @@ def _add_error_pages(app: FastAPI) -> None:
 
     statuses: dict[type[Exception], int] = {
         NotFound: 404, views.MemoNotReady: 404, views.NotRetryable: 409, views.SearchUnavailable: 503,
-        PdfUnavailable: 503,
+        PdfUnavailable: 503, Forbidden: 403, ForgetRefused: 409,
     }
     for exception_type, status_code in statuses.items():
         app.add_exception_handler(exception_type, partial(_expected, status_code))
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, error: NotSignedIn) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     @app.exception_handler(UploadRejected)
     async def rejected(request: Request, error: UploadRejected) -> Response:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
-from insightcap.config import Settings
-from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
-from insightcap.storage import repository as repo
-from insightcap.storage.db import session_scope
-from insightcap.storage.files import safe_filename
-from insightcap.web.views import MemoNotReady
+from insightcap.memo.export import MemoFileFormat
+from insightcap.web.views import Caller, export_memo
 
 MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
@@ -19,15 +15,8 @@ MEDIA_TYPES = {
 }
 
 
-def export_file(settings: Settings, session_ref: str, fmt: MemoFileFormat) -> Response:
-    """The latest memo version as a download named after the session."""
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
-        session_id, title = record.id, record.title
-    try:
-        content = export_memo_file(settings, session_id, fmt)
-    except MemoMissing as error:
-        raise MemoNotReady(str(error)) from None
-    filename = f"{safe_filename(title)}-memo.{fmt}"
+def export_file(caller: Caller, session_id: str, fmt: MemoFileFormat) -> Response:
+    """The memo the caller may read as a download named after the session."""
+    content, filename = export_memo(caller, session_id, fmt)
     return Response(content, media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -8,10 +8,13 @@ from datetime import date
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from insightcap.auth import audit, policy
 from insightcap.jobs.intake import submit_recording, submit_transcript
 from insightcap.jobs.runner import user_facing_errors
+from insightcap.storage.db import session_scope
 from insightcap.web.models import Submitted
 from insightcap.web.uploads import UploadRejected, receive_upload
+from insightcap.web.views import Caller
 
 
 def _parse_date(value: str) -> date | None:
@@ -23,9 +26,22 @@ def _parse_date(value: str) -> date | None:
         raise UploadRejected(f"The date {value!r} is not a date like 2026-11-25.") from None
 
 
-async def accept_upload(request: Request) -> Submitted:
-    """Raises UploadRejected with a message for the user; a rejected upload leaves no file or record."""
-    settings = request.app.state.settings
+def _program_for(caller: Caller, requested: str | None) -> str | None:
+    with session_scope(caller.settings) as db:
+        return policy.program_to_upload_to(db, caller.principal, requested)
+
+
+def _audit_upload(caller: Caller, session_id: str, filename: str) -> None:
+    with session_scope(caller.settings) as db:
+        audit.record(db, caller.principal, "upload", session_id, filename)
+
+
+async def accept_upload(request: Request, caller: Caller) -> Submitted:
+    """Raises UploadRejected with a message for the user, or Forbidden for a program the caller does not
+    facilitate; either way a rejected upload leaves no file or record."""
+    settings = caller.settings
+    if not (caller.principal.is_admin or caller.principal.facilitated_programs):
+        raise policy.Forbidden("Only facilitators and admins can upload sessions.")
     folder = settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     upload = await receive_upload(
@@ -37,13 +53,14 @@ async def accept_upload(request: Request) -> Submitted:
     )
     try:
         fields = upload.fields
+        program = await run_in_threadpool(_program_for, caller, fields.get("program") or None)
         submit = submit_transcript if upload.is_transcript else submit_recording
         submitted = await run_in_threadpool(
             submit,
             upload.path,
             settings,
             title=fields.get("title") or None,
-            program=fields.get("program") or None,
+            program=program,
             session_date=_parse_date(fields.get("date", "")),
             original_name=upload.filename,
         )
@@ -51,5 +68,6 @@ async def accept_upload(request: Request) -> Submitted:
         raise UploadRejected(str(error)) from None
     finally:
         upload.discard()
+    await run_in_threadpool(_audit_upload, caller, submitted.session_id, upload.filename)
     request.app.state.queue.submit(submitted.job_id)
     return Submitted(id=submitted.session_id, job_id=submitted.job_id)

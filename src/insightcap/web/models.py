@@ -76,6 +76,7 @@ class SessionDetail(SessionSummary):
     transcript: list[SegmentOut]
     insights: list[InsightOut]
     job_id: str | None = Field(description="The session's latest processing job.")
+    can_edit: bool = Field(description="Whether the caller facilitates this session's program.")
 
 
 class MemoOut(BaseModel):
@@ -134,7 +135,16 @@ class PreviewOut(BaseModel):
 
 class ProgramOut(BaseModel):
     name: str
-    sessions: int
+    sessions: int = Field(description="Sessions of the program the caller can see.")
+    can_upload: bool = Field(description="Whether the caller facilitates the program.")
+
+
+class Me(BaseModel):
+    """The signed-in account: who it is and its role in each of its programs."""
+
+    email: str
+    is_admin: bool
+    programs: dict[str, str]
 
 
 class SearchOut(BaseModel):

@@ -1,5 +1,6 @@
 """The pages. Each works with plain HTML forms; the scripts in web/static/js only make them nicer
-(upload progress, live job status, seeking the player, live memo preview)."""
+(upload progress, live job status, seeking the player, live memo preview). Every page needs a
+signed-in caller; what each caller sees is decided by insightcap.auth.policy through views."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from insightcap.auth.policy import Forbidden
 from insightcap.insights.schema import Section
 from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import SearchFilters
 from insightcap.web import views
+from insightcap.web.access import CurrentCaller
 from insightcap.web.intake import accept_upload
 from insightcap.web.templating import templates
 from insightcap.web.uploads import TRANSCRIPT_SUFFIXES, UploadRejected, human_size
@@ -29,20 +32,22 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 @router.get("/")
-def index(request: Request) -> Response:
-    sessions = views.list_sessions(request.app.state.settings)
+def index(request: Request, caller: CurrentCaller, deleted: bool = False) -> Response:
+    sessions = views.list_sessions(caller)
     by_program = sorted(sessions, key=lambda s: (s.program is None, (s.program or "").lower()))
     groups = [(program, list(items)) for program, items in groupby(by_program, key=lambda s: s.program)]
-    return _page(request, "index", groups=groups, count=len(sessions))
+    may_upload = caller.principal.is_admin or bool(caller.principal.facilitated_programs)
+    return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted)
 
 
-def _upload_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+def _upload_page(request: Request, caller: views.Caller, error: str | None = None, status_code: int = 200) -> Response:
     return _page(
         request,
         "upload",
         status_code,
         error=error,
-        programs=views.list_programs(request.app.state.settings),
+        programs=[program for program in views.list_programs(caller) if program.can_upload],
+        may_name_new_program=caller.principal.is_admin,
         max_bytes=request.app.state.max_upload_bytes,
         max_size=human_size(request.app.state.max_upload_bytes),
         transcript_suffixes=", ".join(TRANSCRIPT_SUFFIXES),
@@ -50,37 +55,38 @@ def _upload_page(request: Request, error: str | None = None, status_code: int = 
 
 
 @router.get("/docs")
-def api_docs(request: Request) -> Response:
+def api_docs(request: Request, caller: CurrentCaller) -> Response:
     """The JSON API's OpenAPI description, browsable and callable (Swagger UI)."""
     return _page(request, "api_docs")
 
 
 @router.get("/upload")
-def upload_form(request: Request) -> Response:
-    return _upload_page(request)
+def upload_form(request: Request, caller: CurrentCaller) -> Response:
+    return _upload_page(request, caller)
 
 
 @router.post("/upload")
-async def upload(request: Request) -> Response:
+async def upload(request: Request, caller: CurrentCaller) -> Response:
     """Without JavaScript the form posts here; with it, upload.js sends to POST /api/sessions."""
     try:
-        submitted = await accept_upload(request)
+        submitted = await accept_upload(request, caller)
     except UploadRejected as error:
-        return _upload_page(request, str(error), error.status_code)
+        return _upload_page(request, caller, str(error), error.status_code)
+    except Forbidden as error:
+        return _upload_page(request, caller, str(error), 403)
     return _see_other(f"/jobs/{submitted.job_id}")
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: str) -> Response:
-    settings = request.app.state.settings
-    job = views.get_job(settings, job_id)
-    return _page(request, "job", job=job, session=views.session_detail(settings, job.session_id))
+def job_page(request: Request, caller: CurrentCaller, job_id: str) -> Response:
+    job = views.get_job(caller, job_id)
+    return _page(request, "job", job=job, session=views.session_detail(caller, job.session_id, audited=False))
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry(request: Request, job_id: str) -> Response:
+def retry(request: Request, caller: CurrentCaller, job_id: str) -> Response:
     try:
-        views.mark_for_retry(request.app.state.settings, job_id)
+        views.mark_for_retry(caller, job_id)
     except views.NotRetryable:
         return _see_other(f"/jobs/{job_id}")
     request.app.state.queue.submit(job_id)
@@ -88,28 +94,32 @@ def retry(request: Request, job_id: str) -> Response:
 
 
 @router.get("/sessions/{session_id}")
-def session_page(request: Request, session_id: str, t: float | None = None) -> Response:
-    settings = request.app.state.settings
-    session = views.session_detail(settings, session_id)
+def session_page(request: Request, caller: CurrentCaller, session_id: str, t: float | None = None) -> Response:
+    session = views.session_detail(caller, session_id)
     sections = [(section.value, [i for i in session.insights if i.section == section.value]) for section in Section]
-    job = views.get_job(settings, session.job_id) if session.job_id else None
-    memo = views.latest_memo_or_none(settings, session.id)
+    job = views.get_job(caller, session.job_id) if session.job_id and session.can_edit else None
+    memo = views.latest_memo_or_none(caller, session.id)
     return _page(request, "session", session=session, sections=[s for s in sections if s[1]], job=job, memo=memo,
                  start_at=t)
 
 
 @router.post("/sessions/{session_id}/speakers")
-def rename_speaker(request: Request, session_id: str, speaker: str = Form(), name: str = Form("")) -> Response:
-    views.rename_speaker(request.app.state.settings, session_id, speaker, name)
+def rename_speaker(caller: CurrentCaller, session_id: str, speaker: str = Form(), name: str = Form("")) -> Response:
+    views.rename_speaker(caller, session_id, speaker, name)
     return _see_other(f"/sessions/{session_id}#speakers")
 
 
-def _editor(request: Request, session_id: str, *, notice: str | None = None, error: str | None = None,
-            status_code: int = 200) -> Response:
-    settings = request.app.state.settings
-    session = views.session_detail(settings, session_id)
+@router.post("/sessions/{session_id}/delete")
+def delete_session(caller: CurrentCaller, session_id: str) -> Response:
+    views.delete_session(caller, session_id)
+    return _see_other("/?deleted=1")
+
+
+def _editor(request: Request, caller: views.Caller, session_id: str, *, notice: str | None = None,
+            error: str | None = None, status_code: int = 200) -> Response:
+    session = views.session_detail(caller, session_id, audited=False)
     try:
-        memo = views.get_memo(settings, session_id)
+        memo = views.get_memo(caller, session_id)
     except views.MemoNotReady as missing:
         return _page(request, "error", 404, message=str(missing), status_code=404, session=session)
     return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(memo.markdown),
@@ -117,67 +127,69 @@ def _editor(request: Request, session_id: str, *, notice: str | None = None, err
 
 
 @router.get("/sessions/{session_id}/memo")
-def memo_editor(request: Request, session_id: str, saved: int | None = None) -> Response:
-    return _editor(request, session_id, notice=f"Saved as version {saved}." if saved else None)
+def memo_editor(request: Request, caller: CurrentCaller, session_id: str, saved: int | None = None) -> Response:
+    return _editor(request, caller, session_id, notice=f"Saved as version {saved}." if saved else None)
 
 
 @router.post("/sessions/{session_id}/memo")
-def save_memo(request: Request, session_id: str, markdown: str = Form(""), version: int = Form()) -> Response:
-    settings = request.app.state.settings
+def save_memo(request: Request, caller: CurrentCaller, session_id: str, markdown: str = Form(""),
+              version: int = Form()) -> Response:
     try:
-        memo = views.save_memo(settings, session_id, markdown, version)
+        memo = views.save_memo(caller, session_id, markdown, version)
     except views.MemoEditConflict as conflict:
         current = conflict.current
-        return _page(request, "memo_conflict", 409, session=views.session_detail(settings, session_id),
+        return _page(request, "memo_conflict", 409, session=views.session_detail(caller, session_id, audited=False),
                      mine=markdown.replace("\r\n", "\n"), current=current,
                      diff=views.diff_lines(current.markdown, markdown.replace("\r\n", "\n")))
     return _see_other(f"/sessions/{session_id}/memo?saved={memo.version}")
 
 
 @router.post("/sessions/{session_id}/memo/status")
-def memo_status(request: Request, session_id: str, status: str = Form(), version: int = Form()) -> Response:
+def memo_status(request: Request, caller: CurrentCaller, session_id: str, status: str = Form(),
+                version: int = Form()) -> Response:
     try:
-        views.set_memo_status(request.app.state.settings, session_id, status, version)
+        views.set_memo_status(caller, session_id, status, version)
     except views.MemoEditConflict as conflict:
-        return _editor(request, session_id, status_code=409, error=f"{conflict} The latest version is shown below.")
+        return _editor(request, caller, session_id, status_code=409,
+                       error=f"{conflict} The latest version is shown below.")
     return _see_other(f"/sessions/{session_id}/memo")
 
 
 @router.get("/sessions/{session_id}/memo/history")
-def memo_history(request: Request, session_id: str, v: int | None = None) -> Response:
-    settings = request.app.state.settings
-    versions = views.memo_versions(settings, session_id)
+def memo_history(request: Request, caller: CurrentCaller, session_id: str, v: int | None = None) -> Response:
+    versions = views.memo_versions(caller, session_id)
     if not versions:
-        return _editor(request, session_id)
+        return _editor(request, caller, session_id)
     selected = v if v is not None else versions[0].version
-    chosen = views.memo_version(settings, session_id, selected)
-    previous = views.memo_version(settings, session_id, selected - 1).markdown if selected > 1 else ""
-    return _page(request, "memo_history", session=views.session_detail(settings, session_id), versions=versions,
-                 chosen=chosen, latest=versions[0], diff=views.diff_lines(previous, chosen.markdown))
+    chosen = views.memo_version(caller, session_id, selected)
+    previous = views.memo_version(caller, session_id, selected - 1).markdown if selected > 1 else ""
+    return _page(request, "memo_history", session=views.session_detail(caller, session_id, audited=False),
+                 versions=versions, chosen=chosen, latest=versions[0], diff=views.diff_lines(previous, chosen.markdown))
 
 
 @router.post("/sessions/{session_id}/memo/restore")
-def memo_restore(request: Request, session_id: str, restore_version: int = Form(), version: int = Form()) -> Response:
+def memo_restore(request: Request, caller: CurrentCaller, session_id: str, restore_version: int = Form(),
+                 version: int = Form()) -> Response:
     try:
-        memo = views.restore_memo(request.app.state.settings, session_id, restore_version, version)
+        memo = views.restore_memo(caller, session_id, restore_version, version)
     except views.MemoEditConflict as conflict:
-        return _editor(request, session_id, status_code=409, error=f"{conflict} Nothing was restored.")
+        return _editor(request, caller, session_id, status_code=409, error=f"{conflict} Nothing was restored.")
     return _see_other(f"/sessions/{session_id}/memo?saved={memo.version}")
 
 
 @router.get("/themes")
-def themes_page(request: Request, program: str = "") -> Response:
+def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> Response:
     """Recurring themes of one program, as a timeline: themes down, sessions across."""
-    settings = request.app.state.settings
-    programs = views.list_programs(settings)
+    programs = [p for p in views.list_programs(caller) if p.can_upload]
     chosen = program or (programs[0].name if programs else "")
-    timeline = views.theme_timeline(settings, chosen) if chosen else None
+    timeline = views.theme_timeline(caller, chosen) if chosen else None
     return _page(request, "themes", programs=programs, timeline=timeline, chosen=chosen)
 
 
 @router.get("/search")
 def search_page(
     request: Request,
+    caller: CurrentCaller,
     q: str = "",
     program: str = "",
     date_from: str = "",
@@ -186,7 +198,6 @@ def search_page(
     speaker: str = "",
 ) -> Response:
     """A GET form, so a search is a link that can be bookmarked or shared."""
-    settings = request.app.state.settings
     hits, error = [], None
     try:
         filters = SearchFilters(program=program or None, date_from=date_from or None, date_to=date_to or None,
@@ -195,8 +206,8 @@ def search_page(
         filters, error = SearchFilters(), "Dates must look like 2026-11-25."
     if q.strip() and error is None:
         try:
-            hits = views.search(settings, q.strip()[:500], filters, 30)
+            hits = views.search(caller, q.strip()[:500], filters, 30)
         except views.SearchUnavailable as unavailable:
             error = str(unavailable)
     return _page(request, "search", q=q, filters=filters, hits=hits, error=error,
-                 programs=views.list_programs(settings), sections=[s.value for s in Section])
+                 programs=views.list_programs(caller), sections=[s.value for s in Section])

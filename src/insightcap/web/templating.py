@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 
+from insightcap.auth.schema import Principal
 from insightcap.resources import resource_dir
 from insightcap.web.views import SECTION_LABELS
 
@@ -17,6 +20,20 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
-templates = Jinja2Templates(directory=resource_dir("web") / "templates")
+def csrf_token(request: Request) -> str:
+    """The signed-in page's CSRF token, for forms and the meta tag scripts read; empty when signed out."""
+    principal = getattr(request.state, "principal", None)
+    return principal.csrf_token or "" if principal else ""
+
+
+def signed_in(request: Request) -> Principal | None:
+    return getattr(request.state, "principal", None)
+
+
+# Every page template is HTML (named *.html.j2, which Jinja's default extension check would not
+# escape): autoescape all of them, so transcript text, titles and names can never become markup.
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=True))
 templates.env.filters["clock"] = clock
 templates.env.globals["section_labels"] = SECTION_LABELS
+templates.env.globals["csrf_token"] = csrf_token
+templates.env.globals["signed_in"] = signed_in

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import difflib
 import mimetypes
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from insightcap.auth import audit, policy
+from insightcap.auth.schema import Principal
 from insightcap.config import Settings
 from insightcap.insights.schema import Section
+from insightcap.forget import forget_session
 from insightcap.jobs.stages import STAGES
+from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
 from insightcap.search.schema import SearchFilters, SearchHit
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.files import safe_filename
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
 from insightcap.themes.program import list_program_themes
 from insightcap.transcript.schema import Transcript
@@ -27,6 +35,7 @@ from insightcap.web.models import (
     DiffLine,
     InsightOut,
     JobOut,
+    Me,
     MemoOut,
     MemoVersionOut,
     ProgramOut,
@@ -46,6 +55,14 @@ SECTION_LABELS: dict[str, str] = {
     Section.QUESTION: "Questions",
     Section.REACTION: "Reactions",
 }
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, and the installation they ask: every read and write below acts for a caller."""
+
+    settings: Settings
+    principal: Principal
 
 
 class NotRetryable(ValueError):
@@ -105,19 +122,29 @@ def job_out(job: JobRecord) -> JobOut:
     )
 
 
-def get_job(settings: Settings, job_id: str) -> JobOut:
-    with session_scope(settings) as db:
-        return job_out(repo.get_job(db, job_id))
+def _job_for_editing(db: Session, caller: Caller, job_id: str) -> JobRecord:
+    """Jobs are the facilitators' business: a job of an unreadable session does not exist for the caller."""
+    job = db.get(JobRecord, job_id)
+    if job is None:
+        raise repo.NotFound("There is no job at this address, or you do not have access to it.")
+    policy.editable_session(db, caller.principal, job.session_id)
+    return job
 
 
-def mark_for_retry(settings: Settings, job_id: str) -> JobOut:
+def get_job(caller: Caller, job_id: str) -> JobOut:
+    with session_scope(caller.settings) as db:
+        return job_out(_job_for_editing(db, caller, job_id))
+
+
+def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
     """A failed job goes back to the queue; it resumes at the stage that failed."""
-    with session_scope(settings) as db:
-        job = repo.get_job(db, job_id)
+    with session_scope(caller.settings) as db:
+        job = _job_for_editing(db, caller, job_id)
         if job.status != "failed":
             raise NotRetryable(f"This job is {job.status}; only a failed job can be retried.")
         job.status, job.error, job.message = "queued", None, "waiting to retry"
         repo.get_session(db, job.session_id).status = "queued"
+        audit.record(db, caller.principal, "retry_job", job.session_id)
         return job_out(job)
 
 
@@ -135,22 +162,35 @@ def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
     )
 
 
-def list_sessions(settings: Settings) -> list[SessionSummary]:
-    with session_scope(settings) as db:
+def list_sessions(caller: Caller) -> list[SessionSummary]:
+    with session_scope(caller.settings) as db:
         speakers = repo.speakers_by_session(db)
-        return [_summary(record, speakers.get(record.id, [])) for record in repo.list_sessions(db)]
+        return [_summary(record, speakers.get(record.id, []))
+                for record in policy.visible_sessions(db, caller.principal)]
 
 
-def list_programs(settings: Settings) -> list[ProgramOut]:
-    with session_scope(settings) as db:
-        return [ProgramOut(name=program.name, sessions=len(program.sessions)) for program in repo.list_programs(db)]
+def me(caller: Caller) -> Me:
+    with session_scope(caller.settings) as db:
+        names = {program.id: program.name for program in policy.visible_programs(db, caller.principal)}
+    return Me(email=caller.principal.email, is_admin=caller.principal.is_admin,
+              programs={names[pid]: role.value for pid, role in caller.principal.roles.items() if pid in names})
 
 
-def theme_timeline(settings: Settings, program: str) -> ThemeTimeline:
-    themes = list_program_themes(settings, program)  # NotFound for an unknown program
-    sessions = [summary for summary in list_sessions(settings) if summary.program and summary.program.lower() == program.lower()]
+def list_programs(caller: Caller) -> list[ProgramOut]:
+    """The caller's programs, each counting only the sessions the caller can see."""
+    with session_scope(caller.settings) as db:
+        visible = Counter(record.program_id for record in policy.visible_sessions(db, caller.principal))
+        return [ProgramOut(name=program.name, sessions=visible[program.id], can_upload=caller.principal.facilitates(program.id))
+                for program in policy.visible_programs(db, caller.principal)]
+
+
+def theme_timeline(caller: Caller, program: str) -> ThemeTimeline:
+    with session_scope(caller.settings) as db:
+        name = policy.facilitated_program(db, caller.principal, program).name
+    themes = list_program_themes(caller.settings, name)
+    sessions = [summary for summary in list_sessions(caller) if summary.program == name]
     sessions.sort(key=lambda summary: (summary.date or summary.created_at.date(), summary.created_at))
-    return ThemeTimeline(program=themes[0].program if themes else program, sessions=sessions, themes=themes)
+    return ThemeTimeline(program=name, sessions=sessions, themes=themes)
 
 
 def _media_type(stored_path: str) -> str:
@@ -158,12 +198,13 @@ def _media_type(stored_path: str) -> str:
     return mimetypes.guess_type(stored_path)[0] or "application/octet-stream"
 
 
-def media_path(settings: Settings, session_ref: str) -> tuple[Path, str]:
+def media_path(caller: Caller, session_id: str) -> tuple[Path, str]:
     """The stored original and its MIME type; NotFound for imported transcripts or a missing file."""
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
+    with session_scope(caller.settings) as db:
+        record = policy.readable_session(db, caller.principal, session_id)
         kind, stored = record.source_kind, record.stored_path
-    path = settings.data_dir / stored
+        audit.record(db, caller.principal, "download_media", record.id)
+    path = caller.settings.data_dir / stored
     if kind != "media":
         raise repo.NotFound("This session has no recording to play (it was imported from a transcript).")
     if not path.is_file():
@@ -171,9 +212,10 @@ def media_path(settings: Settings, session_ref: str) -> tuple[Path, str]:
     return path, _media_type(path.name)
 
 
-def session_detail(settings: Settings, session_ref: str) -> SessionDetail:
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
+def session_detail(caller: Caller, session_id: str, *, audited: bool = True) -> SessionDetail:
+    """The session as the caller may see it. `audited=False` for pages that only show its title."""
+    with session_scope(caller.settings) as db:
+        record = policy.readable_session(db, caller.principal, session_id)
         transcript = repo.load_output(db, record.id, "transcript", Transcript)
         rows = repo.session_insight_rows(db, record.id)
         jobs = repo.jobs_for_session(db, record.id)
@@ -202,16 +244,20 @@ def session_detail(settings: Settings, session_ref: str) -> SessionDetail:
                 for row in rows
             ],
             job_id=jobs[-1].id if jobs else None,
+            can_edit=caller.principal.facilitates(record.program_id),
         )
+        if audited:
+            audit.record(db, caller.principal, "view_session", record.id)
     return detail
 
 
-def rename_speaker(settings: Settings, session_ref: str, speaker: str, name: str) -> dict[str, str]:
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
+def rename_speaker(caller: Caller, session_id: str, speaker: str, name: str) -> dict[str, str]:
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
         known = repo.load_output(db, record.id, "transcript", Transcript)
         if known is None or speaker not in known.speakers:
             raise repo.NotFound(f"This session's transcript has no speaker called {speaker!r}.")
+        audit.record(db, caller.principal, "rename_speaker", record.id, f"{speaker} -> {name[:200]}")
         return repo.rename_speaker(db, record.id, speaker, name[:200])
 
 
@@ -220,57 +266,90 @@ def memo_out(row: MemoVersion) -> MemoOut:
                    author=row.author, created_at=row.created_at)
 
 
-def get_memo(settings: Settings, session_ref: str) -> MemoOut:
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
-        latest = repo.latest_memo(db, record.id)
-        if latest is None:
+def _readable_memo(db: Session, caller: Caller, session_id: str) -> MemoVersion | None:
+    """Facilitators read the latest version; members only the latest approved one."""
+    record = policy.readable_session(db, caller.principal, session_id)
+    return repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
+
+
+def get_memo(caller: Caller, session_id: str) -> MemoOut:
+    with session_scope(caller.settings) as db:
+        memo = _readable_memo(db, caller, session_id)
+        if memo is None:
+            record = policy.readable_session(db, caller.principal, session_id)
             raise MemoNotReady(f"“{record.title}” has no memo yet (status: {record.status}). "
                                "It appears when processing finishes.")
-        return memo_out(latest)
+        audit.record(db, caller.principal, "view_memo", session_id, f"version {memo.version}")
+        return memo_out(memo)
 
 
-def latest_memo_or_none(settings: Settings, session_id: str) -> MemoOut | None:
-    with session_scope(settings) as db:
-        latest = repo.latest_memo(db, session_id)
-        return memo_out(latest) if latest else None
+def latest_memo_or_none(caller: Caller, session_id: str) -> MemoOut | None:
+    with session_scope(caller.settings) as db:
+        memo = _readable_memo(db, caller, session_id)
+        return memo_out(memo) if memo else None
 
 
-def save_memo(settings: Settings, session_ref: str, markdown: str, based_on_version: int) -> MemoOut:
+def save_memo(caller: Caller, session_id: str, markdown: str, based_on_version: int) -> MemoOut:
     """Raises MemoEditConflict (carrying the latest version) when someone saved in between."""
     markdown = markdown.replace("\r\n", "\n")
     try:
-        with session_scope(settings) as db, _conflicts_read_out():
-            record = repo.get_session(db, session_ref)
-            return memo_out(repo.save_memo_edit(db, record.id, markdown, based_on_version))
+        with session_scope(caller.settings) as db, _conflicts_read_out():
+            record = policy.editable_session(db, caller.principal, session_id)
+            saved = repo.save_memo_edit(db, record.id, markdown, based_on_version, author=caller.principal.email)
+            audit.record(db, caller.principal, "edit_memo", record.id, f"version {saved.version}")
+            return memo_out(saved)
     except IntegrityError:  # a concurrent save took this version number between check and insert
-        with session_scope(settings) as db, _conflicts_read_out():
-            raise repo.MemoConflict(repo.latest_memo(db, repo.get_session(db, session_ref).id)) from None
+        with session_scope(caller.settings) as db, _conflicts_read_out():
+            raise repo.MemoConflict(repo.latest_memo(db, session_id)) from None
 
 
-def set_memo_status(settings: Settings, session_ref: str, status: str, based_on_version: int) -> MemoOut:
-    with session_scope(settings) as db, _conflicts_read_out():
-        record = repo.get_session(db, session_ref)
-        return memo_out(repo.set_memo_status(db, record.id, status, based_on_version))
+def set_memo_status(caller: Caller, session_id: str, status: str, based_on_version: int) -> MemoOut:
+    with session_scope(caller.settings) as db, _conflicts_read_out():
+        record = policy.editable_session(db, caller.principal, session_id)
+        changed = repo.set_memo_status(db, record.id, status, based_on_version)
+        audit.record(db, caller.principal, f"memo_{status}", record.id, f"version {changed.version}")
+        return memo_out(changed)
 
 
-def restore_memo(settings: Settings, session_ref: str, restore_version: int, based_on_version: int) -> MemoOut:
+def restore_memo(caller: Caller, session_id: str, restore_version: int, based_on_version: int) -> MemoOut:
     """Restoring is saving an old text as the newest version: history is never rewritten."""
-    with session_scope(settings) as db:
-        old = repo.memo_version(db, repo.get_session(db, session_ref).id, restore_version).markdown
-    return save_memo(settings, session_ref, old, based_on_version)
+    old = memo_version(caller, session_id, restore_version).markdown
+    return save_memo(caller, session_id, old, based_on_version)
 
 
-def memo_versions(settings: Settings, session_ref: str) -> list[MemoVersionOut]:
-    with session_scope(settings) as db:
-        record = repo.get_session(db, session_ref)
+def memo_versions(caller: Caller, session_id: str) -> list[MemoVersionOut]:
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
         return [MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at)
                 for row in repo.memo_versions(db, record.id)]
 
 
-def memo_version(settings: Settings, session_ref: str, version: int) -> MemoOut:
-    with session_scope(settings) as db:
-        return memo_out(repo.memo_version(db, repo.get_session(db, session_ref).id, version))
+def memo_version(caller: Caller, session_id: str, version: int) -> MemoOut:
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
+        return memo_out(repo.memo_version(db, record.id, version))
+
+
+def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[bytes, str]:
+    """The memo the caller may read, as file bytes, and a download name made from the session title."""
+    with session_scope(caller.settings) as db:
+        record = policy.readable_session(db, caller.principal, session_id)
+        drafts, title = policy.sees_drafts(caller.principal, record), record.title
+        audit.record(db, caller.principal, "export_memo", record.id, fmt)
+    try:
+        content = export_memo_file(caller.settings, session_id, fmt, approved_only=not drafts)
+    except MemoMissing as error:
+        raise MemoNotReady(str(error)) from None
+    return content, f"{safe_filename(title)}-memo.{fmt}"
+
+
+def delete_session(caller: Caller, session_id: str) -> None:
+    """Forget the session everywhere (recording, transcript, insights, vectors, memos); audited."""
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
+        # The id only: the title of a forgotten session must not outlive it in the log.
+        audit.record(db, caller.principal, "delete_session", record.id)
+    forget_session(caller.settings, record.id)
 
 
 def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
@@ -287,14 +366,17 @@ def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
     return lines
 
 
-def search(settings: Settings, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:
-    """Hybrid search over past sessions, with speakers shown by the names they were given."""
+def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:
+    """Hybrid search over the sessions the caller may read, with speakers shown by their given names."""
     try:
         from insightcap.search.hybrid import search as hybrid_search
     except ImportError as error:
         raise SearchUnavailable("Search is not available in this installation yet.") from error
-    hits = hybrid_search(settings, query, filters, limit)
-    with session_scope(settings) as db:
+    with session_scope(caller.settings) as db:
+        scope = policy.visible_session_ids(db, caller.principal)
+        audit.record(db, caller.principal, "search", "", query[:200])
+    hits = hybrid_search(caller.settings, query, filters.model_copy(update={"within_sessions": scope}), limit)
+    with session_scope(caller.settings) as db:
         names = {session_id: dict(repo.get_session(db, session_id).speaker_names or {})
                  for session_id in {hit.session_id for hit in hits}}
     return [

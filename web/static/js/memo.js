@@ -6,6 +6,7 @@
   const preview = document.getElementById("preview");
   const form = document.getElementById("memo-form");
   const dirtyNote = document.getElementById("dirty");
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
   if (!textarea || !preview || !form) return;
   const saved = textarea.value;
   let timer = null;
@@ -15,7 +16,7 @@
     try {
       const response = await fetch("/api/preview", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
         body: JSON.stringify({ markdown: textarea.value }),
       });
       if (response.ok) preview.innerHTML = (await response.json()).html;

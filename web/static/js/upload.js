@@ -88,6 +88,7 @@
     status.textContent = "Starting upload…";
     request = new XMLHttpRequest();
     request.open("POST", "/api/sessions");
+    request.setRequestHeader("X-CSRF-Token", document.querySelector('meta[name="csrf-token"]').content);
     request.responseType = "json";
     request.upload.addEventListener("progress", (e) => {
       if (!e.lengthComputable) return;

@@ -3,6 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import insightcap.storage.account_tables  # noqa: F401 - tables registered on Base.metadata
+import insightcap.storage.search_tables  # noqa: F401
 from insightcap.storage.tables import Base
 
 target_metadata = Base.metadata

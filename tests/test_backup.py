@@ -1,0 +1,183 @@
+"""Backups taken while the data keeps changing, and restores that check everything before changing anything."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+from test_forget import PROGRAM, TRANSCRIPTS, UNIQUE_PHRASE, data_copy, imported  # noqa: F401 - shared fixtures
+
+from insightcap.config import Settings
+from insightcap.jobs.intake import submit_transcript
+from insightcap.search.hybrid import search
+from insightcap.search.indexing import rebuild_indexes
+from insightcap.storage import repository as repo
+from insightcap.storage.backup import BackupError, backup, restore
+from insightcap.storage.db import session_scope
+
+
+class MemoEditor(threading.Thread):
+    """Keeps saving new versions of one session's memo, as a facilitator in the web app would."""
+
+    def __init__(self, settings: Settings, session_id: str) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.session_id = settings, session_id
+        self.saved = threading.Semaphore(0)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with session_scope(self.settings) as db:
+                latest = repo.latest_memo(db, self.session_id)
+                repo.save_memo_edit(db, self.session_id, f"edit {latest.version}", latest.version)
+            self.saved.release()
+
+
+def _memo_state(settings: Settings) -> dict[str, list[tuple[int, str]]]:
+    with session_scope(settings) as db:
+        return {
+            record.id: [(row.version, row.markdown) for row in reversed(repo.memo_versions(db, record.id))]
+            for record in repo.list_sessions(db)
+        }
+
+
+def _files(settings: Settings) -> dict[str, bytes]:
+    return {str(path.relative_to(settings.data_dir)): path.read_bytes()
+            for path in settings.media_dir.rglob("*") if path.is_file()}
+
+
+@pytest.mark.slow
+def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(data_copy, tmp_path: Path) -> None:  # noqa: F811
+    settings, ids = data_copy
+    edited = ids["zoom.vtt"]
+    editor = MemoEditor(settings, edited)
+    editor.start()
+    added: list[str] = []
+
+    def while_backing_up(fraction: float, message: str = "") -> None:
+        """After the database snapshot: more edits are saved and a new session arrives."""
+        if not added:
+            assert editor.saved.acquire(timeout=30) and editor.saved.acquire(timeout=30)
+            added.append(submit_transcript(TRANSCRIPTS / "captions.srt", settings, program=PROGRAM).session_id)
+
+    (tmp_path / "backups").mkdir()
+    try:
+        assert editor.saved.acquire(timeout=30)
+        report = backup(settings, tmp_path / "backups", progress=while_backing_up)
+    finally:
+        editor.stop.set()
+        editor.join()
+    original_memos, original_files = _memo_state(settings), _files(settings)
+
+    assert report.archive.parent == tmp_path / "backups" and report.archive.name.endswith(".tar.gz")
+    assert [path.name for path in report.archive.parent.iterdir()] == [report.archive.name]  # no temporary left
+    with tarfile.open(report.archive) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        assert all(hashlib.sha256(tar.extractfile(name).read()).hexdigest() == digest
+                   for name, digest in manifest["members"].items())
+    assert set(manifest["members"]) == set(names) - {"manifest.json"}
+    assert not any(name.startswith(("index/", "logs/", "exports/")) for name in names)
+    assert manifest["sessions"] == report.sessions == 2 and report.files == 2 and not report.missing_files
+
+    restored = Settings(data_dir=tmp_path / "restored", generator="none")
+    result = restore(restored, report.archive)
+    assert result.previous_data_dir is None and result.sessions == 2
+    memos = _memo_state(restored)
+    # The snapshot is one moment: the session added later is absent, and the edited memo has every
+    # version up to some point (no gap, no torn version), which the live data still has too.
+    assert set(memos) == set(ids.values()) and added[0] in original_memos
+    versions = memos[edited]
+    assert [version for version, _ in versions] == list(range(1, len(versions) + 1))
+    assert 2 <= len(versions) < len(original_memos[edited])
+    assert versions == original_memos[edited][: len(versions)]
+    assert memos[ids["teams.vtt"]] == original_memos[ids["teams.vtt"]]
+    assert _files(restored) == {name: data for name, data in original_files.items() if added[0] not in name}
+
+    rebuild_indexes(restored)
+    for mode in ("keyword", "semantic", "hybrid"):
+        assert search(restored, UNIQUE_PHRASE, mode=mode)[0].session_id == edited
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes, except SQLite's shared-memory file, which any reader updates."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and not path.name.endswith("-shm")}
+
+
+def _rewrite(archive: Path, target: Path, change) -> Path:
+    """A copy of the archive whose members pass through `change(name, data) -> data`."""
+    with tarfile.open(archive) as source, tarfile.open(target, "w:gz") as out:
+        for member in source:
+            data = change(member.name, source.extractfile(member).read())
+            member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+    return target
+
+
+@pytest.mark.slow
+def test_damaged_or_foreign_archives_are_refused_and_nothing_changes(data_copy, tmp_path: Path) -> None:  # noqa: F811
+    settings, _ = data_copy
+    archive = backup(settings, tmp_path / "good.tar.gz").archive
+    with pytest.raises(BackupError, match="already exists"):
+        backup(settings, archive)
+    tampered = _rewrite(archive, tmp_path / "tampered.tar.gz",
+                        lambda name, data: data.replace(b"Marcus", b"Markus") if name.startswith("media/") else data)
+    newer = _rewrite(archive, tmp_path / "newer.tar.gz",
+                     lambda name, data: data.replace(b'"schema_revision": "', b'"schema_revision": "9') if name == "manifest.json" else data)
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    foreign = tmp_path / "photos.tar.gz"
+    with tarfile.open(foreign, "w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("holiday.jpg"), io.BytesIO(b""))
+    escaping = tmp_path / "escaping.tar"
+    with tarfile.open(escaping, "w") as tar:
+        info = tarfile.TarInfo("../outside.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+
+    target = Settings(data_dir=tmp_path / "target")
+    for bad, reason in ((tampered, "does not match its checksum"), (newer, "newer insightcap.*Upgrade"),
+                        (truncated, "not a readable insightcap backup"),
+                        (foreign, "no valid manifest"), (escaping, "no insightcap backup holds"),
+                        (tmp_path / "nope.tar.gz", "no backup file")):
+        with pytest.raises(BackupError, match=reason):
+            restore(target, bad, force=True)
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith((".", "target"))) == []
+    assert not (tmp_path / "outside.txt").exists()
+
+    before = _tree(settings.data_dir)
+    with pytest.raises(BackupError, match="Nothing was changed"):
+        restore(settings, tampered, force=True)
+    assert _tree(settings.data_dir) == before
+
+
+@pytest.mark.slow
+def test_restoring_over_existing_sessions_needs_force_and_keeps_the_old_data(data_copy, tmp_path: Path) -> None:  # noqa: F811
+    settings, ids = data_copy
+    archive = backup(settings, tmp_path).archive
+    with session_scope(settings) as db:
+        latest = repo.latest_memo(db, ids["teams.vtt"])
+        repo.save_memo_edit(db, ids["teams.vtt"], "written after the backup", latest.version)
+    before = _tree(settings.data_dir)
+
+    with pytest.raises(BackupError, match="already holds 2 sessions.*--force"):
+        restore(settings, archive)
+    assert _tree(settings.data_dir) == before
+
+    result = restore(settings, archive, force=True)
+    previous = Settings(data_dir=result.previous_data_dir)
+    assert previous.data_dir.parent == settings.data_dir.parent
+    # Moved aside whole, not deleted (closing its connections folded the write-ahead log into the file).
+    assert _files(previous) == {name: data for name, data in before.items() if name.startswith("media/")}
+    with session_scope(previous) as db:
+        assert repo.latest_memo(db, ids["teams.vtt"]).markdown == "written after the backup"
+    with session_scope(settings) as db:  # the same process sees the restored data, not the old file
+        assert repo.latest_memo(db, ids["teams.vtt"]).markdown != "written after the backup"
+        assert len(repo.list_sessions(db)) == 2
+        assert repo.get_session(db, ids["zoom.vtt"]).status == "ready"
