@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # Failed sign-ins allowed per address and per account in `login_window_minutes` before refusing.
     login_attempts: int = 5
     login_window_minutes: int = 15
+    # Uploaded recordings (see audio/limits.py): longer ones are refused with a message, and FFmpeg
+    # reads each upload in a child process that is stopped after this time or memory, so a damaged
+    # or crafted file cannot hang or exhaust the server. Reading 6 hours of audio takes about a
+    # minute on one core.
+    max_recording_hours: float = 6.0
+    media_read_timeout_seconds: float = 600.0
+    media_read_memory_gb: float = 2.0
 
     @property
     def database_url(self) -> str:

@@ -4,6 +4,10 @@ The content is sniffed, never trusted from the extension, so a PDF renamed .mp3 
 user can act on instead of an FFmpeg error. Decoding streams packet by packet through PyAV's
 resampler, so a multi-hour recording is never held in memory at its original rate and channel
 count, and one damaged packet costs a few milliseconds of audio instead of the whole meeting.
+
+Everything here runs FFmpeg in the calling process with no limits. An uploaded file is first read
+through `read_through` in a limited child process (audio/limits.py); only a file that passed that
+may be given to the other functions.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from av.container import InputContainer
 from av.stream import Disposition
 from pydantic import BaseModel
 
-from insightcap.audio.sniff import FileKind, identify
+from insightcap.audio.sniff import FileKind, cut_short, identify
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,13 @@ SUPPORTED_HINT = "Upload a recording such as .wav, .mp3, .m4a, .mp4, .webm, .ogg
 # quiet room records a noise floor well above it, and speech sits around -30 to -15 dBFS.
 SILENCE_DBFS = -60.0
 _SNIFF_BYTES = 4096
+# A full read may fall this far short of the length the header states before the file counts as
+# cut off: encoder priming and padding differ from the header by milliseconds, a cut by much more.
+_SHORTFALL_SECONDS = 1.0
+CONVERT_HINT = (
+    "Convert it into a fresh file and upload that, for example with "
+    "`ffmpeg -i INPUT -vn -c:a aac recording.m4a`, or export it again from the app that recorded it."
+)
 
 
 class MediaError(ValueError):
@@ -46,6 +57,25 @@ class MediaInfo(BaseModel):
     sample_rate: int
     channels: int
     has_video: bool
+    # The length the sound track's own header states, if it states one (FLAC, MP4, MP3 with a
+    # Xing header). Unlike duration_seconds it never falls back to the video's length, so a full
+    # read that yields much less proves the file was cut short.
+    declared_seconds: float | None = None
+
+
+class AudioCheck(BaseModel):
+    """What one complete read of a recording found: that it decodes, how long it is, how loud."""
+
+    info: MediaInfo
+    decoded_seconds: float
+    level_dbfs: float
+
+
+def spoken_duration(seconds: float) -> str:
+    """A length the way a person says it in a message: "6 hours", "1.5 minutes", "20 seconds"."""
+    unit, size = ("hour", 3600) if seconds >= 3600 else ("minute", 60) if seconds >= 60 else ("second", 1)
+    amount = f"{seconds / size:.1f}".removesuffix(".0")
+    return f"{amount} {unit}{'' if amount == '1' else 's'}"
 
 
 def _sniff(path: Path) -> FileKind | None:
@@ -62,7 +92,26 @@ def _sniff(path: Path) -> FileKind | None:
         kind = identify(handle.read(_SNIFF_BYTES))
     if kind is not None and not kind.is_media:
         raise MediaError(f"{path.name} is not audio or video (detected: {kind.label}). {SUPPORTED_HINT}")
+    if kind is not None and cut_short(path, kind):
+        raise _incomplete(path, f"this {kind.label} file stops short of the length its own header states")
     return kind
+
+
+def _incomplete(path: Path, how: str) -> MediaError:
+    return MediaError(
+        f"{path.name} is incomplete: {how}, so part of the recording is missing, perhaps because an "
+        "upload or copy was interrupted. Upload the complete file again. If this is all there is "
+        f"(the recording stopped early): {CONVERT_HINT}"
+    )
+
+
+def _too_long(path: Path, max_seconds: float, seconds: float | None = None) -> MediaError:
+    length = f"is {spoken_duration(seconds)} long, longer" if seconds is not None else "is longer"
+    return MediaError(
+        f"{path.name} {length} than the {spoken_duration(max_seconds)} insightcap accepts. "
+        "Split it into shorter parts in your recording or editing app and upload each part, or ask "
+        "your administrator to raise the limit (INSIGHTCAP_MAX_RECORDING_HOURS)."
+    )
 
 
 def _unreadable(path: Path, kind: FileKind | None) -> MediaError:
@@ -82,6 +131,8 @@ def _open_audio(path: Path) -> Iterator[tuple[InputContainer, AudioStream, FileK
     kind = _sniff(path)
     try:
         container = av.open(str(path), metadata_errors="ignore")
+    except MemoryError:
+        raise  # over the child's memory limit, which limits.py reports; not damage
     except av.error.FFmpegError as error:
         raise _unreadable(path, kind) from error
     with container:
@@ -125,7 +176,18 @@ def probe_media(path: Path) -> MediaInfo:
             has_video=any(
                 not video.disposition & Disposition.attached_pic for video in container.streams.video
             ),
+            declared_seconds=float(stream.duration * stream.time_base)
+            if stream.duration and stream.time_base
+            else None,
         )
+
+
+def probe_within(path: Path, max_seconds: float) -> MediaInfo:
+    """probe_media, refusing a recording whose headers say it is longer than `max_seconds`."""
+    info = probe_media(path)
+    if info.duration_seconds is not None and info.duration_seconds > max_seconds:
+        raise _too_long(path, max_seconds, info.duration_seconds)
+    return info
 
 
 def _decoded_frames(
@@ -142,6 +204,8 @@ def _decoded_frames(
                 continue
             decoded_any = decoded_any or bool(frames)
             yield from frames
+    except MemoryError:
+        raise  # over the child's memory limit, which limits.py reports; not damage
     except av.error.FFmpegError as error:
         if not decoded_any:
             raise _unreadable(path, kind) from error
@@ -165,7 +229,13 @@ def _resampled_blocks(path: Path) -> Iterator[np.ndarray]:
 
 
 def iter_audio(path: Path, chunk_seconds: float = 30.0) -> Iterator[np.ndarray]:
-    """The recording as consecutive 16 kHz mono float32 chunks of `chunk_seconds`; the last may be shorter."""
+    """The recording as consecutive 16 kHz mono float32 chunks of `chunk_seconds`; the last may be shorter.
+
+    Unprotected: this streams in the calling process for as long as the file lasts. The streaming
+    transcription relies on the decode stage having read the same file through `read_through` in a
+    limited child process (audio/limits.py) first, which proves the whole file decodes within the
+    time, memory and length limits. Outside that child, never call it on a file that has not passed.
+    """
     chunk_samples = max(1, round(chunk_seconds * SAMPLE_RATE))
     pending: list[np.ndarray] = []
     pending_samples = 0
@@ -190,12 +260,8 @@ def decode_audio(path: Path) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
-def check_has_sound(path: Path, samples: np.ndarray | None = None) -> float:
-    """The recording's level in dBFS; raises MediaError when it is empty or silent throughout.
-
-    Streams the file unless the caller already holds its decoded `samples`.
-    """
-    chunks: Iterable[np.ndarray] = iter_audio(path) if samples is None else (samples,)
+def _audible_level(path: Path, chunks: Iterable[np.ndarray]) -> tuple[float, int]:
+    """The level in dBFS and the number of samples; raises MediaError when all of it is silent."""
     energy = 0.0
     count = 0
     for chunk in chunks:
@@ -207,4 +273,42 @@ def check_has_sound(path: Path, samples: np.ndarray | None = None) -> float:
             f"{path.name} contains no audible sound (the whole recording is silent or empty). Check that "
             "the microphone was switched on and not muted, then upload a recording with speech in it."
         )
-    return level
+    return level, count
+
+
+def check_has_sound(path: Path, samples: np.ndarray | None = None) -> float:
+    """The recording's level in dBFS; raises MediaError when it is empty or silent throughout.
+
+    Streams the file unless the caller already holds its decoded `samples`.
+    """
+    return _audible_level(path, iter_audio(path) if samples is None else (samples,))[0]
+
+
+def read_through(path: Path, max_seconds: float) -> AudioCheck:
+    """Decode the whole recording once: proof that it is readable, complete, within the length limit
+    and not silent. Raises MediaError otherwise.
+
+    The decoded samples are counted rather than the header trusted: a few kilobytes of compressed
+    silence can hold hours of audio under a header that claims one second, so the read stops as
+    soon as it passes `max_seconds`.
+    """
+    info = probe_within(path, max_seconds)
+    max_samples = max_seconds * SAMPLE_RATE
+
+    def counted() -> Iterator[np.ndarray]:
+        decoded = 0
+        for chunk in iter_audio(path):
+            decoded += len(chunk)
+            if decoded > max_samples:
+                raise _too_long(path, max_seconds)
+            yield chunk
+
+    level, samples = _audible_level(path, counted())
+    decoded_seconds = samples / SAMPLE_RATE
+    if info.declared_seconds is not None and decoded_seconds < info.declared_seconds - _SHORTFALL_SECONDS:
+        raise _incomplete(
+            path,
+            f"it holds {spoken_duration(decoded_seconds)} of the {spoken_duration(info.declared_seconds)} "
+            "its header states",
+        )
+    return AudioCheck(info=info, decoded_seconds=decoded_seconds, level_dbfs=level)

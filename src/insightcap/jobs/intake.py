@@ -34,10 +34,11 @@ def submit_recording(
     session_date: date | None = None,
     original_name: str | None = None,
 ) -> Submitted:
-    """Queue a recording for the full pipeline. Raises MediaError (nothing stored) if it is not media."""
-    from insightcap.audio.decode import probe_media
+    """Queue a recording for the full pipeline. Raises MediaError (nothing stored) if it is not media or
+    is longer than allowed; its headers are read in a limited child process, never in this one."""
+    from insightcap.audio.limits import probe_untrusted
 
-    probe_media(path)
+    probe_untrusted(path, settings)
     return _store(path, settings, "media", MEDIA_STAGES, title, program, session_date, original_name)
 
 

@@ -35,16 +35,18 @@ def _media_path(ctx: StageContext) -> Path:
 
 
 def decode(ctx: StageContext) -> None:
-    """Reject what is not usable audio before any model time is spent on it."""
-    from insightcap.audio.decode import check_has_sound, probe_media
+    """Reject what is not usable audio before any model time is spent on it.
 
-    path = _media_path(ctx)
-    info = probe_media(path)
-    ctx.progress(0.3, f"{info.duration_seconds / 60:.1f} min of audio")
-    check_has_sound(path)
+    The whole file is decoded once in a limited child process; the later stages read it in-process
+    and rely on this check having passed.
+    """
+    from insightcap.audio.limits import check_recording
+
+    ctx.progress(0.0, "reading the whole recording once")
+    check = check_recording(_media_path(ctx), ctx.settings)
     with session_scope(ctx.settings) as db:
-        repo.get_session(db, ctx.session_id).duration_seconds = info.duration_seconds
-    ctx.progress(1.0, "audio checked")
+        repo.get_session(db, ctx.session_id).duration_seconds = check.decoded_seconds
+    ctx.progress(1.0, f"{check.decoded_seconds / 60:.1f} min of audio checked")
 
 
 def transcribe(ctx: StageContext) -> None:

@@ -7,18 +7,32 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from insightcap.config import Settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+_MAX_STEM = 100
 
 
 def safe_filename(name: str) -> str:
-    """A filename that cannot escape its folder or confuse a shell: keeps only the last path part."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).strip("._") or "recording"
-    return cleaned[-120:]
+    """A filename that cannot escape its folder or confuse a shell, for any name a browser sends.
+
+    Keeps only the last path part (after either kind of slash), spells accented letters without
+    their accents, replaces everything outside [A-Za-z0-9._-] (NUL and control bytes included) and
+    drops leading dots and dashes: no "..", no hidden files, no "-rf". The extension survives,
+    because the player picks the MIME type by it; a name with nothing left, such as one written in
+    Chinese, becomes "recording" with its extension.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    stem, dot, extension = ascii_name.rpartition(".")
+    if not dot or not _EXTENSION.fullmatch(extension):
+        stem, extension = ascii_name, ""
+    cleaned = _UNSAFE.sub("_", stem).strip("._-")[:_MAX_STEM].rstrip("._-") or "recording"
+    return f"{cleaned}.{extension}" if extension else cleaned
 
 
 def store_original(source: Path, session_id: str, settings: Settings) -> Path:
