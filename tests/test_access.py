@@ -233,3 +233,18 @@ def test_responses_carry_security_headers(anonymous) -> None:
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
     assert headers["cache-control"] == "no-store"
+
+
+def test_a_facilitator_deletes_a_session_everywhere(app, settings, seeded_session) -> None:
+    from insightcap.search.indexing import index_session
+
+    index_session(settings, seeded_session)
+    facilitator = bearer(app, make_account(settings, "fac@example.org", Role.FACILITATOR, (PROGRAM,)))
+    assert facilitator.get("/api/search", params={"q": PHRASE}).json()["hits"]
+    assert facilitator.delete(f"/api/sessions/{seeded_session}").status_code == 204
+    assert facilitator.get(f"/api/sessions/{seeded_session}").status_code == 404
+    assert facilitator.get("/api/search", params={"q": PHRASE}).json()["hits"] == []
+    assert facilitator.get("/api/sessions").json() == []
+    with session_scope(settings) as db:
+        deletion = audit.recent(db, action="delete_session")[0]
+    assert deletion.target == seeded_session and "Feedback" not in deletion.detail

@@ -123,6 +123,25 @@ def test_streaming_stops_at_the_limit_and_removes_the_partial_file(tmp_path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_dropped_connection_mid_upload_leaves_nothing(tmp_path) -> None:
+    """The browser closing (or the network failing) halfway through: no partial file survives."""
+    from starlette.requests import ClientDisconnect
+
+    from insightcap.web.uploads import receive_upload
+
+    boundary = "XyZ"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.flac\"\r\n"
+            "Content-Type: audio/flac\r\n\r\n").encode() + JFK.read_bytes()[:200_000]
+
+    async def body():
+        yield head
+        raise ClientDisconnect()
+
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(receive_upload(f"multipart/form-data; boundary={boundary}", None, body(), tmp_path, 10**9))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_session_detail_and_speaker_rename_apply_everywhere(client, seeded_session) -> None:
     detail = client.get(f"/api/sessions/{seeded_session}").json()
     assert detail["speakers"][:2] == ["Hannah Lee", "Marcus Johnson"]
