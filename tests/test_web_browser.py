@@ -137,16 +137,22 @@ def test_upload_process_read_edit_conflict_approve_search(server, browser, page,
     phone.context.close()
 
 
-def test_an_imported_transcript_gets_insights_and_speakers_can_be_renamed(server, page, shots) -> None:
+def import_transcript(page, server: str, path: Path, title: str, program: str) -> None:  # noqa: ANN001 - Page
+    """Upload a transcript through the upload page, wait for processing, and open the session."""
     page.goto(f"{server}/upload")
-    page.set_input_files("#file", str(REPO_ROOT / "tests/fixtures/transcripts/zoom.vtt"))
-    page.fill("#title", "Feedback that lands")
-    page.fill("#program", "Mentoring cohort")
+    page.set_input_files("#file", str(path))
+    page.fill("#title", title)
+    page.fill("#program", program)
     page.click("#upload-button")
     page.wait_for_url(re.compile(r"/jobs/\w+"))
     page.locator("#job-done, #job-error").filter(visible=True).wait_for(timeout=90_000)
     assert page.locator("#job-error").is_hidden(), page.locator("#job-error-text").inner_text()
     page.click("#job-done >> text=Open the session")
+
+
+def test_an_imported_transcript_gets_insights_and_speakers_can_be_renamed(server, page, shots) -> None:
+    import_transcript(page, server, REPO_ROOT / "tests/fixtures/transcripts/zoom.vtt", "Feedback that lands",
+                      "Mentoring cohort")
     assert page.locator("#player").count() == 0  # nothing to play for an imported transcript
     assert page.locator(".insights li").count() >= 1
 
@@ -173,15 +179,7 @@ def test_script_in_a_transcript_never_runs_in_any_page(server, page, tmp_path) -
     """Transcript text, speaker names and titles are shown as text on every page: nothing executes."""
     hostile = tmp_path / "hostile_transcript.txt"  # a Zoom text export keeps angle brackets as text
     hostile.write_text(HOSTILE_TRANSCRIPT)
-    page.goto(f"{server}/upload")
-    page.set_input_files("#file", str(hostile))
-    page.fill("#title", '<img src=x onerror="window.__xss = 4">Circle')
-    page.fill("#program", "Security circle")
-    page.click("#upload-button")
-    page.wait_for_url(re.compile(r"/jobs/\w+"))
-    page.locator("#job-done, #job-error").filter(visible=True).wait_for(timeout=90_000)
-    assert page.locator("#job-error").is_hidden(), page.locator("#job-error-text").inner_text()
-    page.click("#job-done >> text=Open the session")
+    import_transcript(page, server, hostile, '<img src=x onerror="window.__xss = 4">Circle', "Security circle")
     session_url = page.url.split("?")[0]
     for url in (session_url, f"{session_url}/memo", f"{server}/", f"{server}/search?q=template",
                 f"{server}/themes?program=Security+circle"):
