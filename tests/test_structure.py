@@ -192,7 +192,7 @@ def test_owner_is_never_guessed(settings: Settings) -> None:
     group = extract_action(
         nlp("We'll draft the proposal next week.")[:], "Maria", date(2026, 11, 23)
     )
-    assert group.owner is None and group.due == date(2026, 11, 30)
+    assert group.owner == "the group" and group.due == date(2026, 11, 30)  # "we" is said, not guessed
     unknown = extract_action(
         nlp("I'll update the budget by the end of the month.")[:], None, None
     )

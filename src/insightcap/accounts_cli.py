@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from insightcap.auth import audit
 from insightcap.auth.accounts import (
@@ -58,13 +61,20 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def create_account(email: str, role: Role, programs: list[str], password: str) -> None:
+@contextmanager
+def _audited(action: str, target: str, detail: str = "") -> Iterator[Session]:
+    """One change, committed together with its audit entry; a refusal is printed as an error, not raised."""
     try:
         with session_scope(get_settings()) as db:
-            user = add_user(db, email, password, role, programs)
-            audit.record(db, local_operator(), "user_add", user.email, f"{role} {', '.join(programs)}".strip())
-    except AccountError as error:
+            yield db
+            audit.record(db, local_operator(), action, target, detail)
+    except (AccountError, NotFound) as error:
         _fail(str(error))
+
+
+def create_account(email: str, role: Role, programs: list[str], password: str) -> None:
+    with _audited("user_add", email.strip().lower(), f"{role} {', '.join(programs)}".strip()) as db:
+        add_user(db, email, password, role, programs)
     where = f" in {', '.join(programs)}" if programs and role in PROGRAM_ROLES else ""
     out.print(f"Added {email.strip().lower()} as {role}{where}.")
 
@@ -88,12 +98,8 @@ def user_grant(
     program: Programs,
 ) -> None:
     """Give an account a role in more programs (or change its role in them)."""
-    try:
-        with session_scope(get_settings()) as db:
-            grant(db, email, role, program)
-            audit.record(db, local_operator(), "user_grant", email, f"{role} {', '.join(program)}")
-    except AccountError as error:
-        _fail(str(error))
+    with _audited("user_grant", email, f"{role} {', '.join(program)}") as db:
+        grant(db, email, role, program)
     out.print(f"{email} is now {role} in {', '.join(program)}.")
 
 
@@ -103,12 +109,8 @@ def user_revoke(
     program: Annotated[str, typer.Option("--program", help="The program to take the account out of.")],
 ) -> None:
     """Take an account out of a program."""
-    try:
-        with session_scope(get_settings()) as db:
-            revoke_program(db, email, program)
-            audit.record(db, local_operator(), "user_revoke", email, program)
-    except (AccountError, NotFound) as error:
-        _fail(str(error))
+    with _audited("user_revoke", email, program) as db:
+        revoke_program(db, email, program)
     out.print(f"{email} no longer has access to {program}.")
 
 
@@ -129,12 +131,8 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON f
 
 
 def _set_disabled(email: str, disabled: bool) -> None:
-    try:
-        with session_scope(get_settings()) as db:
-            set_disabled(db, email, disabled)
-            audit.record(db, local_operator(), "user_disable" if disabled else "user_enable", email)
-    except AccountError as error:
-        _fail(str(error))
+    with _audited("user_disable" if disabled else "user_enable", email) as db:
+        set_disabled(db, email, disabled)
 
 
 @user_app.command("disable")
@@ -156,12 +154,8 @@ def user_password(email: Annotated[str, typer.Argument(help="The account's email
                   password_stdin: PasswordStdin = False) -> None:
     """Set a new password for an account (signs it out of every browser)."""
     password = read_password(password_stdin)
-    try:
-        with session_scope(get_settings()) as db:
-            set_password(db, get_user(db, email), password)
-            audit.record(db, local_operator(), "user_password", email)
-    except AccountError as error:
-        _fail(str(error))
+    with _audited("user_password", email) as db:
+        set_password(db, get_user(db, email), password)
     out.print(f"The password of {email} was changed.")
 
 
@@ -171,15 +165,11 @@ def token_create(
     name: Annotated[str, typer.Option(help="What the token is for, to recognise it later.")] = "",
 ) -> None:
     """Create an API token. It is printed once, as the last line: store it like a password."""
-    try:
-        with session_scope(get_settings()) as db:
-            user = get_user(db, email)
-            if user.disabled:
-                _fail(f"{email} is disabled; enable it first with `insightcap user enable {email}`.")
-            secret = issue(db, user, "api", name=name)
-            audit.record(db, local_operator(), "token_create", user.email, name)
-    except AccountError as error:
-        _fail(str(error))
+    with _audited("token_create", email, name) as db:
+        user = get_user(db, email)
+        if user.disabled:
+            raise AccountError(f"{email} is disabled; enable it first with `insightcap user enable {email}`.")
+        secret = issue(db, user, "api", name=name)
     err.print(f"API token for {email} (shown only now; revoke it with `insightcap token revoke ID`):")
     print(secret)
 

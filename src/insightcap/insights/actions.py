@@ -1,173 +1,435 @@
-"""Who will do what, by when: the parts of a commitment, read from its parse.
+"""Commitments: which sentences hand out or take on work, and who will do what, by when.
 
-The owner is only ever someone the sentence names: the speaker when they commit in the first
-person singular, a person named as the subject ("Maria will…") or addressed ("Maria, can you…").
-"We'll…" has no single owner, and an unknown speaker stays unknown: never guessed. Due dates are
-the DATE entities spaCy finds, resolved by dateparser relative to the session's date.
+Finding them: a detector trained on AMI (eval/train_actions.py, models/action_head/) scores every
+sentence; AMI's human action items come from the dialogue acts it learned from, which are mostly
+work being handed out ("as the industrial designer, you're gonna be working on…"), not only
+first-person offers.
+
+Reading them: the owner is only ever someone the words name. "I" is the speaker, "we" is the
+group, "you" is the participant named in the sentence (or in the speaker's sentence just
+before: "Marketing expert, … you'll be looking at trends"), a named subject is that person; an
+unknown speaker or an unnamed "you" stays unknown, never guessed. Due dates are the DATE
+entities spaCy finds that name a point in time, resolved by dateparser against the session's
+date; a duration ("for two weeks") is not a deadline.
+
+Writing them: each commitment becomes a short third-person statement, "<owner> will <task>". The
+task comes from the local generator when there is one, checked against the words said (a task
+using a content word nobody said is rejected), and otherwise from the parse.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 import dateparser
+import numpy as np
+from spacy.language import Language
 from spacy.tokens import Span, Token
 
-from insightcap.insights.nlp import fluent_text
-from insightcap.insights.schema import ActionItem
+from insightcap.generator.base import GeneratorError, TextGenerator
+from insightcap.insights.features import dense_features
+from insightcap.insights.head import SectionHead
+from insightcap.insights.nlp import CONTENT_POS, fluent_text
+from insightcap.insights.schema import ActionItem, Insight, Section
+from insightcap.insights.sentences import ParsedSentence
+from insightcap.resources import prompt_text, resource_dir
+from insightcap.themes.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+COMMITMENT = "commitment"
+NOT_COMMITMENT = "other"
+# The owner of what "we" will do: the people in the session, as a group.
+GROUP = "the group"
+# Two commitments this close (MiniLM cosine of their statements) are the same one said twice.
+DUPLICATE_SIMILARITY = 0.85
+TASK_WORDS = (2, 14)
+TASK_TOKENS = 40
 
 _SUBJECTS = frozenset({"nsubj", "nsubjpass"})
-_AUXILIARIES = frozenset({"aux", "auxpass", "neg"})
 # Prepositions that introduce a deadline belong to what was said about it ("by Friday").
-_DEADLINE_MARKERS = frozenset({"by", "before", "until", "till", "on", "for", "within"})
+_DEADLINE_MARKERS = frozenset({"by", "before", "until", "till", "on", "for", "within", "in"})
+# Before a number of days or weeks, these make it a point in time ("in two weeks"); "for two
+# weeks" and a bare "two weeks" are how long something lasts.
+_OFFSET_MARKERS = frozenset({"in", "within"})
+_VOCATIVE_DEPS = frozenset({"npadvmod", "intj", "vocative", "dep"})
+
+
+# --- who -------------------------------------------------------------------------------------
 
 
 def _subject(verb: Token) -> Token | None:
     return next((child for child in verb.children if child.dep_ in _SUBJECTS), None)
 
 
+def _complement(verb: Token) -> Token | None:
+    """The verb `verb` hands the work to: "going to / need to X", "make sure to X"."""
+    for child in verb.children:
+        # The small parser often tags the verb after "gonna" as an adjective or noun.
+        if child.dep_ == "xcomp" and (child.pos_ == "VERB" or verb.lemma_ == "go"):
+            return child
+        if child.dep_ == "acomp":
+            nested = next((c for c in child.children if c.dep_ == "xcomp" and c.pos_ == "VERB"), None)
+            if nested is not None:
+                return nested
+    return None
+
+
 def _task_verb(span: Span) -> Token | None:
-    """The verb naming the work: the root, or what it governs in "going to / need to / try to X"."""
+    """The verb naming the work: the root, or the verb it hands over to (see _complement)."""
     verb = span.root
     if verb.pos_ not in {"VERB", "AUX"}:
         return None
     while True:
-        complement = next(
-            (
-                child
-                for child in verb.children
-                if child.dep_ == "xcomp" and child.pos_ == "VERB"
-            ),
-            None,
-        )
-        has_object = any(child.dep_ in {"dobj", "dative"} for child in verb.children)
+        complement = _complement(verb)
+        # "gonna" carries no work of its own, even when the parser hangs the object on it.
+        has_object = verb.lemma_ != "go" and any(child.dep_ in {"dobj", "dative"} for child in verb.children)
         if complement is None or has_object:
             return verb
         verb = complement
 
 
+def _name_tokens(token: Token) -> list[Token]:
+    """A name with its compound parts ("Industrial Designer", "Maria Lopez")."""
+    return [child for child in token.lefts if child.dep_ == "compound"] + [token]
+
+
 def _person_named(span: Span, token: Token) -> str | None:
-    """The name of the person `token` refers to: a PERSON entity, or a proper noun spaCy's
-    recogniser gave no other type (short names in speech are often missed)."""
+    """The name `token` is part of: a PERSON entity, or a proper noun spaCy's recogniser gave no
+    other type (short names in speech are often missed)."""
     for entity in span.ents:
         if entity.start <= token.i < entity.end:
             return entity.text if entity.label_ == "PERSON" else None
-    return token.text if token.pos_ == "PROPN" else None
+    return " ".join(part.text for part in _name_tokens(token)) if token.pos_ == "PROPN" else None
 
 
 def _addressed(span: Span) -> list[Token]:
-    """Names said to someone ("Maria, can you…"): a person outside the clause's subject."""
+    """Names said to someone ("Maria, can you…"): a proper noun outside the clause's structure."""
     return [
         token
         for token in span
-        if token.pos_ == "PROPN"
-        and token.dep_ in {"npadvmod", "intj", "vocative", "dep"}
-        and _person_named(span, token) is not None
+        if token.pos_ == "PROPN" and token.dep_ in _VOCATIVE_DEPS and _person_named(span, token) is not None
     ]
 
 
-def find_owner(span: Span, speaker: str | None) -> str | None:
+def _participants_named(text: str, participants: Collection[str]) -> list[str]:
+    return [
+        name
+        for name in participants
+        if re.search(rf"\b{re.escape(name)}\b", text, flags=re.IGNORECASE)
+    ]
+
+
+def find_owner(
+    span: Span,
+    speaker: str | None,
+    participants: Collection[str] = (),
+    said_before: Span | None = None,
+) -> str | None:
+    """Who the sentence says will do the work, or None when it does not say.
+
+    `participants` are the session's speaker names; `said_before` is the speaker's own sentence
+    just before, where the person addressed is often named.
+    """
     verb = _task_verb(span)
     subject = _subject(span.root) or (_subject(verb) if verb is not None else None)
     if subject is None:
         return None
     person = subject.morph.get("Person")
     number = subject.morph.get("Number")
-    if person == ["1"] and number == ["Sing"]:
-        return speaker
+    if person == ["1"]:
+        return speaker if number == ["Sing"] else GROUP
+    others = [name for name in participants if name != speaker]
     if person == ["2"]:
         addressed = _addressed(span)
-        return _person_named(span, addressed[0]) if len(addressed) == 1 else None
-    return _person_named(span, subject)
+        if len(addressed) == 1:
+            return _person_named(span, addressed[0])
+        for text in (span.text, said_before.text if said_before is not None else ""):
+            named = _participants_named(text, others)
+            if len(named) == 1:
+                return named[0]
+        return None
+    named = _participants_named(" ".join(token.text for token in subject.subtree), others)
+    return named[0] if len(named) == 1 else _person_named(span, subject)
+
+
+# --- by when ---------------------------------------------------------------------------------
 
 
 def _end_of_period(phrase: Span, session_date: date) -> date | None:
     """ "the end of the week/month/year": dateparser resolves points in time, not period ends."""
-    period = next(
-        (
-            token.lemma_.lower()
-            for token in phrase
-            if token.lemma_.lower() in {"week", "month", "year"}
-        ),
-        None,
-    )
-    if period is None or not any(token.lemma_.lower() == "end" for token in phrase):
+    lemmas = {token.lemma_.lower() for token in phrase}
+    if "end" not in lemmas:
         return None
-    if period == "week":
-        return session_date + timedelta(
-            days=(calendar.FRIDAY - session_date.weekday()) % 7
-        )
-    if period == "month":
-        return session_date.replace(
-            day=calendar.monthrange(session_date.year, session_date.month)[1]
-        )
-    return session_date.replace(month=12, day=31)
+    if "week" in lemmas:
+        return session_date + timedelta(days=(calendar.FRIDAY - session_date.weekday()) % 7)
+    if "month" in lemmas:
+        return session_date.replace(day=calendar.monthrange(session_date.year, session_date.month)[1])
+    if "year" in lemmas:
+        return session_date.replace(month=12, day=31)
+    return None
 
 
 def resolve_date(phrase: Span, session_date: date) -> date | None:
-    base = datetime.combine(session_date, datetime.min.time())
+    """The day `phrase` names, counted from the session's date; None when it names none."""
+    period_end = _end_of_period(phrase, session_date)
+    if period_end is not None:
+        return period_end
     parsed = dateparser.parse(
         phrase.text,
         languages=["en"],
         settings={
-            "RELATIVE_BASE": base,
+            "RELATIVE_BASE": datetime.combine(session_date, datetime.min.time()),
             "PREFER_DATES_FROM": "future",
             "RETURN_AS_TIMEZONE_AWARE": False,
         },
     )
-    return parsed.date() if parsed else _end_of_period(phrase, session_date)
+    return parsed.date() if parsed else None
 
 
-def find_due(
-    span: Span, session_date: date | None
-) -> tuple[date | None, str | None, Span | None]:
-    """(resolved date, the words said, the tokens of the deadline phrase) of the first DATE entity."""
-    entity = next((entity for entity in span.ents if entity.label_ == "DATE"), None)
-    if entity is None:
-        return None, None, None
-    start = entity.start
-    before = span.doc[start - 1] if start > span.start else None
-    if (
-        before is not None
-        and before.pos_ == "ADP"
-        and before.lower_ in _DEADLINE_MARKERS
-    ):
-        start -= 1
-    phrase = span.doc[start : entity.end]
-    due = resolve_date(entity, session_date) if session_date else None
-    return due, phrase.text, phrase
+def _is_duration(entity: Span, marker: Token | None) -> bool:
+    """ "two weeks", "for ten years": a length of time with a number, not said as "in two weeks"."""
+    counted = any(token.like_num or token.dep_ == "nummod" for token in entity)
+    return counted and (marker is None or marker.lower_ not in _OFFSET_MARKERS)
 
 
-def find_task(span: Span, deadline: Span | None) -> str:
+def find_due(span: Span, session_date: date | None) -> tuple[date | None, str | None, Span | None]:
+    """(resolved date, the words said, the tokens of the deadline phrase) of the first DATE
+    entity that names a point in time."""
+    for entity in span.ents:
+        if entity.label_ != "DATE":
+            continue
+        before = span.doc[entity.start - 1] if entity.start > span.start else None
+        marker = before if before is not None and before.pos_ == "ADP" and before.lower_ in _DEADLINE_MARKERS else None
+        if _is_duration(entity, marker):
+            continue
+        phrase = span.doc[entity.start - (marker is not None) : entity.end]
+        due = resolve_date(entity, session_date) if session_date else None
+        return due, phrase.text, phrase
+    return None, None, None
+
+
+# --- what ------------------------------------------------------------------------------------
+
+
+def find_task(span: Span, deadline: Span | None = None) -> str:
+    """The work as a verb phrase in the base form, from the parse: the task verb and what follows
+    it ("you're gonna be working on the design" → "work on the design")."""
     verb = _task_verb(span)
     if verb is None:
         return fluent_text(span)
-    excluded: set[int] = (
-        set(range(deadline.start, deadline.end)) if deadline is not None else set()
-    )
-    for token in [verb, *verb.ancestors]:
-        for child in token.children:
-            if child.dep_ in _SUBJECTS or (
-                child.dep_ in _AUXILIARIES and child.i < verb.i
-            ):
-                excluded.update(descendant.i for descendant in child.subtree)
-    excluded.update(token.i for token in _addressed(span))
-    tokens = [
+    excluded = set(range(deadline.start, deadline.end)) if deadline is not None else set()
+    for addressed in _addressed(span):
+        excluded.update(token.i for token in _name_tokens(addressed))
+    negation = [child for child in verb.lefts if child.dep_ == "neg"]
+    tail = [
         token
-        for token in verb.subtree
+        for child in verb.rights
+        for token in child.subtree
         if token.i not in excluded and not token.is_punct
     ]
-    return fluent_text(tokens)
+    words = fluent_text(tail)
+    head = verb.lemma_ if verb.tag_ in {"VBG", "VBN", "VBZ", "VBD", "VBP"} else verb.text
+    return " ".join(part for part in ("not" if negation else "", head.lower(), words) if part)
 
 
 def extract_action(
-    span: Span, speaker: str | None, session_date: date | None
+    span: Span,
+    speaker: str | None,
+    session_date: date | None,
+    participants: Collection[str] = (),
+    said_before: Span | None = None,
 ) -> ActionItem:
     due, due_text, deadline = find_due(span, session_date)
     return ActionItem(
-        owner=find_owner(span, speaker),
+        owner=find_owner(span, speaker, participants, said_before),
         task=find_task(span, deadline),
         due=due,
         due_text=due_text,
     )
+
+
+def action_statement(action: ActionItem) -> str:
+    """ "Maria will send the template by next Tuesday." — or the task alone when no owner was said."""
+    due = f" {action.due_text}" if action.due_text and action.due_text not in action.task else ""
+    if action.owner:
+        text = f"{action.owner} will {action.task}{due}"
+    else:
+        text = f"{action.task}{due}"
+    return text[:1].upper() + text[1:].rstrip(" .,;") + "."
+
+
+# --- the generator's wording, checked ----------------------------------------------------------
+
+
+def _content_lemmas(nlp: Language, text: str) -> set[str]:
+    # Lower-cased first: a Title Case reply would otherwise be tagged as proper nouns, unlemmatised.
+    return {token.lemma_ for token in nlp(text.lower()) if token.pos_ in CONTENT_POS and not token.is_stop}
+
+
+def task_problem(task: str, evidence: str, nlp: Language) -> str | None:
+    """What is wrong with a generated task, in words, or None when it is usable: a verb phrase of
+    TASK_WORDS words in the base form, every content word of it said in the evidence."""
+    words = task.split()
+    if not TASK_WORDS[0] <= len(words) <= TASK_WORDS[1]:
+        return f"it has {len(words)} words, not {TASK_WORDS[0]} to {TASK_WORDS[1]}"
+    if re.search(r"[.!?;:]\s+\S", task):
+        return "it is more than one phrase"
+    parsed = nlp(f"They will {task}")
+    if parsed[2].tag_ != "VB":
+        return "it does not start with a verb in the base form"
+    invented = _content_lemmas(nlp, task) - _content_lemmas(nlp, evidence)
+    if invented:
+        return f"it uses words nobody said: {', '.join(sorted(invented))}"
+    return None
+
+
+class TaskWriter:
+    """Asks the generator for each commitment's task as a short verb phrase.
+
+    After the generator fails once (server down, model missing) it is not asked again, so an
+    unreachable endpoint costs one timeout per session, not one per commitment.
+    """
+
+    def __init__(self, generator: TextGenerator, nlp: Language) -> None:
+        self.generator = generator
+        self.failure: str | None = None
+        self._nlp = nlp
+        self._system = prompt_text("facilitator_system.txt")
+
+    def task(self, quote: str, said_before: str, action: ActionItem) -> str | None:
+        """A cleaner wording of `action.task` (the parse's draft), or None when the generator gave
+        none that passes task_problem."""
+        if self.failure:
+            return None
+        said = f"{said_before} {quote}".strip()
+        request = prompt_text("action_task.txt").format(
+            said=said, owner=action.owner or "someone", draft=action.task
+        )
+        try:
+            reply = self.generator.chat(self._system, request, max_tokens=TASK_TOKENS, temperature=0.0)
+        except GeneratorError as error:
+            log.warning("generator failed, writing the remaining tasks from the parse: %s", error)
+            self.failure = str(error)
+            return None
+        task = " ".join(reply.split()).strip(" \"'“”*`").rstrip(".")
+        problem = task_problem(task, said, self._nlp)
+        if problem:
+            log.info("generated task rejected: %r: %s", task, problem)
+            return None
+        return task
+
+
+# --- which sentences ---------------------------------------------------------------------------
+
+
+def action_head_path() -> Path:
+    return resource_dir("models") / "action_head" / "head.npz"
+
+
+@lru_cache(maxsize=1)
+def load_action_head() -> SectionHead:
+    return SectionHead.load(action_head_path())
+
+
+def commitment_probabilities(sentences: Sequence[ParsedSentence], embeddings: np.ndarray) -> np.ndarray:
+    """The detector's probability that each sentence hands out or takes on work."""
+    head = load_action_head()
+    if not sentences:
+        return np.zeros(0)
+    last_start = max(max(parsed.sentence.start for parsed in sentences), 1e-6)
+    position = np.array([[parsed.sentence.start / last_start] for parsed in sentences], dtype=np.float32)
+    dense = np.hstack([dense_features([parsed.span for parsed in sentences], embeddings), position])
+    texts = [parsed.sentence.text for parsed in sentences]
+    return head.probabilities(texts, dense)[:, head.classes.index(COMMITMENT)]
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What reading a session's commitments needs besides the sentences themselves."""
+
+    session_date: date | None
+    embedder: Embedder
+    writer: TaskWriter | None = None
+
+
+def _said_before(sentences: Sequence[ParsedSentence], index: int) -> ParsedSentence | None:
+    """The sentence before, when the same speaker said it (it often names who is addressed)."""
+    if index == 0:
+        return None
+    previous = sentences[index - 1]
+    return previous if previous.sentence.speaker == sentences[index].sentence.speaker else None
+
+
+def find_action_items(
+    sentences: Sequence[ParsedSentence],
+    embeddings: np.ndarray,
+    topic_of: dict[int, int],
+    context: ActionContext,
+    offers: Mapping[int, float] | None = None,
+) -> list[Insight]:
+    """The session's commitments as action-item insights, the most likely first, near-duplicates
+    dropped. `topic_of` maps a sentence index to its topic.
+
+    Two detectors vote: this module's, trained on the acts AMI's annotators linked to action items
+    (mostly work being handed out in design meetings), and `offers`, the sentence index → confidence
+    of sentences the section head read as a speaker taking work on ("I'll send you the template by
+    Friday"), which the first rarely sees in AMI and would miss in a peer-learning circle.
+    """
+    detected = commitment_probabilities(sentences, embeddings)
+    threshold = float(load_action_head().meta["threshold"])
+    probability = detected.copy()
+    for index, confidence in (offers or {}).items():
+        probability[index] = max(probability[index], confidence)
+    participants = {parsed.sentence.speaker for parsed in sentences if parsed.sentence.speaker}
+    insights: list[Insight] = []
+    for index in np.argsort(-probability, kind="stable"):
+        if detected[index] < threshold and int(index) not in (offers or {}):
+            continue
+        parsed = sentences[int(index)]
+        sentence = parsed.sentence
+        before = _said_before(sentences, int(index))
+        action = extract_action(
+            parsed.span, sentence.speaker, context.session_date, participants, before.span if before else None
+        )
+        written = (
+            context.writer.task(sentence.text, before.sentence.text if before else "", action)
+            if context.writer
+            else None
+        )
+        if written:
+            action = action.model_copy(update={"task": written})
+        insights.append(
+            Insight(
+                section=Section.ACTION_ITEM,
+                statement=action_statement(action),
+                quote=sentence.text,
+                speaker=sentence.speaker,
+                start=sentence.start,
+                end=sentence.end,
+                topic_index=topic_of.get(sentence.index, 0),
+                confidence=round(float(probability[index]), 4),
+                sentence_indices=[sentence.index],
+                action=action,
+            )
+        )
+    return _without_duplicates(insights, context.embedder)
+
+
+def _without_duplicates(insights: list[Insight], embedder: Embedder) -> list[Insight]:
+    """Keeps the first (most likely) of statements that say the same thing."""
+    if len(insights) < 2:
+        return insights
+    vectors = embedder.encode([insight.statement for insight in insights])
+    kept: list[int] = []
+    for index in range(len(insights)):
+        if not kept or float(np.max(vectors[kept] @ vectors[index])) < DUPLICATE_SIMILARITY:
+            kept.append(index)
+    return [insights[index] for index in kept]

@@ -13,7 +13,8 @@ from datetime import date
 import numpy as np
 
 from insightcap.config import Settings
-from insightcap.insights.actions import extract_action
+from insightcap.generator.base import TextGenerator
+from insightcap.insights.actions import ActionContext, TaskWriter, find_action_items
 from insightcap.insights.classify import SectionCall, classify_sentences
 from insightcap.insights.nlp import content_words, fluent_text, load_nlp
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
@@ -89,21 +90,24 @@ def _is_candidate(call: SectionCall, parsed: ParsedSentence) -> bool:
     return len(content_words(parsed.span)) >= needed
 
 
+def topic_of_sentences(topics: list[Topic]) -> dict[int, int]:
+    """Sentence index → the index of the topic it belongs to."""
+    return {index: topic.index for topic in topics for index in topic.sentence_indices}
+
+
 def select_insights(
     sentences: list[ParsedSentence],
     embeddings: np.ndarray,
     calls: list[SectionCall],
-    topics: list[Topic],
-    session_date: date | None,
+    topic_of: dict[int, int],
 ) -> list[Insight]:
-    topic_of = {
-        index: topic.index for topic in topics for index in topic.sentence_indices
-    }
+    """The section head's insights. Action items are found separately (insights/actions.py), by a
+    detector trained on the sentences AMI's annotators linked to action items."""
     candidates = sorted(
         (
             index
             for index, (call, parsed) in enumerate(zip(calls, sentences))
-            if _is_candidate(call, parsed)
+            if call.section != Section.ACTION_ITEM and _is_candidate(call, parsed)
         ),
         key=lambda index: -calls[index].confidence,
     )
@@ -140,22 +144,28 @@ def select_insights(
                 topic_index=topic_of[index],
                 confidence=round(call.confidence, 4),
                 sentence_indices=[sentence.index],
-                action=(
-                    extract_action(parsed.span, sentence.speaker, session_date)
-                    if call.section == Section.ACTION_ITEM
-                    else None
-                ),
                 resource_name=call.resource_name,
             )
         )
-    insights.sort(
-        key=lambda insight: (
-            insight.topic_index,
-            _SECTION_ORDER[insight.section],
-            -insight.confidence,
-        )
-    )
     return insights
+
+
+def action_items(
+    sentences: list[ParsedSentence],
+    embeddings: np.ndarray,
+    calls: list[SectionCall],
+    topic_of: dict[int, int],
+    context: ActionContext,
+) -> list[Insight]:
+    """Commitments from both detectors: the action-item detector, and the sentences the section
+    head read as a speaker offering to do something."""
+    offers = {index: call.confidence for index, (call, parsed) in enumerate(zip(calls, sentences))
+              if call.section == Section.ACTION_ITEM and _is_candidate(call, parsed)}
+    return find_action_items(sentences, embeddings, topic_of, context, offers)
+
+
+def _in_memo_order(insights: list[Insight]) -> list[Insight]:
+    return sorted(insights, key=lambda i: (i.topic_index, _SECTION_ORDER[i.section], -i.confidence))
 
 
 def extract_insights(
@@ -163,9 +173,12 @@ def extract_insights(
     settings: Settings,
     session_date: date | None = None,
     progress: ProgressCallback = ignore_progress,
+    generator: TextGenerator | None = None,
 ) -> SessionInsights:
+    """`generator`, when given, rewords each action item's task (validated against what was said)."""
     progress(0.0, "Splitting the transcript into sentences")
-    sentences = split_sentences(transcript, load_nlp(settings))
+    nlp = load_nlp(settings)
+    sentences = split_sentences(transcript, nlp)
     embedder = Embedder(settings)
     progress(0.2, f"Embedding {len(sentences)} sentences")
     embeddings = _embed(
@@ -176,7 +189,14 @@ def extract_insights(
     progress(0.8, "Classifying sentences into sections")
     calls = classify_sentences(sentences, embeddings, embedder)
     progress(0.9, "Selecting insights")
-    insights = select_insights(sentences, embeddings, calls, topics, session_date)
+    topic_of = topic_of_sentences(topics)
+    writer = TaskWriter(generator, nlp) if generator else None
+    actions = action_items(sentences, embeddings, calls, topic_of, ActionContext(session_date, embedder, writer))
+    others = select_insights(sentences, embeddings, calls, topic_of)
+    # A sentence is one insight: one the section head made a resource, idea or question stays that.
+    taken = {index for insight in others for index in insight.sentence_indices}
+    actions = [action for action in actions if not taken.intersection(action.sentence_indices)]
+    insights = _in_memo_order(others + actions)
     progress(1.0, f"Found {len(topics)} topics and {len(insights)} insights")
     return SessionInsights(
         topics=topics,

@@ -73,12 +73,14 @@ def speakers(ctx: StageContext) -> None:
 
 
 def structure(ctx: StageContext) -> None:
+    from insightcap.generator.factory import get_generator
     from insightcap.insights.structure import extract_insights
 
     with session_scope(ctx.settings) as db:
         transcript = repo.load_output(db, ctx.session_id, "transcript", Transcript)
         session_date = repo.get_session(db, ctx.session_id).session_date
-    insights = extract_insights(transcript, ctx.settings, session_date=session_date, progress=ctx.progress)
+    insights = extract_insights(transcript, ctx.settings, session_date=session_date, progress=ctx.progress,
+                                generator=get_generator(ctx.settings))
     with session_scope(ctx.settings) as db:
         repo.save_output(db, ctx.session_id, "insights", insights)
         repo.replace_insights(db, ctx.session_id, insights)
