@@ -260,8 +260,16 @@ def memo_versions(db: Session, session_id: str) -> list[MemoVersion]:
     )
 
 
+# SQLite integers are 64-bit: a larger number asked for (a typo, a fuzzer) cannot be a version.
+_LARGEST_VERSION = 2**63 - 1
+
+
 def memo_version(db: Session, session_id: str, version: int) -> MemoVersion:
-    row = db.scalar(select(MemoVersion).where(MemoVersion.session_id == session_id, MemoVersion.version == version))
+    row = (
+        db.scalar(select(MemoVersion).where(MemoVersion.session_id == session_id, MemoVersion.version == version))
+        if abs(version) <= _LARGEST_VERSION
+        else None
+    )
     if row is None:
         raise NotFound(f"Session {session_id} has no memo version {version}.")
     return row
