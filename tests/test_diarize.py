@@ -12,18 +12,21 @@ import numpy as np
 import pytest
 
 from eval.diarization import Turn, diarization_error
-from insightcap.audio.decode import decode_audio
-from insightcap.transcript.diarize import diarize, speakers_from_prints, speech_windows
+from insightcap.audio.decode import SAMPLE_RATE, decode_audio, iter_audio
+from insightcap.transcript.diarize import diarize, speakers_from_prints, speech_windows, window_clips
 from insightcap.transcript.schema import Segment, Transcript, Word
-from insightcap.transcript.speakers import speaker_stats
+from insightcap.transcript.speakers import SpeakerBounds, speaker_stats
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _timed_words(text: str, start: float, end: float) -> list[Word]:
-    """Words spread evenly over a turn: enough timing to test splitting at a change of speaker."""
+    """Words spread evenly over a turn, stored stripped as the ASR runtimes store them: enough
+    timing to test splitting at a change of speaker."""
     tokens = text.split()
     step = (end - start) / len(tokens)
     return [
-        Word(text=f" {token}", start=start + i * step, end=start + (i + 1) * step)
+        Word(text=token, start=start + i * step, end=start + (i + 1) * step)
         for i, token in enumerate(tokens)
     ]
 
@@ -91,7 +94,7 @@ def test_two_voices_are_told_apart_and_mixed_segments_split(two_voice_meeting, s
     assert ours < 0.1 and ours < baseline / 3, (ours, baseline)
     assert labelled.text.split() == transcript.text.split()  # splitting loses no word
 
-    capped = diarize(audio, transcript, settings, max_speakers=1)
+    capped = diarize(audio, transcript, settings, SpeakerBounds(max_speakers=1))
     assert capped.speakers == ["Speaker 1"]
     assert all(segment.speaker == "Speaker 1" for segment in capped.segments)
 
@@ -107,10 +110,23 @@ def test_one_real_voice_stays_one_speaker(shared_eval: Path, settings) -> None:
     assert [segment.speaker for segment in labelled.segments] == ["Speaker 1"] * 3
 
 
-def test_max_speakers_must_allow_someone(settings) -> None:
-    transcript = Transcript(segments=[Segment(start=0.0, end=1.0, text="hello")])
-    with pytest.raises(ValueError, match="at least 1"):
-        diarize(np.zeros(16_000, dtype=np.float32), transcript, settings, max_speakers=0)
+def test_streamed_windows_hear_exactly_what_the_whole_recording_holds() -> None:
+    """Windows cut from iter_audio's chunks are the very samples of the decoded recording, so
+    streaming changes no voice print; windows past the end get what there is."""
+    recording = EXAMPLES / "team-retrospective.ogg"
+    whole = decode_audio(recording)
+    seconds = len(whole) / SAMPLE_RATE
+    speech = [(0.0, 4.2), (3.0, 9.5), (27.3, 31.0), (118.0, 125.0), (seconds - 2.0, seconds + 1.0)]
+    transcript = Transcript(segments=[Segment(start=start, end=end, text="words") for start, end in speech])
+    windows = speech_windows(transcript, audio_seconds=seconds + 5.0)
+
+    streamed = list(window_clips(iter_audio(recording, chunk_seconds=7.3), windows))
+
+    assert [w.start for w in windows] == sorted(w.start for w in windows)  # overlapping segments interleave
+    assert len(streamed) == len(windows)
+    for window, clip in zip(windows, streamed):
+        assert np.array_equal(clip, whole[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)])
+    assert 0 < len(streamed[-1]) < 1.5 * SAMPLE_RATE
 
 
 def test_segment_is_split_where_the_voice_changes() -> None:

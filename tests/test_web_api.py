@@ -328,3 +328,44 @@ def test_themes_timeline_shows_recurring_themes_across_a_programs_sessions(clien
     page = client.get("/themes", params={"program": "Mentoring cohort"}).text
     assert 'class="timeline"' in page and timeline["themes"][0]["label"] in page
     assert client.get("/api/programs/Nobody/themes").status_code == 404
+
+
+def test_a_recordings_speaker_count_is_checked_and_kept_with_the_session(client, queue, settings) -> None:
+    for fields, message in (({"speakers": "0"}, "between 1 and 20 (got 0)"),
+                            ({"speakers": "three"}, "a whole number like 3 (got 'three')"),
+                            ({"speakers": "2", "max_speakers": "3"}, "not both")):
+        with JFK.open("rb") as handle:
+            refused = client.post("/api/sessions", files={"file": ("talk.flac", handle, "audio/flac")}, data=fields)
+        assert refused.status_code == 422 and message in refused.json()["detail"], refused.text
+    assert queue.submitted == [] and _stored_files(settings) == []
+
+    with JFK.open("rb") as handle:
+        ranged = client.post("/api/sessions", files={"file": ("talk.flac", handle, "audio/flac")},
+                             data={"min_speakers": "2", "max_speakers": "4"})
+    with JFK.open("rb") as handle:
+        exact = client.post("/upload", files={"file": ("talk.flac", handle, "audio/flac")}, data={"speakers": "3"},
+                            follow_redirects=False)
+    assert ranged.status_code == 202 and exact.status_code == 303
+    with session_scope(settings) as db:
+        kept = [(record.min_speakers, record.max_speakers) for record in repo.list_sessions(db)]
+    assert sorted(kept) == [(2, 4), (3, 3)]
+    form = client.get("/upload").text
+    assert '<label for="speakers">' in form and 'name="speakers" type="number" min="1" max="20"' in form
+
+
+def test_talk_time_and_turns_per_speaker_in_the_api_and_on_the_page(client, seeded_session) -> None:
+    client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Marcus Johnson", "name": "Marcus J."})
+    detail = client.get(f"/api/sessions/{seeded_session}").json()
+    stats = detail["speaker_stats"]
+    assert [stat["speaker"] for stat in stats] == detail["speakers"]
+    assert sum(stat["share"] for stat in stats) == pytest.approx(1.0)
+    assert all(stat["turns"] >= 1 and stat["talk_seconds"] > 0 for stat in stats)
+    marcus = next(stat for stat in stats if stat["speaker"] == "Marcus Johnson")
+    assert marcus["speaker_name"] == "Marcus J."
+
+    page = client.get(f"/sessions/{seeded_session}").text
+    table = page[page.index('id="talk-time"') : page.index("</section>", page.index('id="talk-time"'))]
+    assert '<th scope="row">Marcus J.</th>' in table and "Marcus Johnson" not in table
+    assert f'style="width: {round(marcus["share"] * 100, 1)}%"' in table
+    assert table.count('<span class="talk-bar" aria-hidden="true">') == len(stats)
+    assert f'({round(marcus["share"] * 100)}%)' in table

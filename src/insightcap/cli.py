@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import date
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,6 +20,8 @@ from rich.table import Table
 
 from insightcap.accounts_cli import audit_command, token_app, user_app
 from insightcap.config import Settings, get_settings
+from insightcap.transcript.schema import Transcript
+from insightcap.transcript.speakers import MOST_SPEAKERS, SpeakerBounds, SpeakerHintError, speaker_stats
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 out = Console()
@@ -141,7 +144,14 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _submit(kind: str, path: Path, title: str | None, program: str | None, session_date: date | None) -> None:
+def _submit(
+    kind: str,
+    path: Path,
+    title: str | None,
+    program: str | None,
+    session_date: date | None,
+    speakers: SpeakerBounds = SpeakerBounds(),
+) -> None:
     from insightcap.jobs.intake import submit_recording, submit_transcript
     from insightcap.jobs.runner import user_facing_errors
 
@@ -149,7 +159,7 @@ def _submit(kind: str, path: Path, title: str | None, program: str | None, sessi
     if not path.is_file():
         _fail(f"{path} does not exist or is not a file.")
     _resume_interrupted(settings)
-    submit = submit_recording if kind == "media" else submit_transcript
+    submit = partial(submit_recording, speakers=speakers) if kind == "media" else submit_transcript
     try:
         submitted = submit(path, settings, title=title, program=program, session_date=session_date)
     except user_facing_errors() as error:
@@ -168,6 +178,13 @@ DateOption = Annotated[
 ]
 
 
+def _speaker_bounds(exact: int | None, min_speakers: int | None, max_speakers: int | None) -> SpeakerBounds:
+    try:
+        return SpeakerBounds.from_hint(exact, min_speakers, max_speakers)
+    except SpeakerHintError as error:
+        _fail(f"{error} Leave --speakers, --min-speakers and --max-speakers out to have the speakers counted.")
+
+
 def _parse_date(value: str | None) -> date | None:
     if value is None:
         return None
@@ -184,12 +201,18 @@ def process(
     program: ProgramOption = None,
     session_date: DateOption = None,
     model: Annotated[Optional[str], typer.Option(help="ASR model from models/manifest.toml, e.g. whisper-tiny-en.")] = None,
+    speakers: Annotated[
+        Optional[int], typer.Option("--speakers", help=f"Exactly this many people speak (1-{MOST_SPEAKERS}). Default: counted from the voices.")
+    ] = None,
+    min_speakers: Annotated[Optional[int], typer.Option("--min-speakers", help="At least this many people speak.")] = None,
+    max_speakers: Annotated[Optional[int], typer.Option("--max-speakers", help="At most this many people speak.")] = None,
 ) -> None:
-    """Transcribe a recording, find its insights and draft its debrief memo."""
+    """Transcribe a recording, tell its speakers apart, find its insights and draft its debrief memo."""
+    bounds = _speaker_bounds(speakers, min_speakers, max_speakers)
     if model:
         os.environ["INSIGHTCAP_ASR_MODEL"] = model
         get_settings.cache_clear()
-    _submit("media", recording, title, program, _parse_date(session_date))
+    _submit("media", recording, title, program, _parse_date(session_date), bounds)
 
 
 @app.command("import")
@@ -237,11 +260,10 @@ def show(
     session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
     transcript_lines: Annotated[int, typer.Option("--lines", help="Transcript lines to show (0: all).")] = 0,
 ) -> None:
-    """Show a session's transcript and insights."""
+    """Show a session's speakers (talk time, share, turns), transcript and insights."""
     from insightcap.insights.schema import SessionInsights
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
-    from insightcap.transcript.schema import Transcript
 
     with session_scope(get_settings()) as db:
         try:
@@ -256,6 +278,8 @@ def show(
     out.print(header)
     if jobs and jobs[-1].error:
         out.print(f"[red]Last error:[/] {escape(jobs[-1].error)}")
+    if transcript and transcript.speakers:
+        out.print(_speaker_table(transcript, names))
     if transcript:
         out.rule("Transcript")
         segments = transcript.segments[:transcript_lines] if transcript_lines else transcript.segments
@@ -273,6 +297,15 @@ def show(
                     f"[dim]— {escape(speaker)}, {_clock(insight.start)}[/]",
                     highlight=False,
                 )
+
+
+def _speaker_table(transcript: Transcript, names: dict[str, str]) -> Table:
+    """Who took part how much: a facilitator checks here that everyone had a voice."""
+    table = Table("speaker", "talk time", "share", "turns", title="Who spoke", title_justify="left")
+    for stat in speaker_stats(transcript):
+        table.add_row(escape(names.get(stat.speaker, stat.speaker)), _clock(stat.talk_seconds),
+                      f"{stat.share:.0%}", str(stat.turns))
+    return table
 
 
 @app.command()

@@ -13,6 +13,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files, store_original
 from insightcap.transcript.schema import Transcript
+from insightcap.transcript.speakers import SpeakerBounds
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,18 @@ def submit_recording(
     program: str | None = None,
     session_date: date | None = None,
     original_name: str | None = None,
+    speakers: SpeakerBounds = SpeakerBounds(),
 ) -> Submitted:
     """Queue a recording for the full pipeline. Raises MediaError (nothing stored) if it is not media or
-    is longer than allowed; its headers are read in a limited child process, never in this one."""
+    is longer than allowed; its headers are read in a limited child process, never in this one.
+
+    `speakers` is what the user knows about how many people speak; it is kept with the session.
+    """
     from insightcap.audio.limits import probe_untrusted
 
     probe_untrusted(path, settings)
-    return _store(path, settings, "media", MEDIA_STAGES, title, program, session_date, original_name)
+    return _store(path, settings, "media", MEDIA_STAGES, title, program, session_date, original_name,
+                  speakers=speakers)
 
 
 def submit_transcript(
@@ -73,12 +79,13 @@ def _store(
     session_date: date | None,
     original_name: str | None,
     transcript: Transcript | None = None,
+    speakers: SpeakerBounds = SpeakerBounds(),
 ) -> Submitted:
     session_id = repo.new_id()
     stored = store_original(path, session_id, settings)
     try:
         with session_scope(settings) as db:
-            repo.create_session(
+            record = repo.create_session(
                 db,
                 session_id=session_id,
                 title=_title_from(Path(original_name or path.name), title),
@@ -88,9 +95,10 @@ def _store(
                 program=program,
                 session_date=session_date,
             )
+            record.min_speakers, record.max_speakers = speakers.min_speakers, speakers.max_speakers
             if transcript is not None:
                 repo.save_output(db, session_id, "transcript", transcript)
-                repo.get_session(db, session_id).duration_seconds = transcript.duration
+                record.duration_seconds = transcript.duration
             job = repo.create_job(db, session_id, stages)
             return Submitted(session_id=session_id, job_id=job.id)
     except BaseException:

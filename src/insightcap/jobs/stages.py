@@ -61,13 +61,17 @@ def transcribe(ctx: StageContext) -> None:
 
 
 def speakers(ctx: StageContext) -> None:
-    """Label who spoke when ("Speaker 1…n", renamed later by the facilitator)."""
-    from insightcap.audio.decode import decode_audio
+    """Label who spoke when ("Speaker 1…n", renamed later by the facilitator), within the number of
+    speakers the user gave at upload. The recording is streamed: memory stays flat however long it is."""
+    from insightcap.audio.decode import iter_audio
     from insightcap.transcript.diarize import diarize
+    from insightcap.transcript.speakers import SpeakerBounds
 
     with session_scope(ctx.settings) as db:
         transcript = repo.load_output(db, ctx.session_id, "transcript", Transcript)
-    labelled = diarize(decode_audio(_media_path(ctx)), transcript, ctx.settings, progress=ctx.progress)
+        record = repo.get_session(db, ctx.session_id)
+        bounds = SpeakerBounds(record.min_speakers, record.max_speakers)
+    labelled = diarize(iter_audio(_media_path(ctx)), transcript, ctx.settings, bounds, progress=ctx.progress)
     with session_scope(ctx.settings) as db:
         repo.save_output(db, ctx.session_id, "transcript", labelled)
 

@@ -46,6 +46,10 @@ class SessionRecord(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     # "Speaker 1" -> "Maria": applied wherever a speaker is shown, so a rename happens once.
     speaker_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # How many people speak, when the user said so (`--speakers N`: both equal): diarization keeps
+    # its speaker count within these, and a retried or resumed job still knows them.
+    min_speakers: Mapped[int | None] = mapped_column(Integer)
+    max_speakers: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -4,14 +4,20 @@ Whisper says what was said but not by whom, and a peer-learning memo must know w
 The recording's speech (the transcript's segments, so silence and music are never embedded) is cut
 into short overlapping windows; each window becomes a voice print with the GE2E speaker encoder
 that ships inside the resemblyzer wheel; the prints are clustered with a distance threshold, so the
-number of speakers is found rather than asked for (one speaker stays one speaker); and each word
-takes the majority voice of the windows that hear it, so a Whisper segment that runs across a
-change of speaker is split where the voice changes.
+number of speakers is found rather than asked for (one speaker stays one speaker), unless the user
+knows it (`SpeakerBounds`: an exact count or a range); and each word takes the majority voice of
+the windows that hear it, so a Whisper segment that runs across a change of speaker is split where
+the voice changes.
+
+The recording is read as a stream of chunks and only the audio from the earliest window not yet
+embedded is held, so memory does not grow with the length of the meeting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +30,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.transcript.schema import Segment, Transcript, Word
+from insightcap.transcript.speakers import SpeakerBounds
 from insightcap.weights import model_path
 
 if TYPE_CHECKING:
@@ -53,6 +60,9 @@ MIN_SPEAKER_WINDOWS = 2
 # off one person's voice sits about 0.3 from the rest of it.
 FEW_WINDOWS = 8
 CLEARLY_DIFFERENT = 0.4
+# When the user's speaker count overrides the threshold, windows are re-assigned to their nearest
+# voice until none moves; this many rounds is far more than that takes.
+SETTLE_PASSES = 50
 # A change of speaker inside a segment is believed only if the new voice lasts this long.
 MIN_TURN_SECONDS = 1.0
 
@@ -87,7 +97,7 @@ def _torch_threads(count: int) -> Iterator[None]:
 
 
 def speech_windows(transcript: Transcript, audio_seconds: float) -> list[SpeechWindow]:
-    """Windows over the transcript's speech, in time order; the last one of a segment ends with it."""
+    """Windows over the transcript's speech, in order of start; the last one of a segment ends with it."""
     windows: list[SpeechWindow] = []
     for segment in sorted(transcript.segments, key=lambda s: s.start):
         start, end = max(0.0, segment.start), min(segment.end, audio_seconds)
@@ -101,37 +111,71 @@ def speech_windows(transcript: Transcript, audio_seconds: float) -> list[SpeechW
         count = int(np.ceil((length - WINDOW_SECONDS) / HOP_SECONDS)) + 1
         for window_start in np.linspace(start, end - WINDOW_SECONDS, count):
             windows.append(SpeechWindow(start=float(window_start), end=float(window_start) + WINDOW_SECONDS))
+    # Overlapping segments (a caption file's crosstalk) would otherwise step back in time, and
+    # window_clips relies on starts never doing so.
+    windows.sort(key=lambda window: window.start)
     return windows
 
 
-def _window_audio(audio: np.ndarray, window: SpeechWindow) -> np.ndarray:
-    """A fixed-length, level-normalised clip, so windows batch together and loudness is not a voice."""
+def window_clips(chunks: Iterable[np.ndarray], windows: list[SpeechWindow]) -> Iterator[np.ndarray]:
+    """Each window's samples, in window order, cut from the recording read as consecutive chunks.
+
+    Windows start in time order, so audio before the next window's start is never needed again and
+    is dropped: about one chunk is held however long the recording is. A window that runs past the
+    end of the audio gets what there is of it.
+    """
+    spans = [(int(window.start * SAMPLE_RATE), int(window.end * SAMPLE_RATE)) for window in windows]
+    held, held_from, next_window = np.zeros(0, dtype=np.float32), 0, 0
+    # A final None marks the end of the audio: the windows still waiting get what there is.
+    for chunk in itertools.chain(chunks, [None]):
+        if chunk is not None:
+            # Nothing held (the usual case between windows, and a whole in-memory recording): no copy.
+            held = np.concatenate([held, chunk]) if len(held) else chunk
+        held_to = held_from + len(held)
+        while next_window < len(spans) and (chunk is None or spans[next_window][1] <= held_to):
+            start, end = spans[next_window]
+            # A copy, so a batch of clips never keeps whole chunks alive.
+            yield held[start - held_from : end - held_from].copy()
+            next_window += 1
+        keep_from = min(spans[next_window][0], held_to) if next_window < len(spans) else held_to
+        held, held_from = held[keep_from - held_from :], keep_from
+
+
+def _fixed_length(clip: np.ndarray) -> np.ndarray:
+    """A full-window, level-normalised clip, so windows batch together and loudness is not a voice."""
     from resemblyzer.audio import normalize_volume
 
-    clip = audio[int(window.start * SAMPLE_RATE) : int(window.end * SAMPLE_RATE)].astype(np.float32)
     # A short utterance is repeated to the full window rather than padded with silence, which the
     # encoder's last LSTM state would otherwise mostly describe.
-    clip = np.resize(clip, int(WINDOW_SECONDS * SAMPLE_RATE))
+    clip = np.resize(clip.astype(np.float32), int(WINDOW_SECONDS * SAMPLE_RATE))
     if np.any(clip):
         clip = normalize_volume(clip, -30, increase_only=True)
     return clip
 
 
 def embed_windows(
-    audio: np.ndarray, windows: list[SpeechWindow], settings: Settings, progress: ProgressCallback = ignore_progress
+    audio: np.ndarray | Iterable[np.ndarray],
+    windows: list[SpeechWindow],
+    settings: Settings,
+    progress: ProgressCallback = ignore_progress,
 ) -> np.ndarray:
-    """One unit-length 256-d voice print per window, computed in batches so memory stays flat."""
+    """One unit-length 256-d voice print per window, computed in batches so memory stays flat.
+
+    `audio` is the whole recording as one array, or the recording as consecutive chunks (iter_audio).
+    """
     import torch
     from resemblyzer.audio import wav_to_mel_spectrogram
 
     encoder = _voice_encoder(model_path(settings.speaker_model, settings.model_cache_dir) / "pretrained.pt")
+    chunks = [audio] if isinstance(audio, np.ndarray) else audio
+    clips = window_clips(chunks, windows)
     prints = np.zeros((len(windows), 256), dtype=np.float32)
     for first in range(0, len(windows), BATCH_WINDOWS):
-        batch = windows[first : first + BATCH_WINDOWS]
-        mels = np.stack([wav_to_mel_spectrogram(_window_audio(audio, window)) for window in batch])
+        batch = itertools.islice(clips, BATCH_WINDOWS)
+        mels = np.stack([wav_to_mel_spectrogram(_fixed_length(clip)) for clip in batch])
         with torch.inference_mode():
-            prints[first : first + len(batch)] = encoder(torch.from_numpy(mels)).numpy()
-        progress((first + len(batch)) / len(windows), "Telling the speakers apart")
+            prints[first : first + len(mels)] = encoder(torch.from_numpy(mels)).numpy()
+        progress((first + len(mels)) / len(windows), "Telling the speakers apart")
     # A silent window gives an all-zero ReLU output, normalised to NaN: it has no voice to compare.
     return np.nan_to_num(prints)
 
@@ -151,23 +195,70 @@ def _centroids(prints: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray
 
 
 def cluster_voices(
-    prints: np.ndarray, max_speakers: int | None = None, threshold: float = DISTANCE_THRESHOLD
+    prints: np.ndarray, bounds: SpeakerBounds = SpeakerBounds(), threshold: float = DISTANCE_THRESHOLD
 ) -> np.ndarray:
-    """A speaker number (0..k-1) per voice print; k is found by the threshold, capped by `max_speakers`."""
+    """A speaker number (0..k-1) per voice print; k is found by the threshold and kept within `bounds`."""
     if len(prints) < 2:
         return np.zeros(len(prints), dtype=int)
-    sample = np.linspace(0, len(prints) - 1, min(len(prints), MAX_CLUSTERED_WINDOWS)).astype(int)
-    tree = linkage(prints[sample], method="average", metric="cosine")
-    sample_labels = fcluster(tree, t=threshold, criterion="distance") - 1
-    if max_speakers is not None and sample_labels.max() + 1 > max_speakers:
-        sample_labels = fcluster(tree, t=max(1, max_speakers), criterion="maxclust") - 1
-    kept = np.unique(_absorb_small_clusters(prints[sample], sample_labels))
-    centroids = _centroids(prints[sample], sample_labels, sample_labels.max() + 1)[kept]
+    sample = prints[np.linspace(0, len(prints) - 1, min(len(prints), MAX_CLUSTERED_WINDOWS)).astype(int)]
+    tree = linkage(sample, method="average", metric="cosine")
+    cut = fcluster(tree, t=threshold, criterion="distance") - 1
+    kept = np.unique(_absorb_small_clusters(sample, cut))
+    found = len(kept)
+    wanted = bounds.clamp(found)
+    if wanted > found:
+        cut, kept = _cut_into(tree, wanted)
     # Every window (sampled or not) joins its nearest speaker; two passes let the centroids settle.
+    labels = _join_nearest(prints, _centroids(sample, cut, cut.max() + 1)[kept], passes=2)
+    if wanted == found:
+        return labels
+    if wanted < found:
+        labels = _merge_most_alike(prints, labels, wanted)
+    # The user's count overrides the threshold, so the voices were drawn by a rule the threshold
+    # was not tuned with: let every window settle with its nearest voice until none moves.
+    return _join_nearest(prints, _centroids(prints, labels, labels.max() + 1), passes=SETTLE_PASSES)
+
+
+def _join_nearest(prints: np.ndarray, centroids: np.ndarray, passes: int) -> np.ndarray:
+    """Each print's nearest voice, then up to `passes` rounds of re-centring (k-means), fewer if settled."""
     labels = _nearest(prints, centroids)
-    for _ in range(2):
-        labels = _nearest(prints, _centroids(prints, labels, len(kept)))
+    for _ in range(passes):
+        moved = _nearest(prints, _centroids(prints, labels, len(centroids)))
+        if np.array_equal(moved, labels):
+            break
+        labels = moved
     return labels
+
+
+def _merge_most_alike(prints: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The two voices whose centres are closest become one, again, until `count` voices remain:
+    told there are fewer people than the threshold heard, the likeliest mistake is one person's
+    voice split in two."""
+    labels = np.unique(labels, return_inverse=True)[1]
+    while labels.max() + 1 > count:
+        centroids = _centroids(prints, labels, labels.max() + 1)
+        alike = centroids @ centroids.T
+        np.fill_diagonal(alike, -np.inf)
+        kept, merged = np.unravel_index(np.argmax(alike), alike.shape)
+        labels = np.unique(np.where(labels == merged, kept, labels), return_inverse=True)[1]
+    return labels
+
+
+def _cut_into(tree: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tree's clusters and the `count` of them taken as the speakers, when the user knows better
+    than the threshold.
+
+    The tree is cut ever finer until `count` clusters each heard in MIN_SPEAKER_WINDOWS or more
+    appear (a finer cut first splits off single odd windows, which are not people), and the largest
+    `count` are kept; the crumbs left over join their nearest speaker. A recording with fewer voiced
+    windows than that gets as many speakers as it can.
+    """
+    for clusters in range(count, len(tree) + 2):
+        cut = fcluster(tree, t=clusters, criterion="maxclust") - 1
+        sizes = np.bincount(cut)
+        if np.count_nonzero(sizes >= MIN_SPEAKER_WINDOWS) >= count:
+            break
+    return cut, np.sort(np.argsort(-sizes, kind="stable")[:count])
 
 
 def _absorb_small_clusters(prints: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -258,7 +349,8 @@ def _split_segment(segment: Segment, timeline: _VoiceTimeline) -> list[tuple[int
     for index, (speaker, words) in enumerate(runs):
         start = segment.start if index == 0 else words[0].start
         end = segment.end if index == len(runs) - 1 else words[-1].end
-        text = "".join(word.text for word in words).strip()
+        # The runtimes store words stripped of Whisper's leading space, so the spaces are put back.
+        text = " ".join(word.text.strip() for word in words)
         pieces.append((speaker, Segment(start=start, end=end, text=text, words=words)))
     return pieces
 
@@ -276,24 +368,24 @@ def label_segments(transcript: Transcript, windows: list[SpeechWindow], labels: 
 
 
 def diarize(
-    audio: np.ndarray,
+    audio: np.ndarray | Iterable[np.ndarray],
     transcript: Transcript,
     settings: Settings,
-    max_speakers: int | None = None,
+    bounds: SpeakerBounds = SpeakerBounds(),
     progress: ProgressCallback = ignore_progress,
 ) -> Transcript:
     """The transcript with every segment's speaker set, split where the speaker changes mid-segment.
 
-    `audio` is the recording as 16 kHz mono float32 (what decode_audio returns). `max_speakers`,
-    when the user knows it, caps the number of speakers found; one speaker is always allowed.
-    Speaker labels already on the transcript are replaced.
+    `audio` is the recording as 16 kHz mono float32: one array (decode_audio) or, to keep memory
+    flat on long recordings, consecutive chunks of it (iter_audio), whose length is then taken from
+    the transcript. `bounds` is what the user knows about the number of speakers; without it the
+    number is found from the voices. Speaker labels already on the transcript are replaced.
     """
-    if max_speakers is not None and max_speakers < 1:
-        raise ValueError(f"max_speakers must be at least 1 (got {max_speakers}); leave it empty to detect.")
-    windows = speech_windows(transcript, len(audio) / SAMPLE_RATE)
+    seconds = len(audio) / SAMPLE_RATE if isinstance(audio, np.ndarray) else transcript.duration or math.inf
+    windows = speech_windows(transcript, seconds)
     with _torch_threads(settings.cpu_threads):
         prints = embed_windows(audio, windows, settings, lambda fraction, message: progress(0.95 * fraction, message))
-    labelled = speakers_from_prints(transcript, windows, prints, max_speakers)
+    labelled = speakers_from_prints(transcript, windows, prints, bounds)
     progress(1.0, "Speakers labelled")
     return labelled
 
@@ -302,10 +394,10 @@ def speakers_from_prints(
     transcript: Transcript,
     windows: list[SpeechWindow],
     prints: np.ndarray,
-    max_speakers: int | None = None,
+    bounds: SpeakerBounds = SpeakerBounds(),
     threshold: float = DISTANCE_THRESHOLD,
 ) -> Transcript:
     """The labelling half of `diarize`, apart so the threshold can be tuned without re-embedding."""
     windows, prints = _voiced(windows, prints)
-    labels = _smooth(cluster_voices(prints, max_speakers, threshold), windows)
+    labels = _smooth(cluster_voices(prints, bounds, threshold), windows)
     return label_segments(transcript, windows, labels)

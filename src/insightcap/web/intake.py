@@ -4,6 +4,7 @@ intake, and clean up whatever the outcome. Shared by the upload page and POST /a
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from insightcap.auth import audit, policy
 from insightcap.jobs.intake import submit_recording, submit_transcript
 from insightcap.jobs.runner import user_facing_errors
 from insightcap.storage.db import session_scope
+from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
 from insightcap.web.models import Submitted
 from insightcap.web.uploads import UploadRejected, receive_upload
 from insightcap.web.views import Caller
@@ -24,6 +26,24 @@ def _parse_date(value: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise UploadRejected(f"The date {value!r} is not a date like 2026-11-25.") from None
+
+
+def _whole_number(value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UploadRejected(f"The number of speakers must be a whole number like 3 (got {value!r}).") from None
+
+
+def _speaker_bounds(fields: dict[str, str]) -> SpeakerBounds:
+    """The optional `speakers` (exact) or `min_speakers`/`max_speakers` fields; used for recordings only."""
+    counts = (_whole_number(fields.get(name, "")) for name in ("speakers", "min_speakers", "max_speakers"))
+    try:
+        return SpeakerBounds.from_hint(*counts)
+    except SpeakerHintError as error:
+        raise UploadRejected(f"{error} Leave the number of speakers empty to have the speakers counted.") from None
 
 
 def _program_for(caller: Caller, requested: str | None) -> str | None:
@@ -53,8 +73,9 @@ async def accept_upload(request: Request, caller: Caller) -> Submitted:
     )
     try:
         fields = upload.fields
+        speakers = _speaker_bounds(fields)
         program = await run_in_threadpool(_program_for, caller, fields.get("program") or None)
-        submit = submit_transcript if upload.is_transcript else submit_recording
+        submit = submit_transcript if upload.is_transcript else partial(submit_recording, speakers=speakers)
         submitted = await run_in_threadpool(
             submit,
             upload.path,

@@ -65,6 +65,17 @@ class InsightOut(BaseModel):
     end: float
 
 
+class SpeakerStatOut(BaseModel):
+    """How much one speaker took part: whether everyone had a voice."""
+
+    speaker: str = Field(description="The speaker label in the transcript, e.g. 'Speaker 1'.")
+    speaker_name: str = Field(description="The label, or the name it was renamed to.")
+    talk_seconds: float = Field(description="Time speaking, summed over the speaker's transcript segments.")
+    share: float = Field(ge=0, le=1, description="Fraction of all speakers' talk time, 0 to 1.")
+    turns: int = Field(description="Times the speaker took the floor (runs of consecutive segments).")
+    words: int
+
+
 class SessionDetail(SessionSummary):
     source_kind: Literal["media", "transcript"]
     original_filename: str
@@ -74,6 +85,9 @@ class SessionDetail(SessionSummary):
     speaker_names: dict[str, str]
     speakers: list[str]
     transcript: list[SegmentOut]
+    speaker_stats: list[SpeakerStatOut] = Field(
+        default_factory=list, description="Talk time and turns per speaker, in order of first appearance."
+    )
     insights: list[InsightOut]
     job_id: str | None = Field(description="The session's latest processing job.")
     can_edit: bool = Field(description="Whether the caller facilitates this session's program.")

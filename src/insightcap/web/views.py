@@ -31,6 +31,7 @@ from insightcap.storage.files import safe_filename
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
 from insightcap.themes.program import list_program_themes
 from insightcap.transcript.schema import Transcript
+from insightcap.transcript.speakers import speaker_stats
 from insightcap.web.models import (
     DiffLine,
     InsightOut,
@@ -42,6 +43,7 @@ from insightcap.web.models import (
     SegmentOut,
     SessionDetail,
     SessionSummary,
+    SpeakerStatOut,
     StageState,
     ThemeTimeline,
 )
@@ -236,6 +238,10 @@ def session_detail(caller: Caller, session_id: str, *, audited: bool = True) -> 
                 SegmentOut(start=s.start, end=s.end, text=s.text.strip(), speaker=s.speaker,
                            speaker_name=names.get(s.speaker, s.speaker) if s.speaker else None)
                 for s in (transcript.segments if transcript else [])
+            ],
+            speaker_stats=[
+                SpeakerStatOut(**stat.model_dump(), speaker_name=names.get(stat.speaker, stat.speaker))
+                for stat in (speaker_stats(transcript) if transcript else [])
             ],
             insights=[
                 InsightOut(section=row.section, statement=row.statement, quote=row.quote, speaker=row.speaker,
