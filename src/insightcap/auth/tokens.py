@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,20 +32,15 @@ def issue(db: Session, user: User, kind: str, *, name: str = "", lifetime: timed
     return secret
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def resolve(db: Session, secret: str, kind: str) -> AccessToken | None:
     """The live token for this secret: not revoked, not expired, its user not disabled."""
     token = db.scalar(select(AccessToken).where(AccessToken.secret_hash == _digest(secret), AccessToken.kind == kind))
     now = utcnow()
     if token is None or token.revoked_at is not None or token.user.disabled:
         return None
-    if token.expires_at is not None and _aware(token.expires_at) <= now:
+    if token.expires_at is not None and token.expires_at <= now:
         return None
-    if token.last_used_at is None or now - _aware(token.last_used_at) > _LAST_USED_RESOLUTION:
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token
 

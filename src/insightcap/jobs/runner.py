@@ -148,8 +148,6 @@ def _worker_is_gone(job: JobRecord) -> bool:
         except PermissionError:
             pass
     heartbeat = job.heartbeat_at
-    if heartbeat is not None and heartbeat.tzinfo is None:
-        heartbeat = heartbeat.replace(tzinfo=timezone.utc)
     return heartbeat is None or datetime.now(timezone.utc) - heartbeat > _STALE_AFTER
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from insightcap.storage.tables import Base, utcnow
+from insightcap.storage.tables import Base, UtcDateTime, utcnow
 
 
 class PassageRecord(Base):
@@ -65,8 +64,8 @@ class ThemeRecord(Base):
     trend: Mapped[str] = mapped_column(String(10), default="steady")
     # False once a re-clustering no longer finds the theme; kept so it can come back under its id.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ThemeMemberRecord(Base):

@@ -40,7 +40,8 @@ from insightcap.web.models import (
 
 # Every error body is {"detail": "<a sentence>"}, validation errors included (app.py words them).
 router = APIRouter(prefix="/api", tags=["api"], responses={
-    401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}, 422: {"model": Problem}})
+    400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
+    422: {"model": Problem}})
 
 _UPLOAD_FORM = {
     "requestBody": {
