@@ -2,8 +2,13 @@
 
 Every QMSum meeting is imported as a session (turns → transcript segments with synthetic times) and
 indexed by the product's own code (passages, FTS5, faiss); each "specific" query is then searched
-over all meetings, and again within its own meeting (the session filter: queries are written per
-meeting). A hit is relevant when it comes from the query's meeting and overlaps a gold turn span.
+over all meetings, within its program, and within its own meeting (queries are written per meeting).
+A program is the recurring group a meeting belongs to, as a facilitator's program would be: one
+AMI team's four meetings (ES2006a-d), one ICSI research group (Bed, Bmr, Bro), one committee.
+Over all meetings, half the queries are AMI ones whose meeting is one of 20 where five teams do the
+same scripted design task, so "what did Marketing think of the buttons?" fits several meetings
+equally; the program scope is the search a facilitator makes over their own program's sessions.
+A hit is relevant when it comes from the query's meeting and overlaps a gold turn span.
 recall@10 here is success@10: the share of queries with at least one relevant hit in the top 10.
 
     python -m eval.retrieval --data ../shared/eval [--workdir /tmp/retrieval]  # reuse an index
@@ -27,6 +32,7 @@ SECONDS_PER_WORD, PAUSE = 0.4, 0.3
 @dataclass(frozen=True)
 class ImportedMeeting:
     meeting_id: str
+    program: str | None
     turn_starts: list[float]
 
     def turns_of(self, start: float, end: float) -> tuple[int, int]:
@@ -54,7 +60,17 @@ def meeting_transcript(meeting: dict):
     return Transcript(segments=segments, duration=clock, source="import", produced_by="qmsum")
 
 
-def import_meetings(settings, meetings: list[dict], program_of=lambda meeting: None) -> dict[str, ImportedMeeting]:
+def program_of(meeting: dict) -> str:
+    """The recurring group a QMSum meeting belongs to: its AMI team, ICSI group or committee."""
+    meeting_id = meeting["meeting_id"]
+    if meeting["domain"] == "Product":
+        return meeting_id.rstrip("abcd")
+    if meeting["domain"] == "Academic":
+        return meeting_id[:3]
+    return meeting_id.split("_")[0]
+
+
+def import_meetings(settings, meetings: list[dict], program_of=program_of) -> dict[str, ImportedMeeting]:
     """Each meeting as a session of the data dir in `settings`, indexed by the product's code;
     a data dir that already holds them is reused as it is."""
     from insightcap.search.indexing import index_session
@@ -67,7 +83,9 @@ def import_meetings(settings, meetings: list[dict], program_of=lambda meeting: N
     for meeting in meetings:
         transcript = meeting_transcript(meeting)
         meeting_id = meeting["meeting_id"]
-        imported[meeting_id] = ImportedMeeting(meeting_id, [segment.start for segment in transcript.segments])
+        imported[meeting_id] = ImportedMeeting(
+            meeting_id, program_of(meeting), [segment.start for segment in transcript.segments]
+        )
         if meeting_id in existing:
             continue
         with session_scope(settings) as db:
@@ -92,14 +110,21 @@ def settings_for(workdir: Path | None):
     return Settings(data_dir=folder)
 
 
-def evaluate(settings, queries: list[dict], meetings: dict[str, ImportedMeeting], mode: str, within: bool) -> dict:
+SCOPES = {"all": "all meetings", "program": "its program", "meeting": "its own meeting"}
+
+
+def evaluate(settings, queries: list[dict], meetings: dict[str, ImportedMeeting], mode: str, scope: str) -> dict:
     from insightcap.search.hybrid import search
     from insightcap.search.schema import SearchFilters
 
     found, reciprocal = 0, 0.0
     for query in queries:
         meeting = meetings[query["meeting_id"]]
-        filters = SearchFilters(session_id=meeting.meeting_id) if within else SearchFilters()
+        filters = {
+            "all": SearchFilters(),
+            "program": SearchFilters(program=meeting.program),
+            "meeting": SearchFilters(session_id=meeting.meeting_id),
+        }[scope]
         hits = search(settings, query["query"], filters, limit=10, mode=mode)
         for rank, hit in enumerate(hits, start=1):
             if hit.session_id != meeting.meeting_id:
@@ -121,12 +146,12 @@ def main() -> None:
     queries = [query for query in read_jsonl(args.data / "qmsum" / "queries.jsonl") if query["type"] == "specific"]
     imported = import_meetings(settings, meetings)
     figures, rows = {}, []
-    for within in (False, True):
+    for scope, scope_name in SCOPES.items():
         for mode in ("keyword", "semantic", "hybrid"):
-            name = f"{mode}_within_meeting" if within else mode
-            figures[name] = evaluate(settings, queries, imported, mode, within)
-            rows.append([mode, "own meeting" if within else f"all {len(meetings)} meetings",
-                         figures[name]["recall@10"], figures[name]["mrr"]])
+            name = mode if scope == "all" else f"{mode}_within_{scope}"
+            figures[name] = evaluate(settings, queries, imported, mode, scope)
+            over = f"all {len(meetings)} meetings" if scope == "all" else scope_name
+            rows.append([mode, over, figures[name]["recall@10"], figures[name]["mrr"]])
     print_table(f"QMSum retrieval, {len(queries)} specific queries", ["search", "over", "recall@10", "MRR"], rows)
     report("retrieval", figures)
 

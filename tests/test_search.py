@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from eval.retrieval import meeting_transcript as qmsum_transcript
-from eval.retrieval import read_jsonl
+from eval.retrieval import program_of, read_jsonl
 from insightcap.config import Settings
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.search.documents import session_keys
@@ -23,11 +23,12 @@ from insightcap.search.indexing import (
     index_session,
     vector_index_path,
 )
-from insightcap.search.keyword import fts_query
+from insightcap.search.keyword import fts_query, mentioned_speakers
 from insightcap.search.passages import build_passages
 from insightcap.search.schema import SearchFilters
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.search_tables import PassageRecord
 from insightcap.storage.tables import SessionRecord
 from insightcap.themes.index import VectorIndex
 from insightcap.transcript.schema import Transcript
@@ -111,6 +112,21 @@ def test_hostile_query_syntax_is_searched_as_words() -> None:
     assert fts_query("!!! ???") is None
 
 
+def test_a_query_names_speakers_by_label_or_given_name() -> None:
+    labels = {"PhD A", "PhD B", "Professor C", "Professor D", "Grad E", "Marketing", "Cat"}
+    assert mentioned_speakers("What did PhD A think about the results?", labels) == {"PhD A"}
+    # "a" is an article here, not the speaker A: every professor fits equally.
+    assert mentioned_speakers("Did the professor like a plan?", labels) == {"Professor C", "Professor D"}
+    assert mentioned_speakers("what did cat say about the budget", labels) == {"Cat"}
+    assert mentioned_speakers("What was decided about the budget?", labels) == set()
+
+
+def test_eval_programs_are_recurring_groups() -> None:
+    assert program_of({"meeting_id": "ES2006c", "domain": "Product"}) == "ES2006"
+    assert program_of({"meeting_id": "Bro011", "domain": "Academic"}) == "Bro"
+    assert program_of({"meeting_id": "education_18", "domain": "Committee"}) == "education"
+
+
 @pytest.mark.slow
 def test_search_finds_an_insight_by_keyword_and_by_paraphrase(settings_copy: Settings) -> None:
     by_keyword = search(settings_copy, "LCD display", limit=5)
@@ -139,6 +155,20 @@ def test_filters_restrict_results(settings_copy: Settings) -> None:
     by_name = search(settings_copy, query, SearchFilters(speaker="cat"))
     assert by_name and {hit.session_id for hit in by_name} == {"es2006a"}
     assert any(hit.speaker == "Cat" for hit in by_name)
+
+
+@pytest.mark.slow
+def test_moments_where_the_named_speaker_talks_come_first(settings_copy: Settings) -> None:
+    with session_scope(settings_copy) as db:
+        repo.get_session(db, "es2006b").speaker_names = {"Industrial Designer": "Ravi"}
+        speakers = {(row.session_id, row.start): row.speakers for row in db.query(PassageRecord)}
+    query = "what did Ravi say about the remote control"
+    plain = search(settings_copy, query, limit=5, mode="keyword")
+    hits = search(settings_copy, query, limit=5)
+    spoke = [("Industrial Designer" in speakers[hit.session_id, hit.start]) and hit.session_id == "es2006b"
+             for hit in hits if hit.kind == "passage"]
+    assert spoke[:3] == [True, True, True]
+    assert [hit.start for hit in hits] != [hit.start for hit in plain]
 
 
 @pytest.mark.slow

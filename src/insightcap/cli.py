@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +22,11 @@ from insightcap.accounts_cli import audit_command, token_app, user_app
 from insightcap.config import Settings, get_settings
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import MOST_SPEAKERS, SpeakerBounds, SpeakerHintError, speaker_stats
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as DbSession
+
+    from insightcap.storage.tables import SessionRecord
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 out = Console()
@@ -49,6 +54,16 @@ def main(
 def _fail(message: str) -> None:
     err.print(f"[bold red]Error:[/] {message}")
     raise typer.Exit(code=1)
+
+
+def _session_or_fail(db: DbSession, session_ref: str) -> SessionRecord:
+    """The session by id or id prefix, or an error saying how to find the right id."""
+    from insightcap.storage import repository as repo
+
+    try:
+        return repo.get_session(db, session_ref)
+    except repo.NotFound as error:
+        _fail(str(error))
 
 
 def _run_with_progress(settings: Settings, job_id: str) -> None:
@@ -266,10 +281,7 @@ def show(
     from insightcap.storage.db import session_scope
 
     with session_scope(get_settings()) as db:
-        try:
-            record = repo.get_session(db, session)
-        except repo.NotFound as error:
-            _fail(str(error))
+        record = _session_or_fail(db, session)
         transcript = repo.load_output(db, record.id, "transcript", Transcript)
         insights = repo.load_output(db, record.id, "insights", SessionInsights)
         jobs = repo.jobs_for_session(db, record.id)
@@ -446,10 +458,7 @@ def forget(
 
     settings = get_settings()
     with session_scope(settings) as db:
-        try:
-            record = repo.get_session(db, session)
-        except repo.NotFound as error:
-            _fail(str(error))
+        record = _session_or_fail(db, session)
         session_id, title = record.id, record.title
     if not yes and not typer.confirm(f"Delete “{title}” ({session_id}) and everything derived from it, for good?"):
         raise typer.Exit(code=1)
@@ -470,10 +479,7 @@ def retry(session: Annotated[str, typer.Argument(help="Session id (or its first 
 
     settings = get_settings()
     with session_scope(settings) as db:
-        try:
-            record = repo.get_session(db, session)
-        except repo.NotFound as error:
-            _fail(str(error))
+        record = _session_or_fail(db, session)
         jobs = repo.jobs_for_session(db, record.id)
         if not jobs or jobs[-1].status == "done":
             _fail(f"Session {record.id} has nothing to retry (status: {record.status}).")

@@ -4,12 +4,16 @@ User input is never passed to FTS5 as syntax: it is cut into words, and each wor
 `"foo`, `AND(` or `NEAR/3` are searched as words instead of failing. Words are OR-ed (any of them
 may match; BM25 ranks documents matching more, and rarer, words first) after dropping stop words,
 which would otherwise match nearly every passage of spoken conversation.
+
+A question often names who said it ("what did the professor think about clustering?"); the
+speakers a query refers to are found among the speakers of the matched documents, so the ranking
+can prefer the moments where they speak.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sqlalchemy import text
@@ -23,9 +27,13 @@ _REQUEST_WORDS = frozenset(
 )
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
 def query_terms(query: str) -> list[str]:
     """The words of `query` worth matching, in order, without repeats."""
-    words = [word for word in _WORD.findall(query.lower()) if len(word) > 1 or word.isdigit()]
+    words = [word for word in _words(query) if len(word) > 1 or word.isdigit()]
     content = [word for word in words if word not in ENGLISH_STOP_WORDS and word not in _REQUEST_WORDS]
     return list(dict.fromkeys(content or words))
 
@@ -34,6 +42,29 @@ def fts_query(query: str) -> str | None:
     """An FTS5 MATCH expression OR-ing the quoted terms of `query`, or None when it has no words."""
     terms = query_terms(query)
     return " OR ".join(f'"{term}"' for term in terms) if terms else None
+
+
+def _phrase_length(name: list[str], query: list[str]) -> int:
+    """The most consecutive words of `name` that appear consecutively in `query`, counting only
+    runs with a word that is not a stop word: "PhD A" in "what did PhD A say" is 2, "Professor A"
+    in "did the professor like a plan" is 1, a lone "a" or "the" is 0."""
+    for size in range(len(name), 0, -1):
+        for first in range(len(name) - size + 1):
+            run = name[first : first + size]
+            if any(len(word) > 1 and word not in ENGLISH_STOP_WORDS for word in run) and any(
+                query[i : i + size] == run for i in range(len(query) - size + 1)
+            ):
+                return size
+    return 0
+
+
+def mentioned_speakers(query: str, names: Iterable[str]) -> set[str]:
+    """The names (speaker labels or given names) that `query` refers to; only the best-matching
+    ones, so "Grad E" wins over every other "Grad", while "the professor" matches each "Professor X"."""
+    words = _words(query)
+    lengths = {name: _phrase_length(_words(name), words) for name in set(names)}
+    best = max(lengths.values(), default=0)
+    return {name for name, length in lengths.items() if length == best} if best else set()
 
 
 def keyword_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
