@@ -14,8 +14,8 @@ import pytest
 from markupsafe import escape
 
 from insightcap.insights.nlp import load_nlp
-from insightcap.insights.schema import ActionItem, Insight, Section, SessionInsights, Topic
-from insightcap.memo.checks import is_near_duplicate, question_problem, title_problem
+from insightcap.insights.schema import ActionItem, Insight, Section, Sentence, SessionInsights, Topic
+from insightcap.memo.checks import is_near_duplicate, question_problem, summary_problem, title_problem
 from insightcap.memo.draft import DETERMINISTIC, build_memo
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
 from insightcap.memo.render import escape_markdown, format_timestamp, render_memo
@@ -670,3 +670,110 @@ def test_older_memos_count_only_the_sessions_up_to_them(program_memos):
     other, other_markdown = memos["other-es2006b"]
     assert all(link.sessions_so_far == 1 for theme in other.themes for link in theme.program_themes)
     assert "**Recurring:**" not in other_markdown
+
+
+def _with_sentences(transcript: Transcript, insights: SessionInsights) -> SessionInsights:
+    """The session with one sentence per spoken turn, each in the topic its time falls in: what the
+    summary is picked from."""
+    sentences = [
+        Sentence(index=i, text=s.text, start=s.start, end=s.end, speaker=s.speaker, segment_index=i)
+        for i, s in enumerate(transcript.segments)
+        if len(s.text.split()) >= 3
+    ]
+    topics = [
+        topic.model_copy(
+            update={"sentence_indices": [s.index for s in sentences if topic.start <= s.start <= topic.end]}
+        )
+        for topic in insights.topics
+    ]
+    return insights.model_copy(update={"sentences": sentences, "topics": topics})
+
+
+FEATURES_EVIDENCE = (
+    "- Industrial Designer said: “Bust-free. That when you drop it, it won't break. Like some kind of rubber "
+    "on it. Or hard plastic.”\n"
+    "- Industrial Designer said: “When you push a button on the TV, then you hear some sort of bleep.”\n"
+    "- Industrial Designer said: “It won't take a lot of batteries.”"
+)
+
+
+@pytest.mark.parametrize(
+    "summary, problem",
+    [
+        (
+            (
+                "The group discussed making the remote out of rubber or hard plastic so it won't break when "
+                "dropped. Industrial Designer also suggested a bleep from the TV to find it."
+            ),
+            None,
+        ),
+        ("I think we should use rubber on it so it won't break when you drop it, and hard plastic.", "first person"),
+        (
+            (
+                "The group discussed innovative strategies for customer engagement and stakeholder alignment "
+                "across the organisation's marketing funnel."
+            ),
+            "did not say",
+        ),
+        ("The group discussed rubber.", "words"),
+        (
+            (
+                "The group discussed rubber. They discussed plastic. They discussed the bleep. They discussed "
+                "the batteries of the remote."
+            ),
+            "more than 3 sentences",
+        ),
+    ],
+)
+def test_summary_validation(settings, summary, problem):
+    found = summary_problem(
+        summary,
+        evidence=FEATURES_EVIDENCE,
+        instructions=prompt_instructions("summary_topic.txt"),
+        nlp=load_nlp(settings),
+    )
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_summary_without_generator_quotes_each_topic_with_speaker_and_time(meeting):
+    transcript, insights = meeting
+    memo = build_memo(
+        title="Kick-off", transcript=transcript, insights=_with_sentences(transcript, insights), generator=None
+    )
+    overview, _, summary = memo.background.partition(". ")
+    assert "2 themes" in overview
+    # Verbatim sentences, each linked to its time, from the first and the second topic in that order.
+    stamps = re.findall(r"\[(\d\d:\d\d)\]", summary)
+    assert stamps and stamps == sorted(stamps)
+    assert "Industrial Designer: " in summary or "Project Manager: " in summary
+
+
+def test_a_generated_summary_is_used_when_it_passes_the_checks_and_replaced_when_not(settings, meeting):
+    transcript, insights = meeting
+    insights = _with_sentences(transcript, insights)
+    # Grounded in what the features topic's excerpt shows the model (the LED, budget, batteries...).
+    grounded = (
+        "The group discussed the LED, the budget and the batteries of the remote. "
+        "Marketing said it has to look nice and work with their other products."
+    )
+    memo = build_memo(
+        title="Kick-off",
+        transcript=transcript,
+        insights=insights,
+        generator=_ScriptedGenerator(grounded),
+        settings=settings,
+    )
+    assert grounded in memo.background
+    invented = "I think we all agreed that the quarterly revenue targets for the sales pipeline were met."
+    generator = _ScriptedGenerator(invented)
+    memo = build_memo(
+        title="Kick-off", transcript=transcript, insights=insights, generator=generator, settings=settings
+    )
+    assert invented not in memo.background
+    # The fallback is the deterministic summary, and the model was shown the topic as reported speech.
+    deterministic = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None)
+    assert memo.background.split(". ", 1)[1] == deterministic.background.split(". ", 1)[1]
+    assert any("- Industrial Designer said: “" in prompt for prompt in generator.prompts)

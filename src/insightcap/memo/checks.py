@@ -1,4 +1,4 @@
-"""Checks a generated follow-up question or theme title against the evidence it was asked about.
+"""Checks a generated follow-up question, theme title or summary against the evidence it was asked about.
 
 A 0.5B model writes good questions often, but not always: it echoes the instructions, asks yes/no
 questions, or drifts to generic advice. Each check returns the problem in words (fed back to the
@@ -30,6 +30,16 @@ ECHOED_RUN = 6
 # Instruction words a reply may reuse (e.g. "idea"); more than this and it is echoing the request.
 MAX_INSTRUCTION_ONLY_WORDS = 2
 DUPLICATE_COSINE = 0.9
+# A topic's summary is asked for in two sentences: one more is tolerated, but shorter says nothing
+# and longer is rambling or copying the transcript.
+SUMMARY_LENGTH_WORDS = (12, 80)
+MAX_SUMMARY_SENTENCES = 3
+# A summary reports the discussion in its own words ("the importance of", "proposed"), so some of its
+# content words are neither the participants' nor the instructions' ("The group discussed"); more
+# than this share of them means it is making things up ("project management and technology").
+SUMMARY_MAX_FOREIGN_SHARE = 1 / 3
+# Pronouns of someone speaking for themselves: a summary reports what people said in the third person.
+FIRST_PERSON = frozenset({"i", "we", "my", "our", "us", "me"})
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 # A sentence ends at . ! ; or : before a capital letter, unless the full stop closes an abbreviation.
@@ -62,11 +72,18 @@ def _runs(words: Sequence[str], size: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
-def _copy_problem(reply: str, evidence: str, instructions: str, nlp: Language) -> str | None:
+def _copied_run_problem(reply: str, evidence: str, instructions: str) -> str | None:
     copied = _runs(_words(reply), COPIED_RUN) & _runs(_words(instructions), COPIED_RUN)
     copied -= _runs(_words(evidence), COPIED_RUN)
     if copied:
         return f"it copies the instructions (“{' '.join(sorted(copied)[0])}”)"
+    return None
+
+
+def _copy_problem(reply: str, evidence: str, instructions: str, nlp: Language) -> str | None:
+    copied = _copied_run_problem(reply, evidence, instructions)
+    if copied:
+        return copied
     echoed = content_lemmas(nlp, reply) & content_lemmas(nlp, instructions) - content_lemmas(nlp, evidence)
     if len(echoed) > MAX_INSTRUCTION_ONLY_WORDS:
         return f"it repeats words of the instructions ({', '.join(sorted(echoed))}) instead of the discussion"
@@ -116,3 +133,21 @@ def is_near_duplicate(text: str, earlier: Sequence[str], embedder: Embedder) -> 
         return False
     vectors = embedder.encode([text, *earlier])
     return bool(np.max(vectors[1:] @ vectors[0]) >= DUPLICATE_COSINE)
+
+
+def summary_problem(summary: str, *, evidence: str, instructions: str, nlp: Language) -> str | None:
+    """Why `summary` is not a usable summary of `evidence`, or None if it is."""
+    said = _words(summary)
+    low, high = SUMMARY_LENGTH_WORDS
+    if not low <= len(said) <= high:
+        return f"it has {len(said)} words; it should have {low} to {high}"
+    if _sentence_breaks(summary) + 1 > MAX_SUMMARY_SENTENCES or "\n" in summary:
+        return f"it has more than {MAX_SUMMARY_SENTENCES} sentences; write two"
+    first_person = sorted(FIRST_PERSON.intersection(said))
+    if first_person:
+        return f"it speaks in the first person (“{first_person[0]}”); report what was said in the third person"
+    lemmas = content_lemmas(nlp, summary)
+    foreign = lemmas - content_lemmas(nlp, evidence) - content_lemmas(nlp, instructions)
+    if not lemmas or len(foreign) > SUMMARY_MAX_FOREIGN_SHARE * len(lemmas):
+        return f"it uses words the participants did not say ({', '.join(sorted(foreign))})"
+    return _copied_run_problem(summary, evidence, instructions)

@@ -4,6 +4,9 @@ then resources, commitments, open questions and questions to open the next sessi
 
 Everything in the draft is either an insight (a statement with its verbatim quote, speaker and
 time) or a question built from them, so every line of the memo can be traced to the recording.
+The background's summary is written topic by topic: with a generator, a checked third-person
+account of each topic linked to the time it starts; without one (or when a reply fails the
+checks), the topic's most central sentences verbatim.
 """
 
 from __future__ import annotations
@@ -25,15 +28,24 @@ from insightcap.insights.schema import (
     SessionInsights,
     Topic,
 )
-from insightcap.memo.followups import FollowupWriter, ThemeEvidence, follow_up_questions
+from insightcap.memo import checks
+from insightcap.memo.followups import (
+    FollowupWriter,
+    ThemeEvidence,
+    follow_up_questions,
+    prompt_instructions,
+)
 from insightcap.memo.render import format_timestamp
 from insightcap.memo.schema import MemoDraft, MemoTheme
 from insightcap.memo.templated import next_session_questions
 from insightcap.progress import ProgressCallback, ignore_progress
+from insightcap.resources import prompt_text
 from insightcap.themes.schema import ThemeRecurrence
 from insightcap.transcript.schema import Transcript
 
 DETERMINISTIC = "no generator (deterministic)"
+# Share of the memo's progress bar for the follow-up questions; the summary takes the rest.
+FOLLOWUP_PROGRESS = 0.6
 BACKGROUND_INSIGHTS = 3
 # A question counts as answered when someone else contributes an insight (not another question) in
 # the same topic within this many seconds of it; otherwise it is listed as open.
@@ -46,6 +58,14 @@ SUMMARY_SENTENCE_MIN_WORDS = 16
 # Maximal marginal relevance: how much a sentence's centrality counts against its overlap with
 # sentences already picked (1.0 would ignore repetition).
 SUMMARY_RELEVANCE_WEIGHT = 0.9
+# With a generator, each topic's two-sentence summary is written from an excerpt of the topic this
+# many times longer than its extractive share, which keeps a topic's prompt well inside a 2048-token
+# context and its reading time short on a CPU.
+SUMMARY_PROMPT = "summary_topic.txt"
+SUMMARY_EXCERPT_RATIO = 2
+SUMMARY_TOKENS = 96
+# One retry, sampled more freely, as for follow-up questions.
+SUMMARY_TEMPERATURES = (0.2, 0.7)
 
 
 def _words_said(topic: Topic, transcript: Transcript) -> int:
@@ -94,12 +114,14 @@ def _background_insights(insights: SessionInsights) -> list[Insight]:
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
-def _summary_sentences(insights: SessionInsights, words: int = SUMMARY_WORDS) -> list[Sentence]:
-    """The most central sentences of each topic, in the order they were said.
+def _topic_extracts(insights: SessionInsights, words: int, scale: int = 1) -> list[list[Sentence]]:
+    """The most central sentences of each topic, topic by topic in the order they were said.
 
     Centrality is a sentence's TF-IDF cosine to its topic's centroid (what the topic keeps coming
     back to), so every topic is covered; each topic gets a share of `words` in proportion to its
     length, and maximal marginal relevance keeps a point from being picked twice in other words.
+    A topic too short for one sentence of its own is left to the themes. `scale` takes that many
+    times more words from each of the same topics (the generator's excerpts).
     """
     candidates = [s for s in insights.sentences if len(s.text.split()) >= SUMMARY_SENTENCE_MIN_WORDS]
     if not candidates:
@@ -110,20 +132,22 @@ def _summary_sentences(insights: SessionInsights, words: int = SUMMARY_WORDS) ->
     position = {sentence.index: row for row, sentence in enumerate(candidates)}
     topics = [
         [position[index] for index in topic.sentence_indices if index in position]
-        for topic in insights.topics
+        for topic in sorted(insights.topics, key=lambda topic: topic.start)
     ] or [list(range(len(candidates)))]
     total = sum(len(members) for members in topics)
+    extracts: list[list[int]] = []
     chosen: list[int] = []
-    for members in sorted((m for m in topics if m), key=len, reverse=True):
+    for members in topics:
         budget = round(words * len(members) / total)
-        if chosen and budget < SUMMARY_SENTENCE_MIN_WORDS:
-            break  # a topic too short for one sentence of its own is left to the themes
+        if not members or budget < SUMMARY_SENTENCE_MIN_WORDS:
+            continue
         centroid = np.asarray(vectors[members].mean(axis=0))
         norm = np.linalg.norm(centroid)
         centrality = (vectors[members] @ centroid.T).ravel() / (norm or 1.0)
+        picked: list[int] = []
         used = 0
         remaining = list(range(len(members)))
-        while remaining and used < budget:
+        while remaining and used < budget * scale:
             overlap = (
                 (vectors[[members[r] for r in remaining]] @ vectors[chosen].T).toarray().max(axis=1)
                 if chosen
@@ -132,19 +156,79 @@ def _summary_sentences(insights: SessionInsights, words: int = SUMMARY_WORDS) ->
             scores = (
                 SUMMARY_RELEVANCE_WEIGHT * centrality[remaining] - (1 - SUMMARY_RELEVANCE_WEIGHT) * overlap
             )
-            best = remaining.pop(int(np.argmax(scores)))
-            chosen.append(members[best])
-            used += len(candidates[members[best]].text.split())
-    return sorted((candidates[row] for row in chosen), key=lambda sentence: sentence.start)
+            best = members[remaining.pop(int(np.argmax(scores)))]
+            picked.append(best)
+            chosen.append(best)
+            used += len(candidates[best].text.split())
+        extracts.append(sorted(picked))
+    if not extracts and insights.topics:
+        # Every topic is short: the session's most central sentences stand for all of them.
+        return _topic_extracts(insights.model_copy(update={"topics": []}), words, scale)
+    return [[candidates[row] for row in rows] for rows in extracts]
 
 
-def _summary(sentences: Sequence[Sentence], nlp: Language) -> str:
-    """The summary sentences as one paragraph, each with who said it and when, without the
-    "um"s and repeats that make spoken sentences hard to read."""
+def _fluent(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
+    """Each sentence without the "um"s and repeats that make spoken sentences hard to read."""
+    return [fluent_text(doc) for doc in nlp.pipe(sentence.text for sentence in sentences)]
+
+
+def _extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
+    """The sentences as one paragraph, each with who said it and when."""
     return " ".join(
-        f"{sentence.speaker + ': ' if sentence.speaker else ''}{fluent_text(doc)} [{format_timestamp(sentence.start)}]"
-        for sentence, doc in zip(sentences, nlp.pipe(sentence.text for sentence in sentences), strict=True)
+        f"{sentence.speaker + ': ' if sentence.speaker else ''}{text} [{format_timestamp(sentence.start)}]"
+        for sentence, text in zip(sentences, _fluent(sentences, nlp), strict=True)
     )
+
+
+def _topic_summary(
+    extract: Sequence[Sentence], excerpt: Sequence[Sentence], writer: FollowupWriter | None, nlp: Language
+) -> str:
+    """One topic of the summary: the generator's third-person account of the topic's `excerpt` when
+    it passes the checks (memo/checks.py, summary_problem), else the topic's `extract` verbatim.
+    The account is linked to the time the excerpt starts, like every other line of the memo.
+
+    The excerpt is shown as reported speech ("- Grad B said: “…”"): shown "Grad B: …" lines, a 0.5B
+    model continues the transcript instead of summarising it."""
+    if writer is not None and excerpt:
+        evidence = "\n".join(
+            f"- {sentence.speaker or 'Someone'} said: “{text}”"
+            for sentence, text in zip(excerpt, _fluent(excerpt, nlp), strict=True)
+        )
+        instructions = prompt_instructions(SUMMARY_PROMPT)
+        # FollowupWriter.ask holds the retry-with-feedback loop and the generator's failure state
+        # for the whole memo; the summary shares both with the follow-up questions.
+        written = writer.ask(
+            prompt_text(SUMMARY_PROMPT).format(excerpts=evidence),
+            max_tokens=SUMMARY_TOKENS,
+            temperatures=SUMMARY_TEMPERATURES,
+            problem_of=lambda reply: checks.summary_problem(
+                reply, evidence=evidence, instructions=instructions, nlp=nlp
+            ),
+        )
+        if written:
+            return f"{written} [{format_timestamp(excerpt[0].start)}]"
+    return _extractive_summary(extract, nlp)
+
+
+def _summary(
+    insights: SessionInsights,
+    writer: FollowupWriter | None,
+    nlp: Language,
+    progress: ProgressCallback = ignore_progress,
+) -> str:
+    """What was said, topic by topic (map-reduce: each topic is summarised on its own, so a long
+    session is covered in full and no prompt outgrows the generator's context; the topic summaries
+    are joined in the order they were said). The generator reads SUMMARY_EXCERPT_RATIO times the
+    words of the extractive fallback, picked the same way."""
+    extracts = _topic_extracts(insights, SUMMARY_WORDS)
+    excerpts = (
+        _topic_extracts(insights, SUMMARY_WORDS, SUMMARY_EXCERPT_RATIO) if writer is not None else extracts
+    )
+    paragraphs = []
+    for number, (extract, excerpt) in enumerate(zip(extracts, excerpts, strict=True)):
+        progress(number / len(extracts), f"Summarising part {number + 1} of {len(extracts)} of the session")
+        paragraphs.append(_topic_summary(extract, excerpt, writer, nlp))
+    return " ".join(paragraphs)
 
 
 def _is_answered(question: Insight, insights: SessionInsights) -> bool:
@@ -218,7 +302,7 @@ def build_memo(
     asked: list[str] = []
     for number, (topic, theme) in enumerate(zip(topics, themes, strict=True)):
         progress(
-            number / max(1, len(themes)),
+            FOLLOWUP_PROGRESS * number / max(1, len(themes)),
             f"Writing follow-up questions for “{theme.title}”",
         )
         evidence = ThemeEvidence.of(theme, topic.keywords)
@@ -236,6 +320,12 @@ def build_memo(
 
     commitments = _by_time(insights.in_section(Section.ACTION_ITEM))
     nlp = load_nlp(settings)
+    summary = _summary(
+        insights,
+        writer,
+        nlp,
+        lambda done, message: progress(FOLLOWUP_PROGRESS + (1 - FOLLOWUP_PROGRESS) * done, message),
+    )
     duration = transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
     participants = transcript.speakers
     progress(1.0, "Memo drafted")
@@ -250,7 +340,7 @@ def build_memo(
                 None,
                 [
                     _overview(participants, duration, themes),
-                    _summary(_summary_sentences(insights), nlp),
+                    summary,
                 ],
             )
         ),

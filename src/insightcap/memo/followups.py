@@ -137,7 +137,7 @@ class FollowupWriter:
         # generator is unreachable or there is a single theme.
         return Embedder(self._settings)
 
-    def _ask(
+    def ask(
         self,
         request: str,
         max_tokens: int,
@@ -184,7 +184,7 @@ class FollowupWriter:
                 return "it asks the same as the question about another theme"
             return problem
 
-        return self._ask(
+        return self.ask(
             evidence.fill(evidence.question_prompt), QUESTION_TOKENS, QUESTION_TEMPERATURES, problem_of
         )
 
@@ -196,7 +196,7 @@ class FollowupWriter:
                 reply, evidence=evidence.text, instructions=instructions, nlp=self._nlp
             )
 
-        title = self._ask(evidence.fill("theme_title.txt"), TITLE_TOKENS, TITLE_TEMPERATURES, problem_of)
+        title = self.ask(evidence.fill("theme_title.txt"), TITLE_TOKENS, TITLE_TEMPERATURES, problem_of)
         return title.rstrip(".") if title else None
 
 
