@@ -352,10 +352,11 @@ def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[b
 def delete_session(caller: Caller, session_id: str) -> None:
     """Forget the session everywhere (recording, transcript, insights, vectors, memos); audited."""
     with session_scope(caller.settings) as db:
-        record = policy.editable_session(db, caller.principal, session_id)
+        session_id = policy.editable_session(db, caller.principal, session_id).id
+    forget_session(caller.settings, session_id)
+    with session_scope(caller.settings) as db:
         # The id only: the title of a forgotten session must not outlive it in the log.
-        audit.record(db, caller.principal, "delete_session", record.id)
-    forget_session(caller.settings, record.id)
+        audit.record(db, caller.principal, "delete_session", session_id)
 
 
 def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
