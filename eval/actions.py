@@ -40,7 +40,11 @@ from insightcap.insights.classify import classify_sentences
 from insightcap.insights.nlp import load_nlp
 from insightcap.insights.schema import Section
 from insightcap.insights.sentences import ParsedSentence, split_sentences
-from insightcap.insights.structure import MIN_CONFIDENCE, action_items, concise_statement
+from insightcap.insights.structure import (
+    MIN_CONFIDENCE,
+    action_items,
+    concise_statement,
+)
 from insightcap.themes.embed import Embedder
 from insightcap.transcript.schema import Transcript
 

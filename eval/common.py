@@ -10,8 +10,8 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console

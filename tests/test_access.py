@@ -18,7 +18,7 @@ from insightcap.storage.db import session_scope
 
 pytest_plugins = ["tests.web_fixtures"]
 pytest.register_assert_rewrite("tests.web_fixtures")
-from tests.web_fixtures import PASSWORD, ZOOM_VTT, make_account  # noqa: E402 - after registering the plugin
+from tests.web_fixtures import PASSWORD, ZOOM_VTT, make_account
 
 PROGRAM = "Mentoring cohort"  # the seeded session's program
 PHRASE = "long email with every problem"  # said only in the seeded session

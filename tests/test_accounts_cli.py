@@ -27,7 +27,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
 
 
-def run(*args: str, stdin: str | None = None, ok: bool = True):  # noqa: ANN201 - click's Result
+def run(*args: str, stdin: str | None = None, ok: bool = True):
     result = runner.invoke(app, list(args), input=stdin)
     assert (result.exit_code == 0) == ok, result.output
     return result

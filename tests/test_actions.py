@@ -17,8 +17,8 @@ from insightcap.insights.actions import (
     task_problem,
 )
 from insightcap.insights.nlp import load_nlp
-from insightcap.insights.sentences import split_sentences
 from insightcap.insights.schema import Section
+from insightcap.insights.sentences import split_sentences
 from insightcap.themes.embed import Embedder
 from insightcap.transcript.schema import Segment, Transcript
 

@@ -52,7 +52,7 @@ def _files(settings: Settings) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(data_copy, tmp_path: Path) -> None:  # noqa: F811
+def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(data_copy, tmp_path: Path) -> None:
     settings, ids = data_copy
     edited = ids["zoom.vtt"]
     editor = MemoEditor(settings, edited)
@@ -121,7 +121,7 @@ def _rewrite(archive: Path, target: Path, change) -> Path:
 
 
 @pytest.mark.slow
-def test_damaged_or_foreign_archives_are_refused_and_nothing_changes(data_copy, tmp_path: Path) -> None:  # noqa: F811
+def test_damaged_or_foreign_archives_are_refused_and_nothing_changes(data_copy, tmp_path: Path) -> None:
     settings, _ = data_copy
     archive = backup(settings, tmp_path / "good.tar.gz").archive
     with pytest.raises(BackupError, match="already exists"):
@@ -158,7 +158,7 @@ def test_damaged_or_foreign_archives_are_refused_and_nothing_changes(data_copy, 
 
 
 @pytest.mark.slow
-def test_restoring_over_existing_sessions_needs_force_and_keeps_the_old_data(data_copy, tmp_path: Path) -> None:  # noqa: F811
+def test_restoring_over_existing_sessions_needs_force_and_keeps_the_old_data(data_copy, tmp_path: Path) -> None:
     settings, ids = data_copy
     archive = backup(settings, tmp_path).archive
     with session_scope(settings) as db:

@@ -13,7 +13,12 @@ import pytest
 
 from eval.diarization import Turn, diarization_error
 from insightcap.audio.decode import SAMPLE_RATE, decode_audio, iter_audio
-from insightcap.transcript.diarize import diarize, speakers_from_prints, speech_windows, window_clips
+from insightcap.transcript.diarize import (
+    diarize,
+    speakers_from_prints,
+    speech_windows,
+    window_clips,
+)
 from insightcap.transcript.schema import Segment, Transcript, Word
 from insightcap.transcript.speakers import SpeakerBounds, speaker_stats
 

@@ -24,7 +24,7 @@ class _ChatServer(BaseHTTPRequestHandler):
     requests: list[dict] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(
             {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}

@@ -16,9 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_audio import run_ffmpeg
 
 from insightcap.audio.decode import MediaError
-from insightcap.audio.limits import ReadLimits, check_recording, probe_untrusted, run_limited
+from insightcap.audio.limits import (
+    ReadLimits,
+    check_recording,
+    probe_untrusted,
+    run_limited,
+)
 from insightcap.config import Settings
 from insightcap.jobs.intake import submit_recording
 from insightcap.jobs.runner import run_job
@@ -26,7 +32,6 @@ from insightcap.jobs.stages import StageContext, decode
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import safe_filename, store_original
-from test_audio import run_ffmpeg
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MEETING_OGG = EXAMPLES / "team-retrospective.ogg"  # 4 min of speech

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from insightcap.transcript.importers import TranscriptFormatError, import_transcript
 from insightcap.transcript.schema import Transcript

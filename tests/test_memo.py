@@ -14,8 +14,20 @@ import pytest
 from markupsafe import escape
 
 from insightcap.insights.nlp import load_nlp
-from insightcap.insights.schema import ActionItem, Insight, Section, Sentence, SessionInsights, Topic
-from insightcap.memo.checks import is_near_duplicate, question_problem, summary_problem, title_problem
+from insightcap.insights.schema import (
+    ActionItem,
+    Insight,
+    Section,
+    Sentence,
+    SessionInsights,
+    Topic,
+)
+from insightcap.memo.checks import (
+    is_near_duplicate,
+    question_problem,
+    summary_problem,
+    title_problem,
+)
 from insightcap.memo.draft import DETERMINISTIC, build_memo
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
 from insightcap.memo.render import escape_markdown, format_timestamp, render_memo
@@ -67,7 +79,7 @@ def _said(
 
 def _session(transcript: Transcript) -> SessionInsights:
     S = Section
-    said = lambda *args, **extra: _said(transcript, *args, **extra)  # noqa: E731
+    said = lambda *args, **extra: _said(transcript, *args, **extra)
     insights = [
         said(
             103,

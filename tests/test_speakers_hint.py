@@ -17,7 +17,11 @@ from insightcap.jobs.intake import submit_recording
 from insightcap.jobs.stages import STAGES, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
-from insightcap.transcript.diarize import embed_windows, speakers_from_prints, speech_windows
+from insightcap.transcript.diarize import (
+    embed_windows,
+    speakers_from_prints,
+    speech_windows,
+)
 from insightcap.transcript.schema import Segment, Transcript
 from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
 from tests.test_cli import EXAMPLES, cli

@@ -59,7 +59,7 @@ def _centroids(settings) -> dict[int, np.ndarray]:
 
 
 @pytest.mark.slow
-def test_theme_ids_survive_reclustering_with_one_more_session(settings_copy, shared_eval: Path) -> None:  # noqa: F811
+def test_theme_ids_survive_reclustering_with_one_more_session(settings_copy, shared_eval: Path) -> None:
     first = cluster_program_themes(settings_copy, "Remote design")
     assert first and all(theme.quotes and theme.count >= 3 for theme in first)
     assert all(theme.first_seen <= theme.last_seen for theme in first)

@@ -4,12 +4,11 @@ records jobs) except in the startup-resume test, which runs stand-in stages like
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
 import asyncio
 import io
 import time
+from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from insightcap.storage.db import session_scope
 
 pytest_plugins = ["tests.web_fixtures"]  # the client, queue and seeded_session fixtures
 pytest.register_assert_rewrite("tests.web_fixtures")
-from tests.web_fixtures import FIRST_MEMO, FIXTURES, ZOOM_VTT, make_account  # noqa: E402 - after registering the plugin
+from tests.web_fixtures import FIRST_MEMO, FIXTURES, ZOOM_VTT, make_account
 
 JFK = FIXTURES.parents[1] / "examples" / "jfk-inaugural-excerpt.flac"
 

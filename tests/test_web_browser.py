@@ -11,7 +11,7 @@ import pytest
 
 pytest_plugins = ["tests.web_server"]  # the server and browser fixtures
 pytest.register_assert_rewrite("tests.web_server")
-from tests.web_server import signed_in_page  # noqa: E402 - after registering the plugin
+from tests.web_server import signed_in_page
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JFK = REPO_ROOT / "examples" / "jfk-inaugural-excerpt.flac"
@@ -137,7 +137,7 @@ def test_upload_process_read_edit_conflict_approve_search(server, browser, page,
     phone.context.close()
 
 
-def import_transcript(page, server: str, path: Path, title: str, program: str) -> None:  # noqa: ANN001 - Page
+def import_transcript(page, server: str, path: Path, title: str, program: str) -> None:
     """Upload a transcript through the upload page, wait for processing, and open the session."""
     page.goto(f"{server}/upload")
     page.set_input_files("#file", str(path))

@@ -75,8 +75,8 @@ def browser():
         chromium.close()
 
 
-def signed_in_page(browser, server: str, viewport: dict[str, int], email: str = ADMIN_EMAIL,  # noqa: ANN001
-                   password: str = ADMIN_PASSWORD):  # noqa: ANN201 - a playwright Page
+def signed_in_page(browser, server: str, viewport: dict[str, int], email: str = ADMIN_EMAIL,
+                   password: str = ADMIN_PASSWORD):
     """A fresh browser context signed in through the real sign-in form."""
     page = browser.new_context(viewport=viewport).new_page()
     page.goto(f"{server}/")

@@ -84,7 +84,7 @@ def user_add(
     email: Annotated[str, typer.Argument(help="The person's email; they sign in with it.")],
     role: Annotated[Role, typer.Option(help="admin: everything; facilitator: upload, edit and approve in their "
                                        "programs; member: read approved memos and search their programs.")],
-    program: Programs = [],  # noqa: B006 - typer reads the default, never mutates it
+    program: Programs = [],
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add an account."""

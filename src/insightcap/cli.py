@@ -21,7 +21,12 @@ from rich.table import Table
 from insightcap.accounts_cli import audit_command, token_app, user_app
 from insightcap.config import Settings, get_settings
 from insightcap.transcript.schema import Transcript
-from insightcap.transcript.speakers import MOST_SPEAKERS, SpeakerBounds, SpeakerHintError, speaker_stats
+from insightcap.transcript.speakers import (
+    MOST_SPEAKERS,
+    SpeakerBounds,
+    SpeakerHintError,
+    speaker_stats,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -453,7 +458,6 @@ def forget(
     from insightcap.auth import audit
     from insightcap.auth.schema import local_operator
     from insightcap.forget import ForgetRefused, forget_session
-    from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
     settings = get_settings()

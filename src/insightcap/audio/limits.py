@@ -81,7 +81,7 @@ def _child(task: Callable[[Path], Any], path: Path, limits: ReadLimits, results:
         outcome = ("refused", str(error))
     except MemoryError:
         outcome = ("out_of_memory", None)
-    except Exception:  # noqa: BLE001 - a bug, not the file: the parent raises it with this traceback
+    except Exception:
         outcome = ("failed", traceback.format_exc())
     results.send(outcome)
 

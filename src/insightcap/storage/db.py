@@ -12,14 +12,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-import insightcap.storage.account_tables  # noqa: F401 - registers the account tables on Base.metadata
+import insightcap.storage.account_tables
 import insightcap.storage.search_tables  # noqa: F401 - registers the search and theme tables on Base.metadata
 from insightcap.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the web app read while the worker writes; foreign keys make deletes cascade.
     cursor.execute("PRAGMA journal_mode=WAL")

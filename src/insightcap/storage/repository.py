@@ -12,7 +12,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from insightcap.insights.schema import SessionInsights
-from insightcap.storage.tables import InsightRecord, JobRecord, MemoVersion, Program, SessionRecord, StageOutput
+from insightcap.storage.tables import (
+    InsightRecord,
+    JobRecord,
+    MemoVersion,
+    Program,
+    SessionRecord,
+    StageOutput,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -165,7 +172,11 @@ def jobs_for_session(db: Session, session_id: str) -> list[JobRecord]:
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from insightcap.storage.search_tables import PassageRecord, ThemeMemberRecord, ThemeRecord
+from insightcap.storage.search_tables import (
+    PassageRecord,
+    ThemeMemberRecord,
+    ThemeRecord,
+)
 
 if TYPE_CHECKING:
     from insightcap.search.passages import Passage

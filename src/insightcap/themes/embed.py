@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 def _load(model_name: str, cache_dir: Path) -> "SentenceTransformer":
     # Packaged weights must never trigger a hub lookup (there is no network here).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer  # imported late: torch is slow to import
+    from sentence_transformers import (
+        SentenceTransformer,  # imported late: torch is slow to import
+    )
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # its "Loading weights" bar would cut into ours

@@ -24,7 +24,11 @@ from insightcap.transcript.formats.captions import (
     read_teams_cues,
     read_webvtt,
 )
-from insightcap.transcript.formats.cues import ACCEPTED_FORMATS, Cue, TranscriptFormatError
+from insightcap.transcript.formats.cues import (
+    ACCEPTED_FORMATS,
+    Cue,
+    TranscriptFormatError,
+)
 from insightcap.transcript.formats.exports import TEAMS, ZOOM
 from insightcap.transcript.schema import Segment, Transcript
 

@@ -88,7 +88,7 @@ def _is_api(request: Request) -> bool:
 
 def _add_protections(app: FastAPI) -> None:
     @app.middleware("http")
-    async def protect(request: Request, call_next) -> Response:  # noqa: ANN001 - Starlette's callable
+    async def protect(request: Request, call_next) -> Response:
         # A page on another site must not be able to post to this local app (CSRF): browsers send
         # Origin with every cross-site POST, so a foreign Origin is refused.
         origin = request.headers.get("origin")

@@ -23,7 +23,7 @@ from insightcap.web.uploads import TRANSCRIPT_SUFFIXES, UploadRejected, human_si
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, template: str, http_status: int = 200, **context) -> Response:  # noqa: ANN003
+def _page(request: Request, template: str, http_status: int = 200, **context) -> Response:
     return templates.TemplateResponse(request, f"app/{template}.html.j2", context, status_code=http_status)
 
 

@@ -11,7 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from insightcap.auth import audit
-from insightcap.auth.accounts import authenticate, get_user, normalize_email, principal_for, set_password
+from insightcap.auth.accounts import (
+    authenticate,
+    get_user,
+    normalize_email,
+    principal_for,
+    set_password,
+)
 from insightcap.auth.passwords import WeakPassword, verify_password
 from insightcap.auth.schema import Principal
 from insightcap.auth.throttle import LoginThrottle
@@ -54,13 +60,13 @@ def _start_login(db: Session, request: Request, user: User, response: Response) 
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the conventional name
+def login_form(request: Request, next: str = "/") -> Response:
     return _login_page(request, next_url=next)
 
 
 @router.post("/login")
 def login(request: Request, email: Annotated[str, Form(max_length=320)], password: Annotated[str, Form(max_length=1000)],
-          next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+          next: Annotated[str, Form()] = "/") -> Response:
     settings: Settings = request.app.state.settings
     throttle: LoginThrottle = request.app.state.login_throttle
     address = client_address(request)

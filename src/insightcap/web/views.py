@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from insightcap.auth import audit, policy
 from insightcap.auth.schema import Principal
 from insightcap.config import Settings
-from insightcap.insights.schema import Section
 from insightcap.forget import forget_session
+from insightcap.insights.schema import Section
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
 from insightcap.search.schema import SearchFilters, SearchHit

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import insightcap.storage.account_tables  # noqa: F401 - tables registered on Base.metadata
+import insightcap.storage.account_tables
 import insightcap.storage.search_tables  # noqa: F401
 from insightcap.storage.tables import Base
 

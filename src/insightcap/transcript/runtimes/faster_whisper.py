@@ -19,9 +19,17 @@ import numpy as np
 from insightcap.audio.decode import check_has_sound, iter_audio, probe_media
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
-from insightcap.transcript.runtimes.common import build_transcript, language_for, position_message
+from insightcap.transcript.runtimes.common import (
+    build_transcript,
+    language_for,
+    position_message,
+)
 from insightcap.transcript.runtimes.prefetch import prefetch
-from insightcap.transcript.runtimes.speech_chunks import AudioTally, SpeechChunk, speech_chunks
+from insightcap.transcript.runtimes.speech_chunks import (
+    AudioTally,
+    SpeechChunk,
+    speech_chunks,
+)
 from insightcap.transcript.runtimes.whisper_batch import BatchDecoder, TimedWord
 from insightcap.transcript.runtimes.word_segments import segments_from_words
 from insightcap.transcript.schema import Transcript
@@ -39,7 +47,9 @@ _BLOCK_SECONDS = 120.0
 
 @lru_cache(maxsize=2)
 def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> WhisperModel:
-    from faster_whisper import WhisperModel  # imported late: CTranslate2 is slow to import
+    from faster_whisper import (
+        WhisperModel,  # imported late: CTranslate2 is slow to import
+    )
 
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
 

@@ -40,7 +40,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
             for item in items:
                 if not put(item):
                     return
-        except Exception as error:  # noqa: BLE001 - handed to the consumer, which raises it
+        except Exception as error:
             put(_Failure(error))
             return
         put(_DONE)

@@ -163,7 +163,10 @@ class BatchDecoder:
         return self._tokenizer
 
     def _generate(self, encoded, tokenizer: Tokenizer, beam_size: int, limit: float) -> list[_Hypothesis]:
-        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+        from faster_whisper.transcribe import (
+            get_compression_ratio,
+            get_suppressed_tokens,
+        )
 
         prompt = self._model.get_prompt(tokenizer, [], without_timestamps=True)
         results = self._model.model.generate(

@@ -7,9 +7,8 @@ The keyword index `search_text` is an SQLite FTS5 table keyed by a document key 
 vector index: passage id * 2 for a passage, insight id * 2 + 1 for an insight. Triggers keep it in
 step with both tables (cascading deletes fire them too), so no code path can forget to update it.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

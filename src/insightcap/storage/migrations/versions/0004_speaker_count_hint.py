@@ -5,9 +5,8 @@ Revises: 0003
 
 Kept on the session rather than the job, so a retried, resumed or re-run job diarizes with it too.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
