@@ -4,6 +4,7 @@ checked at sign-in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel
@@ -16,9 +17,13 @@ from insightcap.auth.tokens import revoke_all
 from insightcap.storage import repository as repo
 from insightcap.storage.account_tables import Membership, User
 
-# Verifying against this when the email is unknown makes a wrong email as slow as a wrong password,
-# so timing does not tell an attacker which accounts exist.
-_UNKNOWN_USER_HASH = hash_password("no such account, only for timing")
+
+@cache
+def _unknown_user_hash() -> str:
+    """Verifying against this when the email is unknown makes a wrong email as slow as a wrong password,
+    so timing does not tell an attacker which accounts exist. Made on first use: an argon2 hash costs
+    memory and time that every other `insightcap` command should not pay at import."""
+    return hash_password("no such account, only for timing")
 
 
 class AccountError(ValueError):
@@ -116,7 +121,7 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
     except AccountError:
         user = None
     if user is None:
-        verify_password(_UNKNOWN_USER_HASH, password)
+        verify_password(_unknown_user_hash(), password)
         return None
     if not verify_password(user.password_hash, password) or user.disabled:
         return None

@@ -14,7 +14,6 @@ from insightcap.auth import audit
 from insightcap.auth.accounts import (
     authenticate,
     get_user,
-    normalize_email,
     principal_for,
     set_password,
 )
@@ -124,7 +123,7 @@ def change_password(request: Request, caller: CurrentCaller,
     if new != confirm:
         return _account_page(request, caller, error="The two new passwords differ.", status_code=422)
     with session_scope(caller.settings) as db:
-        user = get_user(db, normalize_email(caller.principal.email))
+        user = get_user(db, caller.principal.email)
         if not verify_password(user.password_hash, current):
             return _account_page(request, caller, error="The current password is not right.", status_code=422)
         try:

@@ -20,14 +20,14 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
-def csrf_token(request: Request) -> str:
-    """The signed-in page's CSRF token, for forms and the meta tag scripts read; empty when signed out."""
-    principal = getattr(request.state, "principal", None)
-    return principal.csrf_token or "" if principal else ""
-
-
 def signed_in(request: Request) -> Principal | None:
     return getattr(request.state, "principal", None)
+
+
+def csrf_token(request: Request) -> str:
+    """The signed-in page's CSRF token, for forms and the meta tag scripts read; empty when signed out."""
+    principal = signed_in(request)
+    return principal.csrf_token or "" if principal else ""
 
 
 # Every page template is HTML (named *.html.j2, which Jinja's default extension check would not

@@ -272,17 +272,17 @@ def memo_out(row: MemoVersion) -> MemoOut:
                    author=row.author, created_at=row.created_at)
 
 
-def _readable_memo(db: Session, caller: Caller, session_id: str) -> MemoVersion | None:
-    """Facilitators read the latest version; members only the latest approved one."""
+def _readable_memo(db: Session, caller: Caller, session_id: str) -> tuple[SessionRecord, MemoVersion | None]:
+    """The session and the memo version the caller may read: facilitators the latest, members only
+    the latest approved one."""
     record = policy.readable_session(db, caller.principal, session_id)
-    return repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
+    return record, repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
 
 
 def get_memo(caller: Caller, session_id: str) -> MemoOut:
     with session_scope(caller.settings) as db:
-        memo = _readable_memo(db, caller, session_id)
+        record, memo = _readable_memo(db, caller, session_id)
         if memo is None:
-            record = policy.readable_session(db, caller.principal, session_id)
             raise MemoNotReady(f"“{record.title}” has no memo yet (status: {record.status}). "
                                "It appears when processing finishes.")
         audit.record(db, caller.principal, "view_memo", session_id, f"version {memo.version}")
@@ -291,7 +291,7 @@ def get_memo(caller: Caller, session_id: str) -> MemoOut:
 
 def latest_memo_or_none(caller: Caller, session_id: str) -> MemoOut | None:
     with session_scope(caller.settings) as db:
-        memo = _readable_memo(db, caller, session_id)
+        _, memo = _readable_memo(db, caller, session_id)
         return memo_out(memo) if memo else None
 
 
