@@ -207,3 +207,25 @@ def test_deleted_session_disappears_from_search(settings_copy: Settings) -> None
     for mode in ("keyword", "semantic", "hybrid"):
         hits = search(settings_copy, "remote control design", mode=mode)
         assert hits and all(hit.session_id != "es2006a" for hit in hits)
+
+
+def test_vector_log_replaces_a_session_survives_a_torn_write_and_forgets_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "search.vectors"
+    rng = np.random.default_rng(0)
+    first, second, redone = (rng.standard_normal((n, 8)).astype(np.float32) for n in (3, 2, 4))
+    VectorIndex.build(path, 8, {"a": (np.array([1, 3, 5]), first)})
+    reader = VectorIndex.cached(path)
+    VectorIndex.write_session(path, 8, "b", np.array([2, 4]), second)
+    VectorIndex.write_session(path, 8, "a", np.array([7, 9, 11, 13]), redone)
+    # A reader that already holds the index applies only what was appended since.
+    assert VectorIndex.cached(path) is reader and sorted(reader.ids()) == [2, 4, 7, 9, 11, 13]
+    assert np.array_equal(reader._index.reconstruct(9), redone[1])
+    with open(path, "ab") as log:  # a crash in the middle of appending a record
+        log.write(b"IVR1\x01\x00")
+    assert sorted(VectorIndex(path).ids()) == [2, 4, 7, 9, 11, 13]
+    VectorIndex.write_session(path, 8, "b", np.array([2]), second[:1])
+    assert sorted(VectorIndex(path).ids()) == [2, 7, 9, 11, 13]
+    VectorIndex.forget_session(path, "a")
+    assert sorted(VectorIndex.cached(path).ids()) == [2]
+    # Forgetting rewrites the file: the session's vectors are not left behind in superseded records.
+    assert redone[0].tobytes() not in path.read_bytes() and first[0].tobytes() not in path.read_bytes()

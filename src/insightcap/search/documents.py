@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
 from insightcap.search.schema import SearchFilters, SearchHit
@@ -27,13 +27,6 @@ def insight_key(row_id: int) -> int:
     return row_id * 2 + 1
 
 
-def live_keys(db: Session) -> set[int]:
-    """Every document key the database has: what the vector index may hold and nothing else."""
-    passages = db.execute(text("SELECT id * 2 FROM passages")).scalars()
-    insights = db.execute(text("SELECT id * 2 + 1 FROM insights")).scalars()
-    return set(passages) | set(insights)
-
-
 def session_keys(db: Session, session_id: str) -> list[int]:
     params = {"session_id": session_id}
     passages = db.execute(text("SELECT id * 2 FROM passages WHERE session_id = :session_id"), params).scalars()
@@ -43,8 +36,9 @@ def session_keys(db: Session, session_id: str) -> list[int]:
 
 # A speaker matches by the label in the transcript or by the name the facilitator gave it.
 _SPEAKER_MATCH = (
-    "(lower({label}) = :speaker OR lower(coalesce("
-    "(SELECT named.value FROM json_each(sessions.speaker_names) AS named WHERE named.key = {label}), '')) = :speaker)"
+    "(lower({label}) = :speaker OR lower(coalesce((SELECT named.value FROM sessions, "
+    "json_each(sessions.speaker_names) AS named WHERE sessions.id = {table}.session_id AND named.key = {label}), "
+    "'')) = :speaker)"
 )
 
 
@@ -78,66 +72,87 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
     shared = _session_conditions(filters, params)
     if filters.speaker:
         params["speaker"] = filters.speaker.strip().lower()
-    joins = "JOIN sessions ON sessions.id = {table}.session_id LEFT JOIN programs ON programs.id = sessions.program_id"
+    # Rows are selected through their own indexes (session, section) and matched to the allowed
+    # sessions by id: joining every row to its session costs more than the rest of a search.
+    in_sessions = (
+        "{table}.session_id IN (SELECT sessions.id FROM sessions LEFT JOIN programs "
+        f"ON programs.id = sessions.program_id WHERE {' AND '.join(shared)})"
+    ) if shared else None
     keys: list[int] = []
     # Passages have no section: a section filter asks for insights only.
     if filters.section is None and filters.kind in (None, PASSAGE):
-        conditions = list(shared)
+        conditions = [in_sessions.format(table="passages")] if in_sessions else []
         if filters.speaker:
-            spoke = _SPEAKER_MATCH.format(label="spoke.value")
+            spoke = _SPEAKER_MATCH.format(label="spoke.value", table="passages")
             conditions.append(f"EXISTS (SELECT 1 FROM json_each(passages.speakers) AS spoke WHERE {spoke})")
-        keys += _keys(db, "SELECT passages.id * 2 FROM passages " + joins.format(table="passages"), conditions, params)
+        keys += _keys(db, "SELECT passages.id * 2 FROM passages", conditions, params)
     if filters.kind in (None, INSIGHT):
-        conditions = list(shared)
+        conditions = [in_sessions.format(table="insights")] if in_sessions else []
         if filters.section:
             conditions.append("insights.section = :section")
             params["section"] = filters.section
         if filters.speaker:
-            conditions.append(_SPEAKER_MATCH.format(label="insights.speaker"))
-        keys += _keys(
-            db, "SELECT insights.id * 2 + 1 FROM insights " + joins.format(table="insights"), conditions, params
-        )
+            conditions.append(_SPEAKER_MATCH.format(label="insights.speaker", table="insights"))
+        keys += _keys(db, "SELECT insights.id * 2 + 1 FROM insights", conditions, params)
     return keys
 
 
 def _keys(db: Session, query: str, conditions: list[str], params: dict[str, Any]) -> list[int]:
+    """Tens of thousands of keys for a broad filter: read through the driver's cursor, as SQLAlchemy's
+    per-row result handling would cost more than the query itself."""
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return list(db.execute(text(query + where), params).scalars())
+    cursor = db.connection().connection.driver_connection.execute(query + where, params)
+    return [key for (key,) in cursor]
 
 
 _PASSAGE_HITS = """
 SELECT passages.id * 2 AS key, 'passage' AS kind, passages.session_id, sessions.title, programs.name AS program,
        sessions.session_date, NULL AS section, passages.speaker, passages.text AS quote, NULL AS statement,
-       passages.start, passages."end", sessions.speaker_names
+       passages.start, passages."end", sessions.speaker_names, passages.speakers
 FROM passages JOIN sessions ON sessions.id = passages.session_id LEFT JOIN programs ON programs.id = sessions.program_id
 WHERE passages.id IN (SELECT value FROM json_each(:ids))
 """
 _INSIGHT_HITS = """
 SELECT insights.id * 2 + 1 AS key, 'insight' AS kind, insights.session_id, sessions.title, programs.name AS program,
        sessions.session_date, insights.section, insights.speaker, insights.quote, insights.statement,
-       insights.start, insights."end", sessions.speaker_names
+       insights.start, insights."end", sessions.speaker_names, json_array(insights.speaker) AS speakers
 FROM insights JOIN sessions ON sessions.id = insights.session_id LEFT JOIN programs ON programs.id = sessions.program_id
 WHERE insights.id IN (SELECT value FROM json_each(:ids))
 """
 
 
-def load_hits(db: Session, scored: list[tuple[int, float]]) -> list[SearchHit]:
-    """Hits for the scored keys, in the given order; keys whose rows are gone are left out."""
-    passage_ids = [key // 2 for key, _ in scored if key % 2 == 0]
-    insight_ids = [key // 2 for key, _ in scored if key % 2 == 1]
+def load_rows(db: Session, keys: list[int]) -> dict[int, RowMapping]:
+    """The stored rows of `keys` (two queries, whatever their number); keys whose rows are gone are left out."""
+    passage_ids = [key // 2 for key in keys if key % 2 == 0]
+    insight_ids = [key // 2 for key in keys if key % 2 == 1]
     rows = {}
     for query, ids in ((_PASSAGE_HITS, passage_ids), (_INSIGHT_HITS, insight_ids)):
         if ids:
             for row in db.execute(text(query), {"ids": json.dumps(ids)}).mappings():
                 rows[row["key"]] = row
+    return rows
+
+
+def _given_names(row: RowMapping) -> dict[str, str]:
+    names = row["speaker_names"] or {}
+    return json.loads(names) if isinstance(names, str) else names
+
+
+def speakers_of(row: RowMapping) -> set[str]:
+    """Who speaks in a document: transcript labels and the names a facilitator gave them."""
+    labels = [label for label in json.loads(row["speakers"] or "[]") if label]
+    names = _given_names(row)
+    return {*labels, *(names[label] for label in labels if names.get(label))}
+
+
+def to_hits(rows: dict[int, RowMapping], scored: list[tuple[int, float]]) -> list[SearchHit]:
+    """Hits for the scored keys, in the given order, from their `load_rows` rows."""
     hits = []
     for key, score in scored:
         row = rows.get(key)
         if row is None:
             continue
-        names = row["speaker_names"] or {}
-        if isinstance(names, str):
-            names = json.loads(names)
+        names = _given_names(row)
         hits.append(
             SearchHit(
                 kind=row["kind"],

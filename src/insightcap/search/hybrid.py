@@ -9,15 +9,11 @@ third ranking, so the moments they spoke in rise without hiding everything else.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from insightcap.config import Settings
-from insightcap.search.documents import allowed_keys, load_hits
+from insightcap.search.documents import allowed_keys, load_rows, speakers_of, to_hits
 from insightcap.search.indexing import vector_index_path
 from insightcap.search.keyword import keyword_ranking, mentioned_speakers
 from insightcap.search.schema import SearchFilters, SearchHit
@@ -56,34 +52,8 @@ def semantic_ranking(
     return VectorIndex.cached(path).search(Embedder(settings).encode([query])[0], k, allowed)
 
 
-_SPEAKERS = """
-SELECT passages.id * 2, passages.speakers, sessions.speaker_names
-FROM passages JOIN sessions ON sessions.id = passages.session_id
-WHERE passages.id IN (SELECT value FROM json_each(:passages))
-UNION ALL
-SELECT insights.id * 2 + 1, json_array(insights.speaker), sessions.speaker_names
-FROM insights JOIN sessions ON sessions.id = insights.session_id
-WHERE insights.id IN (SELECT value FROM json_each(:insights))
-"""
-
-
-def _speakers_of(db: Session, keys: Sequence[int]) -> dict[int, set[str]]:
-    """Who speaks in each document: transcript labels and the names a facilitator gave them."""
-    params = {
-        "passages": json.dumps([key // 2 for key in keys if key % 2 == 0]),
-        "insights": json.dumps([key // 2 for key in keys if key % 2 == 1]),
-    }
-    speakers = {}
-    for key, labels, names in db.execute(text(_SPEAKERS), params):
-        labels = [label for label in json.loads(labels) if label]
-        names = json.loads(names) if isinstance(names, str) else names or {}
-        speakers[key] = {*labels, *(names[label] for label in labels if names.get(label))}
-    return speakers
-
-
-def speaker_ranking(db: Session, query: str, ranked: Sequence[int]) -> list[int]:
+def speaker_ranking(query: str, ranked: Sequence[int], speakers: dict[int, set[str]]) -> list[int]:
     """The documents of `ranked` (in its order) in which a speaker the query names speaks."""
-    speakers = _speakers_of(db, ranked)
     named = mentioned_speakers(query, {name for names in speakers.values() for name in names})
     return [key for key in ranked if named & speakers.get(key, set())] if named else []
 
@@ -118,13 +88,16 @@ def search(
     with session_scope(settings) as db:
         allowed = allowed_keys(db, filters)
         keyword = keyword_ranking(db, query, candidates, allowed) if mode != "semantic" else []
-    semantic = semantic_ranking(settings, query, candidates, allowed) if mode != "keyword" else []
-    rankings = [[key for key, _ in keyword], [key for key, _ in semantic]]
-    fused = reciprocal_rank_fusion(rankings)
-    with session_scope(settings) as db:
-        # Only hybrid search weighs speakers: keyword and semantic stay the plain methods.
-        by_speaker = speaker_ranking(db, query, [key for key, _ in fused[:candidates]]) if mode == "hybrid" else []
+        semantic = semantic_ranking(settings, query, candidates, allowed) if mode != "keyword" else []
+        rankings = [[key for key, _ in keyword], [key for key, _ in semantic]]
+        fused = reciprocal_rank_fusion(rankings)[:candidates]
+        # One read of the candidates serves both the speaker ranking and the hits: re-fusing only
+        # raises candidates, so the best `candidates` stay the same documents.
+        rows = load_rows(db, [key for key, _ in fused])
+    # Only hybrid search weighs speakers: keyword and semantic stay the plain methods.
+    if mode == "hybrid":
+        speakers = {key: speakers_of(row) for key, row in rows.items()}
+        by_speaker = speaker_ranking(query, [key for key, _ in fused], speakers)
         if by_speaker:
-            fused = reciprocal_rank_fusion([*rankings, by_speaker])
-        hits = load_hits(db, fused[:candidates])
-    return _without_overlaps(hits)[:limit]
+            fused = reciprocal_rank_fusion([*rankings, by_speaker])[:candidates]
+    return _without_overlaps(to_hits(rows, fused))[:limit]

@@ -2,8 +2,9 @@
 
 The database is the source of truth: passages are cut from the stored transcript, every embedding
 is stored on its row, and the keyword index is maintained by triggers. The faiss index on disk is
-derived from those rows; `index_session` changes only one session's vectors in it, and
-`rebuild_indexes` recreates everything from the database (the `insightcap reindex` command).
+derived from those rows; `index_session` appends only one session's vectors to it (its cost grows
+with the session, not with the corpus), and `rebuild_indexes` recreates everything from the
+database (the `insightcap reindex` command).
 """
 
 from __future__ import annotations
@@ -19,12 +20,7 @@ from sqlalchemy.orm import Session
 
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback
-from insightcap.search.documents import (
-    insight_key,
-    live_keys,
-    passage_key,
-    session_keys,
-)
+from insightcap.search.documents import insight_key, passage_key
 from insightcap.search.passages import build_passages
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -36,6 +32,11 @@ from insightcap.transcript.schema import Transcript
 
 
 def vector_index_path(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "search.vectors"
+
+
+def _legacy_index_path(settings: Settings) -> Path:
+    """Where versions before the vector log kept a whole faiss index, rewritten on every change."""
     return settings.data_dir / "index" / "search.faiss"
 
 
@@ -110,39 +111,61 @@ def index_session(
 ) -> int:
     """(Re)index one session after its transcript or insights changed; returns the vectors added.
 
-    Only this session's vectors (and any whose rows no longer exist) change in the vector index.
+    Only this session's vectors change in the vector index: they replace whatever it held for the
+    session before, so rows replaced by a re-run leave nothing behind.
     """
     embedder = embedder or Embedder(settings)
     _check_model(settings, embedder)
     with session_scope(settings) as db:
         passages, insights = _refresh_session_rows(db, session_id, embedder)
         keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
-        live = live_keys(db)
     if progress:
         progress(0.8, f"{len(passages)} passages and {len(insights)} insights embedded")
-    with VectorIndex.editing(vector_index_path(settings), embedder.dimension) as index:
-        # Rows replaced by a re-run (or deleted with their session) leave keys the database no
-        # longer has; they go in the same update, so the index never serves a vanished row.
-        stale = [key for key in index.ids() if key not in live]
-        index.replace(remove_ids=stale, add_ids=keys, vectors=vectors)
+    path = vector_index_path(settings)
+    if path.exists():
+        VectorIndex.write_session(path, embedder.dimension, session_id, keys, vectors)
+    else:  # a new data folder, or one indexed before the vector log: start it from every stored row
+        _build_vector_index(settings, embedder.dimension)
     _write_meta(settings, embedder)
     if progress:
         progress(1.0, "search index updated")
     return len(keys)
 
 
+def _stored_vectors(settings: Settings, dimension: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every stored embedding of this size, by session: what the vector index is built from."""
+    by_session: dict[str, tuple[list[int], list[bytes]]] = {}
+    with session_scope(settings) as db:
+        rows = db.execute(text(
+            "SELECT session_id, id * 2, embedding FROM passages UNION ALL "
+            "SELECT session_id, id * 2 + 1, embedding FROM insights ORDER BY 1, 2"
+        ))
+        for session_id, key, blob in rows:
+            if _vector(blob, dimension) is not None:
+                keys, blobs = by_session.setdefault(session_id, ([], []))
+                keys.append(key)
+                blobs.append(blob)
+    return {
+        session_id: (np.asarray(keys, dtype=np.int64),
+                     np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(keys), dimension))
+        for session_id, (keys, blobs) in by_session.items()
+    }
+
+
+def _build_vector_index(settings: Settings, dimension: int) -> None:
+    VectorIndex.build(vector_index_path(settings), dimension, _stored_vectors(settings, dimension))
+    _legacy_index_path(settings).unlink(missing_ok=True)
+
+
 def delete_session_from_indexes(settings: Settings, session_id: str) -> None:
     """Take a session out of search, whether or not its rows were already deleted."""
     with session_scope(settings) as db:
-        keys = session_keys(db, session_id)
-        db.execute(text("DELETE FROM search_text WHERE rowid IN (SELECT value FROM json_each(:keys))"),
-                   {"keys": json.dumps(keys)})
-        live = live_keys(db) - set(keys)
-    path = vector_index_path(settings)
-    if not path.exists():
-        return
-    with VectorIndex.editing(path) as index:
-        index.replace(remove_ids=[key for key in index.ids() if key not in live], add_ids=[], vectors=np.zeros((0, 0)))
+        db.execute(text(
+            "DELETE FROM search_text WHERE rowid IN "
+            "(SELECT id * 2 FROM passages WHERE session_id = :id UNION ALL "
+            "SELECT id * 2 + 1 FROM insights WHERE session_id = :id)"
+        ), {"id": session_id})
+    VectorIndex.forget_session(vector_index_path(settings), session_id)
 
 
 @dataclass(frozen=True)
@@ -165,13 +188,10 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
         if model_changed:
             db.execute(text("UPDATE passages SET embedding = NULL"))
             db.execute(text("UPDATE insights SET embedding = NULL"))
-    all_keys, all_vectors, passage_count, insight_count = [], [], 0, 0
+    passage_count, insight_count = 0, 0
     for done, session_id in enumerate(session_ids):
         with session_scope(settings) as db:
             passages, insights = _refresh_session_rows(db, session_id, embedder)
-            keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
-        all_keys.append(keys)
-        all_vectors.append(vectors)
         passage_count, insight_count = passage_count + len(passages), insight_count + len(insights)
         if progress:
             progress(0.8 * (done + 1) / max(len(session_ids), 1), f"{done + 1}/{len(session_ids)} sessions")
@@ -180,9 +200,7 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
         db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2, text FROM passages"))
         db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2 + 1, statement || ' ' || quote FROM insights"))
         programs = list(db.execute(text("SELECT name FROM programs")).scalars())
-    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=np.int64)
-    vectors = np.concatenate(all_vectors) if all_vectors else np.zeros((0, embedder.dimension), dtype=np.float32)
-    VectorIndex.build(vector_index_path(settings), embedder.dimension, keys, vectors)
+    _build_vector_index(settings, embedder.dimension)
     _write_meta(settings, embedder)
     if progress:
         progress(0.9, "search index rebuilt")
