@@ -15,6 +15,8 @@ What is scored (all from the development data):
 The "transcript" handed to `diarize` is the reference segments' times without speakers, so this
 measures who-spoke-when, not ASR. DER = (missed + false alarm + confusion) / scored reference
 speech, with the best one-to-one speaker mapping and ±0.25 s around reference boundaries unscored.
+Beside ours, in the same run: "told count", the same diarization given the true number of speakers
+(what `--speakers N` gives a user who knows it), and the one-speaker baseline.
 
 `--tune` sweeps the clustering threshold on other meetings (QMSum training meetings, rendered the
 same way) plus the real-voice clips, each alone (must stay one speaker) and spliced.
@@ -43,6 +45,7 @@ from insightcap.transcript.diarize import (
     speech_windows,
 )
 from insightcap.transcript.schema import Segment, Transcript
+from insightcap.transcript.speakers import SpeakerBounds
 
 COLLAR_SECONDS = 0.25
 FRAME_SECONDS = 0.01
@@ -246,6 +249,7 @@ class Scored(BaseModel):
     n_speakers: int
     found: int
     ours: DiarizationError
+    told_count: DiarizationError
     one_speaker: DiarizationError
 
 
@@ -261,6 +265,9 @@ def score(
     transcript, windows, prints = embedded
     options = {} if threshold is None else {"threshold": threshold}
     labelled = speakers_from_prints(transcript, windows, prints, **options)
+    # What a user gets who passes `--speakers N` with the true count.
+    exact = SpeakerBounds(min_speakers=recording.n_speakers, max_speakers=recording.n_speakers)
+    told = speakers_from_prints(transcript, windows, prints, bounds=exact, **options)
     one = [turn.model_copy(update={"speaker": "everyone"}) for turn in recording.turns]
     return Scored(
         name=recording.name,
@@ -268,6 +275,7 @@ def score(
         n_speakers=recording.n_speakers,
         found=len(labelled.speakers),
         ours=diarization_error(recording.turns, _turns(labelled)),
+        told_count=diarization_error(recording.turns, _turns(told)),
         one_speaker=diarization_error(recording.turns, one),
     )
 
@@ -325,6 +333,7 @@ def evaluate(data: Path, folder: Path) -> None:
             "miss",
             "FA",
             "confusion",
+            "DER told count",
             "DER one speaker",
         ],
         [
@@ -338,6 +347,7 @@ def evaluate(data: Path, folder: Path) -> None:
                 r.ours.missed,
                 r.ours.false_alarm,
                 r.ours.confusion,
+                r.told_count.der,
                 r.one_speaker.der,
             ]
             for r in results
@@ -347,10 +357,12 @@ def evaluate(data: Path, folder: Path) -> None:
         "diarization",
         {
             "ours": {"der": round(_pooled(results, "ours"), 4)},
+            "told_count": {"der": round(_pooled(results, "told_count"), 4)},
             "one_speaker": {"der": round(_pooled(results, "one_speaker"), 4)},
             "files": {
                 r.name: {
                     "der": round(r.ours.der, 4),
+                    "told_count_der": round(r.told_count.der, 4),
                     "one_speaker_der": round(r.one_speaker.der, 4),
                     "speakers": r.n_speakers,
                     "found": r.found,

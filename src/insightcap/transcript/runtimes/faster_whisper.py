@@ -4,12 +4,19 @@ A long meeting is streamed, never held whole: audio is decoded block by block, S
 only the speech, the speech is packed into 30 s chunks and eight chunks are decoded at once
 (see whisper_batch for how). Decoding audio and computing spectrograms run on a second thread,
 one batch ahead of Whisper, so memory stays flat however long the recording is.
+
+The cores are shared out between whole batches rather than inside each matrix product: two
+CTranslate2 workers with half the threads each decode two batches at the same time. Whisper base's
+decoder multiplies small matrices (eight rows of 512), which two threads split badly; two
+independent batches keep both cores busy.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +50,12 @@ BATCH_SIZE = 8
 CHUNK_SECONDS = 30.0
 # Audio is read in blocks of this length; the voice detector runs on each block as it arrives.
 _BLOCK_SECONDS = 120.0
+# Batches decoded at the same time, each by its own CTranslate2 worker (see the module docstring).
+_MAX_DECODE_WORKERS = 2
+
+
+def decode_workers(cpu_threads: int) -> int:
+    return max(1, min(_MAX_DECODE_WORKERS, cpu_threads))
 
 
 @lru_cache(maxsize=2)
@@ -51,7 +64,11 @@ def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> WhisperM
         WhisperModel,  # imported late: CTranslate2 is slow to import
     )
 
-    return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+    workers = decode_workers(cpu_threads)
+    return WhisperModel(
+        model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads // workers,
+        num_workers=workers,
+    )  # fmt: skip
 
 
 def _batches(
@@ -75,6 +92,7 @@ class FasterWhisperTranscriber:
         self._model = _load_model(str(model_dir), settings.asr_compute_type, settings.cpu_threads)
         self._language = language_for(self.name, self._model.model.is_multilingual, settings.asr_language)
         self._beam_size = settings.asr_beam_size
+        self._workers = decode_workers(settings.cpu_threads)
 
     def transcribe(self, audio_path: Path, progress: ProgressCallback = ignore_progress) -> Transcript:
         total = probe_media(audio_path).duration_seconds or 0.0
@@ -84,11 +102,22 @@ class FasterWhisperTranscriber:
         words: list[TimedWord] = []
         started = time.monotonic()
         progress(0.0, position_message(0.0, total))
-        for batch, features in prefetch(_batches(chunks, decoder)):
-            words.extend(decoder.decode(batch, features))
+
+        def collect(batch: list[SpeechChunk], decoded: Future[list[TimedWord]]) -> None:
+            words.extend(decoded.result())
             done = batch[-1].source_end
             left = (time.monotonic() - started) / done * max(total - done, 0.0)
             progress(min(done / total, 1.0) if total else 0.0, position_message(done, max(total, done), left))
+
+        # Batches are collected in recording order; the first alone, since it settles the language.
+        in_flight: deque[tuple[list[SpeechChunk], Future[list[TimedWord]]]] = deque()
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="insightcap-whisper") as pool:
+            for batch, features in prefetch(_batches(chunks, decoder)):
+                in_flight.append((batch, pool.submit(decoder.decode, batch, features)))
+                if len(in_flight) >= self._workers or not decoder.started:
+                    collect(*in_flight.popleft())
+            while in_flight:
+                collect(*in_flight.popleft())
         segments = segments_from_words(words)
         if not segments:
             check_has_sound(audio_path)  # a silent recording gets its own message; otherwise "no speech"

@@ -1,10 +1,11 @@
-"""Whisper on a batch of speech chunks: greedy first, beam search only where greedy looks wrong.
+"""Whisper on a batch of speech chunks: a narrow beam first, the full beam only where it looks wrong.
 
-Greedy decoding of eight chunks at once is several times cheaper than beam search, and on clear
-speech it gives the same words. Whisper's own quality signals pick out the chunks where it does not
-(a low average log-probability, or text that compresses too well, the mark of a repetition loop):
-only those are decoded again with the configured beam. Word times come from the cross-attention
-alignment that word timestamps need anyway, so the decoder is told not to produce timestamp tokens.
+A beam of two over eight chunks at once costs 70% of the configured beam of five, and on clear
+speech it gives nearly the same words. Whisper's own quality signals pick out the chunks where it does
+not (a low average log-probability, or text that compresses too well, the mark of a repetition loop):
+only those are decoded again with the configured beam, and the likelier of the two texts is kept.
+Word times come from the cross-attention alignment that word timestamps need anyway, so the decoder
+is told not to produce timestamp tokens.
 """
 
 from __future__ import annotations
@@ -26,19 +27,27 @@ if TYPE_CHECKING:
 COMPRESSION_RATIO_LIMIT = 2.4
 LOGPROB_LIMIT = -1.0
 NO_SPEECH_LIMIT = 0.6
-# Greedy text less confident than this is decoded again with beam search. Whisper's -1.0 never fired
-# on the rendered meetings of eval/asr_bench.py, where clear chunks score -0.1 to -0.3. On the 60-min
-# meeting -0.3 gave WER 0.176 (sequential: 0.166); -0.2 retries more chunks and gives 0.171 for about
-# a tenth more CPU time. Prompting each chunk with the previous chunk's text, as sequential decoding
-# does, left WER unchanged (0.1762), and decoding with timestamp tokens made it worse (0.228).
-RETRY_LOGPROB = -0.2
+# The first pass, and the text less confident than RETRY_LOGPROB that is decoded again with the full
+# beam. Measured on two rendered meetings of eval/asr_bench.py (every chunk decoded every way, then
+# each strategy's text scored; decoding CPU seconds per 60 min of audio in brackets), WER on the 60-min
+# ICSI meeting / a 10-min parliamentary one:
+#   greedy, full beam below -0.2 (the previous default)  0.171 / 0.089  (107)
+#   greedy, full beam below -0.3                          0.176 / 0.096  (79)
+#   beam 2, full beam below -0.4                          0.176 / 0.086  (62)
+#   beam 2 only                                           0.178 / 0.086  (54)
+#   beam 5 only                                           0.192 / 0.077  (76, with its repetition loops)
+# Whisper's -1.0 never fires on these meetings, where clear chunks score -0.1 to -0.3. Prompting each
+# chunk with the previous chunk's text, as sequential decoding does, left WER unchanged, and decoding
+# with timestamp tokens made it worse (0.228).
+FIRST_BEAM = 2
+RETRY_LOGPROB = -0.4
 # Nobody says more than ~5 words (~7 tokens) a second: a cap of 10 stops a repetition loop early
 # instead of letting it fill the whole 448-token window while the rest of the batch waits.
 _MAX_TOKENS_PER_SECOND = 10
 # The encoder's attention holds batch x 8 heads x 1500 x 1500 floats: 576 MB for eight chunks at once.
-# Its cost is linear in the batch anyway, so it runs two chunks at a time and only the decoder,
-# which does gain from batching, sees all eight.
-_ENCODE_BATCH = 2
+# Its cost is linear in the batch anyway, so it runs one chunk at a time (72 MB, twice over with
+# two decode workers) and only the decoder, which does gain from batching, sees all eight.
+_ENCODE_BATCH = 1
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
@@ -107,6 +116,11 @@ class BatchDecoder:
     def language(self) -> str | None:
         return self._language
 
+    @property
+    def started(self) -> bool:
+        """Whether the language is settled, after which batches may be decoded at the same time."""
+        return self._tokenizer is not None
+
     def features(self, chunks: list[SpeechChunk]) -> np.ndarray:
         """Log-Mel spectrograms padded to Whisper's 30 s window; cheap enough for the producer thread."""
         from faster_whisper.audio import pad_or_trim
@@ -119,9 +133,10 @@ class BatchDecoder:
         encoded = self._encode(features)
         tokenizer = self._tokenizer or self._start(encoded)
         limit = max(chunk.seconds for chunk in chunks) * _MAX_TOKENS_PER_SECOND
-        hypotheses = self._generate(encoded, tokenizer, 1, limit)
+        first_beam = min(FIRST_BEAM, self._beam_size)
+        hypotheses = self._generate(encoded, tokenizer, first_beam, limit)
         retry = [index for index, hypothesis in enumerate(hypotheses) if hypothesis.looks_wrong]
-        if retry and self._beam_size > 1:
+        if retry and self._beam_size > first_beam:
             retried = self._generate(_subset(encoded, retry), tokenizer, self._beam_size, limit)
             for index, hypothesis in zip(retry, retried):
                 hypotheses[index] = max(hypotheses[index], hypothesis, key=_Hypothesis.quality)
