@@ -1,6 +1,6 @@
 """Whisper on a batch of speech chunks: a narrow beam first, the full beam only where it looks wrong.
 
-A beam of two over eight chunks at once costs 70% of the configured beam of five, and on clear
+A beam of two over a batch of chunks costs 70% of the configured beam of five, and on clear
 speech it gives nearly the same words. Whisper's own quality signals pick out the chunks where it does
 not (a low average log-probability, or text that compresses too well, the mark of a repetition loop):
 only those are decoded again with the configured beam, and the likelier of the two texts is kept.
