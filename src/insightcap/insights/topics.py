@@ -1,14 +1,12 @@
-"""Splits a session into topics: contiguous stretches of sentences about one subject.
+"""Splits a session into topics: contiguous stretches of sentences about one subject, each named
+by its keyphrases.
 
-Boundaries come from TextTiling (Hearst, 1997) over sentence embeddings: at every gap between
-sentences, compare the mean embedding of the sentences before with those after; a gap whose
-similarity dips well below the peaks around it (a high "depth score") is where the conversation
-turned. Only the deepest valleys become boundaries: measured against QMSum's annotated meeting
-topics, people stay on a subject much longer than local similarity dips suggest, and a memo cut
-into many short topics scatters one discussion over several themes. On the 35 QMSum validation
-meetings this gives Pk 0.375 (one topic per 3–8 minutes gave 0.52), which is only level with
-putting no boundary at all (0.385): embedding dips find where talk turns, not reliably where an
-annotator says the subject changed (eval/topics.py).
+Where a topic starts is the trained topic head's call (topic_head.py): a logistic regression over
+what every gap between two sentences looks like — embedding and word similarity across it, the
+speakers on either side, how the next sentence opens — learned from QMSum's annotated meetings
+(eval/train_topics.py; figures in models/topic_head/README.md). Untrained similarity dips
+(TextTiling) only drew level with placing no boundary at all there (Pk 0.375 against 0.385):
+people stay on a subject far longer than local dips suggest.
 """
 
 from __future__ import annotations
@@ -22,133 +20,25 @@ from spacy.tokens import Span
 
 from insightcap.insights.schema import Topic
 from insightcap.insights.sentences import ParsedSentence
+from insightcap.insights.topic_head import load_topic_head
 
-MAX_TOPICS = 12
-# Tuned on 16 of QMSum's training meetings (eval/topics.py scores the validation ones): people
-# stay on a subject far longer than a sentence-level similarity dip suggests, so a topic is
-# about this many sentences (about half an hour of talk), and never shorter than
-# MIN_TOPIC_FRACTION of the session or MIN_TOPIC_SENTENCES.
-SENTENCES_PER_TOPIC = 320
-MIN_TOPIC_FRACTION = 0.08
-MIN_TOPIC_SENTENCES = 8
-MIN_TOPIC_SECONDS = 90.0
-# A session at least this long is split in two at its deepest turn even when it is short of
-# SENTENCES_PER_TOPIC: a facilitator reading a quarter-hour discussion still wants its two halves.
-SPLIT_SESSION_MINUTES = 12.0
-# Sentences compared on either side of a gap, and the width of the moving average over gaps:
-# wide enough that one off-topic remark does not look like a change of subject.
-WINDOW_SENTENCES = 20
-SMOOTHING_GAPS = 11
 KEYWORDS_PER_TOPIC = 6
 TITLE_KEYPHRASES = 3
 # A multi-word noun chunk ("remote control") names a subject better than its words one by one.
 PHRASE_PREFERENCE = 1.5
 
 
-def _gap_similarities(embeddings: np.ndarray, window: int) -> np.ndarray:
-    """Cosine similarity across each gap i (between sentence i-1 and i), for i = 1..n-1."""
-    cumulative = np.vstack(
-        [np.zeros((1, embeddings.shape[1])), np.cumsum(embeddings, axis=0)]
-    )
-    count = len(embeddings)
-    similarities = np.empty(count - 1)
-    for gap in range(1, count):
-        left = cumulative[gap] - cumulative[max(0, gap - window)]
-        right = cumulative[min(count, gap + window)] - cumulative[gap]
-        denominator = np.linalg.norm(left) * np.linalg.norm(right)
-        similarities[gap - 1] = (
-            float(left @ right / denominator) if denominator else 1.0
-        )
-    return similarities
-
-
-def _climb(values: np.ndarray, position: int, step: int) -> float:
-    """The top of the hill reached from `position` walking in direction `step` while values rise."""
-    peak = values[position]
-    position += step
-    while 0 <= position < len(values) and values[position] >= peak:
-        peak = values[position]
-        position += step
-    return float(peak)
-
-
-def _depth_scores(similarities: np.ndarray) -> np.ndarray:
-    """How far each gap's similarity lies below the nearest peaks on either side of it."""
-    return np.array(
-        [
-            _climb(similarities, position, -1)
-            + _climb(similarities, position, 1)
-            - 2 * value
-            for position, value in enumerate(similarities)
-        ]
-    )
-
-
-def _smooth(values: np.ndarray, width: int) -> np.ndarray:
-    if len(values) < width:
-        return values
-    kernel = np.ones(width) / width
-    return np.convolve(np.pad(values, width // 2, mode="edge"), kernel, mode="valid")
-
-
-def _topic_count(count: int, minutes: float) -> int:
-    return int(
-        np.clip(
-            round(count / SENTENCES_PER_TOPIC),
-            2 if minutes >= SPLIT_SESSION_MINUTES else 1,
-            MAX_TOPICS,
-        )
-    )
-
-
 def boundaries(sentences: list[ParsedSentence], embeddings: np.ndarray) -> list[int]:
-    """Indices of the sentences that start a new topic (the first topic's start, 0, excluded).
-
-    The deepest valleys of the smoothed similarity curve are taken, deepest first, until the
-    session has its expected number of topics; a valley shallower than the average one is only
-    taken to give a long session its second topic.
-    """
-    count = len(sentences)
-    if count < 2 * MIN_TOPIC_SENTENCES:
+    """Indices of the sentences that start a new topic (the first topic's start, 0, excluded)."""
+    if len(sentences) < 2:
         return []
     minutes = (sentences[-1].sentence.end - sentences[0].sentence.start) / 60.0
-    wanted = _topic_count(count, minutes)
-    window = min(WINDOW_SENTENCES, max(2, count // 4))
-    similarities = _smooth(_gap_similarities(embeddings, window), SMOOTHING_GAPS)
-    depths = _depth_scores(similarities)
-    valleys = np.array(
-        [
-            position
-            for position in range(len(similarities))
-            if similarities[position] <= similarities[max(position - 1, 0)]
-            and similarities[position]
-            <= similarities[min(position + 1, len(similarities) - 1)]
-        ]
+    return load_topic_head().boundaries(
+        [parsed.sentence.text for parsed in sentences],
+        [parsed.sentence.speaker for parsed in sentences],
+        embeddings,
+        minutes,
     )
-    if not len(valleys):
-        return []
-    cutoff = depths[valleys].mean()
-    starts = np.array([parsed.sentence.start for parsed in sentences])
-    ends = np.array([parsed.sentence.end for parsed in sentences])
-    shortest = max(MIN_TOPIC_SENTENCES, int(MIN_TOPIC_FRACTION * count))
-
-    def long_enough(begin: int, end: int) -> bool:
-        return (
-            end - begin >= shortest
-            and ends[end - 1] - starts[begin] >= MIN_TOPIC_SECONDS
-        )
-
-    chosen: list[int] = []
-    for gap in valleys[np.argsort(-depths[valleys], kind="stable")]:
-        if len(chosen) >= wanted - 1 or (chosen and depths[gap] <= cutoff):
-            break
-        boundary = int(gap) + 1
-        edges = sorted([0, count, *chosen, boundary])
-        position = edges.index(boundary)
-        before, after = edges[position - 1], edges[position + 1]
-        if long_enough(before, boundary) and long_enough(boundary, after):
-            chosen.append(boundary)
-    return sorted(chosen)
 
 
 def _terms(span: Span) -> list[tuple[str, float]]:

@@ -1,0 +1,95 @@
+"""The topic head: its gap features, its decoding, the trained model file, and its speed on a
+session of several hours."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from insightcap.insights.topic_head import (
+    FEATURE_NAMES,
+    decode,
+    depth_scores,
+    gap_features,
+    load_topic_head,
+)
+
+FIRST_SUBJECT = [
+    "The remote control needs a bigger power button.",
+    "Users keep losing the remote under the sofa cushions.",
+    "A remote that beeps when you clap would help them find it.",
+    "The buttons on the remote should glow in the dark.",
+]
+SECOND_SUBJECT = [
+    "So, next item: the budget for the marketing campaign.",
+    "We have twelve thousand euros for advertising this quarter.",
+    "Television adverts cost far more than online banners.",
+    "Most of the budget should go to social media campaigns.",
+]
+
+
+def _climb_depth(values: np.ndarray, position: int) -> float:
+    """Hearst's depth by walking: the peaks reached climbing left and right while values rise."""
+    peaks = []
+    for step in (-1, 1):
+        peak, cursor = values[position], position + step
+        while 0 <= cursor < len(values) and values[cursor] >= peak:
+            peak, cursor = values[cursor], cursor + step
+        peaks.append(peak)
+    return float(sum(peaks) - 2 * values[position])
+
+
+def test_one_pass_depth_scores_match_walking_up_each_hill():
+    values = np.random.default_rng(0).random(200).round(1)  # rounding makes plateaus
+    expected = [_climb_depth(values, position) for position in range(len(values))]
+    np.testing.assert_allclose(depth_scores(values), expected)
+
+
+def test_decoding_keeps_the_most_probable_gaps_a_minimum_distance_apart():
+    probabilities = np.full(59, 0.01)  # 60 sentences
+    probabilities[[9, 11, 29, 55]] = [0.8, 0.9, 0.7, 0.95]  # gaps before sentences 10, 12, 30, 56
+    # 12 beats its neighbour 10; 56 is too close to the end of the session.
+    assert decode(probabilities, smoothing=1, threshold=0.5, shortest=8) == [12, 30]
+    assert decode(probabilities, smoothing=1, threshold=0.99, shortest=8) == []
+    assert decode(probabilities, smoothing=1, threshold=0.99, shortest=8, at_least=1) == [12]
+
+
+def test_a_change_of_subject_and_speaker_shows_in_the_gap_features():
+    texts = FIRST_SUBJECT + SECOND_SUBJECT
+    speakers = ["A", "B", "A", "B", "C", "C", "D", "C"]
+    # One-hot "embeddings" per subject: similarity across the middle gap is the lowest.
+    embeddings = np.repeat(np.eye(2), 4, axis=0)
+    features = gap_features(texts, speakers, embeddings, cue=np.zeros(len(texts)))
+    assert features.shape == (len(texts) - 1, len(FEATURE_NAMES))
+    column = {name: position for position, name in enumerate(FEATURE_NAMES)}
+    middle = 3  # the gap before sentence 4
+    assert features[:, column["embedding_similarity_3"]].argmin() == middle
+    assert features[:, column["lexical_similarity_10"]].argmin() == middle
+    assert features[middle, column["speaker_mix_similarity"]] == 0.0
+    assert np.isfinite(features).all()
+
+
+def test_the_trained_head_gives_a_probability_per_gap_and_describes_its_training():
+    head = load_topic_head()
+    texts = FIRST_SUBJECT + SECOND_SUBJECT
+    probabilities = head.probabilities(texts, [None] * len(texts), np.repeat(np.eye(2), 4, axis=0))
+    assert probabilities.shape == (len(texts) - 1,)
+    assert ((probabilities > 0) & (probabilities < 1)).all()
+    assert head.meta["features"] == list(FEATURE_NAMES)
+    assert head.meta["cross_validated"]["pk"] < head.meta["no_boundary"]["pk"]
+
+
+def test_a_three_hour_session_is_segmented_in_seconds():
+    rng = np.random.default_rng(1)
+    count = 6000
+    words = [f"word{number}" for number in range(400)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(count)]
+    speakers = [f"S{number}" for number in rng.integers(0, 6, count)]
+    embeddings = rng.normal(size=(count, 384)).astype(np.float32)
+    started = time.perf_counter()
+    starts = load_topic_head().boundaries(texts, speakers, embeddings, minutes=180.0)
+    # About a second on an idle laptop; the bound only catches a cost that grows with n², which
+    # at this length would take minutes.
+    assert time.perf_counter() - started < 20.0
+    assert starts == sorted(starts) and all(0 < start < count for start in starts)
