@@ -766,10 +766,10 @@ def test_summary_without_generator_quotes_each_topic_with_speaker_and_time(meeti
 def test_a_generated_summary_is_used_when_it_passes_the_checks_and_replaced_when_not(settings, meeting):
     transcript, insights = meeting
     insights = _with_sentences(transcript, insights)
-    # Grounded in what the features topic's excerpt shows the model (the LED, budget, batteries...).
+    # Grounded in what the features topic's excerpt shows the model (rubber, buttons, compatibility).
     grounded = (
-        "The group discussed the LED, the budget and the batteries of the remote. "
-        "Marketing said it has to look nice and work with their other products."
+        "The Industrial Designer wanted a remote control that does not break when dropped, made of rubber "
+        "or hard plastic, with buttons that are not too small. The Project Manager said it must work with other things."
     )
     memo = build_memo(
         title="Kick-off",

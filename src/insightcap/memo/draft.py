@@ -6,16 +6,17 @@ Everything in the draft is either an insight (a statement with its verbatim quot
 time) or a question built from them, so every line of the memo can be traced to the recording.
 The background's summary is written topic by topic: with a generator, a checked third-person
 account of each topic linked to the time it starts; without one (or when a reply fails the
-checks), the topic's most central sentences verbatim.
+checks), the topic's most salient sentences verbatim, as scored by a head trained on human
+meeting summaries (memo/salience.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from spacy.language import Language
 
 from insightcap.config import Settings, get_settings
@@ -36,10 +37,17 @@ from insightcap.memo.followups import (
     prompt_instructions,
 )
 from insightcap.memo.render import format_timestamp
+from insightcap.memo.salience import (
+    load_salience_head,
+    salience_features,
+    summary_pool,
+    topic_rows,
+)
 from insightcap.memo.schema import MemoDraft, MemoTheme
 from insightcap.memo.templated import next_session_questions
 from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.resources import prompt_text
+from insightcap.themes.embed import Embedder
 from insightcap.themes.schema import ThemeRecurrence
 from insightcap.transcript.schema import Transcript
 
@@ -51,13 +59,13 @@ BACKGROUND_INSIGHTS = 3
 # the same topic within this many seconds of it; otherwise it is listed as open.
 ANSWER_WINDOW_SECONDS = 90.0
 # The background's summary: about this many words of what was said, taken from every topic in
-# proportion to how long it ran, from sentences long enough to carry a point on their own. Tuned
-# against QMSum's human meeting summaries (eval/summary.py), which run to about 110 words.
+# proportion to how long it ran, from sentences long enough to carry a point on their own.
+# Maximal marginal relevance: how much a sentence's salience counts against its embedding cosine
+# to sentences already picked (1.0 ignores repetition). All three chosen by cross-validation on
+# QMSum meetings with human summaries (eval/train_summary.py, models/summary_head/README.md).
 SUMMARY_WORDS = 120
-SUMMARY_SENTENCE_MIN_WORDS = 16
-# Maximal marginal relevance: how much a sentence's centrality counts against its overlap with
-# sentences already picked (1.0 would ignore repetition).
-SUMMARY_RELEVANCE_WEIGHT = 0.9
+SUMMARY_SENTENCE_MIN_WORDS = 8
+SUMMARY_RELEVANCE_WEIGHT = 0.85
 # With a generator, each topic's two-sentence summary is written from an excerpt of the topic this
 # many times longer than its extractive share, which keeps a topic's prompt well inside a 2048-token
 # context and its reading time short on a CPU.
@@ -114,57 +122,73 @@ def _background_insights(insights: SessionInsights) -> list[Insight]:
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
-def _topic_extracts(insights: SessionInsights, words: int, scale: int = 1) -> list[list[Sentence]]:
-    """The most central sentences of each topic, topic by topic in the order they were said.
+@dataclass(frozen=True)
+class SummaryCandidates:
+    """The sentences the summary may quote (salience.summary_pool), how salient each is, their
+    embeddings (to keep a point from being picked twice in other words) and the rows of each topic."""
 
-    Centrality is a sentence's TF-IDF cosine to its topic's centroid (what the topic keeps coming
-    back to), so every topic is covered; each topic gets a share of `words` in proportion to its
-    length, and maximal marginal relevance keeps a point from being picked twice in other words.
-    A topic too short for one sentence of its own is left to the themes. `scale` takes that many
-    times more words from each of the same topics (the generator's excerpts).
+    sentences: list[Sentence]
+    salience: np.ndarray
+    embeddings: np.ndarray
+    topics: list[np.ndarray]
+
+    @classmethod
+    def of(cls, insights: SessionInsights, embedder: Embedder) -> SummaryCandidates:
+        pool = summary_pool(insights)
+        embeddings = embedder.encode([sentence.text for sentence in pool])
+        features = salience_features(pool, insights, embeddings)
+        return cls(pool, load_salience_head().scores(features), embeddings, topic_rows(pool, insights))
+
+
+def topic_extracts(
+    candidates: SummaryCandidates,
+    words: int = SUMMARY_WORDS,
+    scale: int = 1,
+    min_words: int = SUMMARY_SENTENCE_MIN_WORDS,
+    relevance_weight: float = SUMMARY_RELEVANCE_WEIGHT,
+) -> list[list[Sentence]]:
+    """The most salient sentences of each topic, topic by topic in the order they were said.
+
+    Each topic gets a share of `words` in proportion to its length, so every topic is covered, and
+    maximal marginal relevance keeps a point from being picked twice in other words. A topic too
+    short for one sentence of its own is left to the themes. `scale` takes that many times more
+    words from each of the same topics (the generator's excerpts). The other arguments are the
+    tuned constants; eval/train_summary.py varies them.
     """
-    candidates = [s for s in insights.sentences if len(s.text.split()) >= SUMMARY_SENTENCE_MIN_WORDS]
-    if not candidates:
+    lengths = np.array([len(sentence.text.split()) for sentence in candidates.sentences])
+    eligible = [rows[lengths[rows] >= min_words] for rows in candidates.topics]
+    total = sum(len(rows) for rows in eligible)
+    if not total:
         return []
-    vectors = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
-        [sentence.text for sentence in candidates]
-    )
-    position = {sentence.index: row for row, sentence in enumerate(candidates)}
-    topics = [
-        [position[index] for index in topic.sentence_indices if index in position]
-        for topic in sorted(insights.topics, key=lambda topic: topic.start)
-    ] or [list(range(len(candidates)))]
-    total = sum(len(members) for members in topics)
+    span = np.ptp(candidates.salience) or 1.0
+    relevance = (candidates.salience - candidates.salience.min()) / span
     extracts: list[list[int]] = []
     chosen: list[int] = []
-    for members in topics:
-        budget = round(words * len(members) / total)
-        if not members or budget < SUMMARY_SENTENCE_MIN_WORDS:
+    for rows in eligible:
+        budget = round(words * len(rows) / total)
+        if not len(rows) or budget < min_words:
             continue
-        centroid = np.asarray(vectors[members].mean(axis=0))
-        norm = np.linalg.norm(centroid)
-        centrality = (vectors[members] @ centroid.T).ravel() / (norm or 1.0)
+        # Topics may share a sentence at their boundary: it is quoted once.
+        remaining = [row for row in rows if row not in chosen]
         picked: list[int] = []
         used = 0
-        remaining = list(range(len(members)))
         while remaining and used < budget * scale:
             overlap = (
-                (vectors[[members[r] for r in remaining]] @ vectors[chosen].T).toarray().max(axis=1)
+                (candidates.embeddings[remaining] @ candidates.embeddings[chosen].T).max(axis=1)
                 if chosen
                 else np.zeros(len(remaining))
             )
-            scores = (
-                SUMMARY_RELEVANCE_WEIGHT * centrality[remaining] - (1 - SUMMARY_RELEVANCE_WEIGHT) * overlap
-            )
-            best = members[remaining.pop(int(np.argmax(scores)))]
+            scores = relevance_weight * relevance[remaining] - (1 - relevance_weight) * overlap
+            best = remaining.pop(int(np.argmax(scores)))
             picked.append(best)
             chosen.append(best)
-            used += len(candidates[best].text.split())
+            used += lengths[best]
         extracts.append(sorted(picked))
-    if not extracts and insights.topics:
-        # Every topic is short: the session's most central sentences stand for all of them.
-        return _topic_extracts(insights.model_copy(update={"topics": []}), words, scale)
-    return [[candidates[row] for row in rows] for rows in extracts]
+    if not extracts and len(candidates.topics) > 1:
+        # Every topic is short: the session's most salient sentences stand for all of them.
+        whole = replace(candidates, topics=[np.concatenate(candidates.topics)])
+        return topic_extracts(whole, words, scale, min_words, relevance_weight)
+    return [[candidates.sentences[row] for row in rows] for rows in extracts]
 
 
 def _fluent(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
@@ -212,6 +236,7 @@ def _topic_summary(
 
 def _summary(
     insights: SessionInsights,
+    embedder: Embedder,
     writer: FollowupWriter | None,
     nlp: Language,
     progress: ProgressCallback = ignore_progress,
@@ -220,10 +245,9 @@ def _summary(
     session is covered in full and no prompt outgrows the generator's context; the topic summaries
     are joined in the order they were said). The generator reads SUMMARY_EXCERPT_RATIO times the
     words of the extractive fallback, picked the same way."""
-    extracts = _topic_extracts(insights, SUMMARY_WORDS)
-    excerpts = (
-        _topic_extracts(insights, SUMMARY_WORDS, SUMMARY_EXCERPT_RATIO) if writer is not None else extracts
-    )
+    candidates = SummaryCandidates.of(insights, embedder)
+    extracts = topic_extracts(candidates)
+    excerpts = topic_extracts(candidates, scale=SUMMARY_EXCERPT_RATIO) if writer is not None else extracts
     paragraphs = []
     for number, (extract, excerpt) in enumerate(zip(extracts, excerpts, strict=True)):
         progress(number / len(extracts), f"Summarising part {number + 1} of {len(extracts)} of the session")
@@ -322,6 +346,7 @@ def build_memo(
     nlp = load_nlp(settings)
     summary = _summary(
         insights,
+        Embedder(settings),
         writer,
         nlp,
         lambda done, message: progress(FOLLOWUP_PROGRESS + (1 - FOLLOWUP_PROGRESS) * done, message),
