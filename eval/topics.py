@@ -27,8 +27,8 @@ from eval.pipeline_inputs import (
 from insightcap.config import Settings
 from insightcap.insights.topics import segment_topics
 
-# TextTiling baseline: the same similarity curve as the product (sentences compared on either
-# side of a gap, moving-average width), with Hearst's own choice of boundaries.
+# TextTiling baseline: Hearst's similarity curve over the same sentence embeddings (sentences
+# compared on either side of a gap, moving-average width) and her own choice of boundaries.
 TEXTTILING_WINDOW = 20
 TEXTTILING_SMOOTHING = 11
 
