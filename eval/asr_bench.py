@@ -7,7 +7,9 @@ from QMSum transcripts with tools/synth_meeting.py (the meeting with the most tu
 with the next when one is too short) and cached in /tmp. Configurations, each run in its own process so
 peak RSS is its own: `sequential` = WhisperModel.transcribe (beam 5, word timestamps, defaults
 otherwise), `batched` = faster-whisper's BatchedInferencePipeline (batch 8, word timestamps),
-`ours` = the product's FasterWhisperTranscriber. RTF = processing seconds / audio seconds,
+`ours` = the product's FasterWhisperTranscriber. Opt-in with `--configs ...,openai`: the reference
+implementation, openai-whisper (beam 5, word timestamps) on the packaged weights converted by
+`insightcap convert-whisper` (cached in /tmp) — about 20 times the CPU of the others. RTF = processing seconds / audio seconds,
 excluding the model load (CPU s / audio s counts all threads' CPU time, steadier than RTF when
 the machine is busy); WER after openai-whisper's EnglishTextNormalizer. `wer`, `rtf` and
 `peak_rss_mb` in the figures are for the longest meeting; the machine may be shared, so compare
@@ -29,6 +31,7 @@ import numpy as np
 from eval.common import argument_parser, print_table, report
 
 CONFIGS = ("sequential", "batched", "ours")
+OPT_IN = ("openai",)
 CACHE = Path("/tmp/insightcap_asr_bench")
 SHARED_TOOL = Path("/work/shared/eval/tools/synth_meeting.py")
 
@@ -103,6 +106,8 @@ def _transcribe_function(config: str, model_name: str):
     if config == "ours":
         transcriber = FasterWhisperTranscriber(settings)
         return lambda path: transcriber.transcribe(path, ignore_progress).text
+    if config == "openai":
+        return _openai_transcribe_function(model_name, settings.model_cache_dir)
 
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -116,6 +121,23 @@ def _transcribe_function(config: str, model_name: str):
         pipeline = BatchedInferencePipeline(model)
         run = lambda path: pipeline.transcribe(str(path), batch_size=8, word_timestamps=True)[0]
     return lambda path: " ".join(segment.text.strip() for segment in run(path))
+
+
+def _openai_transcribe_function(model_name: str, cache_dir: Path):
+    """The reference implementation: openai-whisper on the model converted from CTranslate2."""
+    import whisper
+
+    from insightcap.transcript.runtimes.ct2_checkpoint import convert_model
+    from insightcap.transcript.runtimes.openai_whisper import load_checkpoint
+
+    checkpoint = CACHE / f"{model_name}.pt"
+    if not checkpoint.is_file():
+        convert_model(model_name, checkpoint, cache_dir)
+    model = load_checkpoint(str(checkpoint))
+    # Like `sequential`: beam 5 and word timestamps, openai-whisper's defaults otherwise.
+    return lambda path: whisper.transcribe(
+        model, str(path), beam_size=5, word_timestamps=True, fp16=False, verbose=None
+    )["text"].strip()
 
 
 def worker(config: str, model_name: str, paths: list[Path]) -> None:
@@ -168,10 +190,10 @@ def main() -> None:
     parser = argument_parser("Speed, memory and WER: sequential vs batched faster-whisper vs insightcap.")
     parser.add_argument("--minutes", default="10,60", help="meeting lengths to render, comma-separated")
     parser.add_argument("--model", default="whisper-base", help="an ASR model in models/manifest.toml")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help="a subset of " + ",".join(CONFIGS))
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="a subset of " + ",".join(CONFIGS + OPT_IN))
     parser.add_argument("--no-clips", action="store_true", help="skip the real clips (quicker iterations)")
     parser.add_argument("--hypotheses", type=Path, help="a folder to write each configuration's text to, for diffing")
-    parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=CONFIGS + OPT_IN, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -528,6 +528,22 @@ def models(
         raise typer.Exit(code=1)
 
 
+@app.command("convert-whisper")
+def convert_whisper(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the openai-whisper checkpoint, e.g. base.pt.")],
+    model: Annotated[str, typer.Option(help="CTranslate2 Whisper model from models/manifest.toml, or its folder.")] = "whisper-base",
+) -> None:
+    """Convert a packaged Whisper model into an openai-whisper checkpoint, to run the reference implementation."""
+    from insightcap.transcript.runtimes.ct2_checkpoint import convert_model
+    from insightcap.weights import ModelUnavailable
+
+    try:
+        written = convert_model(model, out_file, get_settings().model_cache_dir)
+    except ModelUnavailable as error:
+        _fail(str(error))
+    out.print(f"Wrote {written}. Transcribe with it: INSIGHTCAP_ASR_MODEL={written.resolve()} insightcap process …")
+
+
 def _ensure_an_admin(settings: Settings) -> None:
     """Nobody could sign in without an admin: create the first one now, or say how."""
     from insightcap.accounts_cli import create_account, read_password

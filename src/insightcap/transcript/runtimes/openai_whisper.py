@@ -1,7 +1,8 @@
-"""openai-whisper (PyTorch) for users who bring their own `.pt` checkpoint.
+"""openai-whisper (PyTorch), the reference implementation, for a `.pt` checkpoint on this machine.
 
-No checkpoint can be downloaded here and none ships on PyPI, so this runtime only ever loads a
-file the user already has; faster-whisper stays the default.
+No checkpoint can be downloaded here and none ships on PyPI: the file is either the user's own or
+one converted from the packaged CTranslate2 weights (`insightcap convert-whisper`, ct2_checkpoint.py).
+faster-whisper stays the default.
 """
 
 from __future__ import annotations
@@ -27,10 +28,21 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1)
-def _load_checkpoint(checkpoint: str) -> Whisper:
-    import whisper  # imported late: torch is slow to import
+def load_checkpoint(checkpoint: str) -> Whisper:
+    """The model, with the alignment heads a converted checkpoint carries (see ct2_checkpoint.py).
 
-    return whisper.load_model(checkpoint, device="cpu")
+    `whisper.load_model` does the same but knows alignment heads only for OpenAI's named downloads,
+    so word timestamps from a checkpoint file would use a coarser default set of heads.
+    """
+    import torch  # imported late: torch is slow to import
+    from whisper.model import ModelDimensions, Whisper
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model = Whisper(ModelDimensions(**saved["dims"]))
+    model.load_state_dict(saved["model_state_dict"])
+    if "alignment_heads" in saved:
+        model.set_alignment_heads(saved["alignment_heads"])
+    return model
 
 
 def _checkpoint_path(model_name: str, settings: Settings) -> Path:
@@ -49,7 +61,7 @@ class OpenAIWhisperTranscriber:
                 "openai-whisper checkpoints cannot be downloaded here. Copy the .pt file to that path, or "
                 "set INSIGHTCAP_ASR_MODEL=whisper-base to use the packaged model."
             )
-        self._model = _load_checkpoint(str(checkpoint))
+        self._model = load_checkpoint(str(checkpoint))
         self._language = language_for(self.name, self._model.is_multilingual, settings.asr_language)
         self._beam_size = settings.asr_beam_size
 
