@@ -161,7 +161,10 @@ def test_openai_whisper_runtime_transcribes_with_the_converted_checkpoint(
 ) -> None:
     from whisper.normalizers import EnglishTextNormalizer
 
-    from insightcap.transcript.runtimes.openai_whisper import OpenAIWhisperTranscriber, load_checkpoint
+    from insightcap.transcript.runtimes.openai_whisper import (
+        OpenAIWhisperTranscriber,
+        load_checkpoint,
+    )
     from insightcap.transcript.transcribe import get_transcriber
 
     # Greedy decoding keeps the test short; the beam-5 figures are eval/asr_bench.py's job.
