@@ -308,7 +308,8 @@ def load_topic_head(path: Path | None = None) -> TopicHead:
     path = path or head_path()
     if not path.exists():
         raise FileNotFoundError(
-            f"The topic model {path} is missing. Rebuild it with: python -m eval.train_topics"
+            f"The topic model ({path}) is missing; reinstall insightcap, or rebuild it with "
+            "`python -m eval.train_topics`."
         )
     with np.load(path, allow_pickle=False) as stored:
         meta = json.loads(str(stored["meta"]))
