@@ -101,15 +101,6 @@ def _locked(path: Path, mode: int) -> Iterator[None]:
         yield
 
 
-def _stored_dimension(path: Path) -> int | None:
-    """The dimension of the log's first record, or None for an empty or missing log."""
-    if not path.exists():
-        return None
-    with open(path, "rb") as handle:
-        first = next(_read_records(handle, 0), None)
-    return first.dimension if first else None
-
-
 def _mismatch(path: Path, stored: int, dimension: int) -> IndexMismatch:
     return IndexMismatch(
         f"The search index at {path} holds {stored}-dimensional vectors but the embedding model makes "
@@ -204,11 +195,10 @@ class VectorIndex:
     ) -> None:
         """Replace one session's vectors (none to take it out): one record appended to the log."""
         with _locked(path, fcntl.LOCK_EX):
-            stored = _stored_dimension(path)
-            if stored is not None and stored != dimension:
-                raise _mismatch(path, stored, dimension)
             with open(path, "ab+") as handle:
                 records = list(_read_records(handle, 0))
+                if records and records[0].dimension != dimension:
+                    raise _mismatch(path, records[0].dimension, dimension)
                 complete = records[-1].end if records else 0
                 handle.truncate(complete)  # drop a record a crash cut short
                 record = _encode(session_id, keys, vectors, dimension)
@@ -223,13 +213,12 @@ class VectorIndex:
 
     @classmethod
     def forget_session(cls, path: Path, session_id: str) -> None:
-        """Take a session out and rewrite the log, so its vectors are gone from the disk too."""
+        """Take a session out and rewrite the log, so its vectors are gone from the disk too (readers
+        see a new file and load it afresh)."""
         if not path.exists():
             return
-        dimension = _stored_dimension(path) or 1
-        cls.write_session(path, dimension, session_id, np.zeros(0, dtype=np.int64), np.zeros((0, dimension)))
         with _locked(path, fcntl.LOCK_EX):
-            _compact(path)
+            _compact(path, without=session_id)
 
     @classmethod
     def build(cls, path: Path, dimension: int, sessions: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -276,14 +265,15 @@ class VectorIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
 
-def _compact(path: Path) -> None:
-    """Rewrite the log with only the latest record of each session (the caller holds the write lock)."""
+def _compact(path: Path, without: str | None = None) -> None:
+    """Rewrite the log with only the latest record of each session, leaving out the session
+    `without` (the caller holds the write lock)."""
     with open(path, "rb") as handle:
         latest = _latest(_read_records(handle, 0))
         partial = path.with_suffix(".partial")
         with open(partial, "wb") as out:
             for record in latest.values():
-                if len(record.keys):
+                if len(record.keys) and record.session_id != without:
                     handle.seek(record.offset)
                     out.write(handle.read(record.end - record.offset))
             out.flush()
