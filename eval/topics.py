@@ -25,6 +25,7 @@ from eval.pipeline_inputs import (
     sentences_and_embeddings,
 )
 from insightcap.config import Settings
+from insightcap.insights.topic_head import depth_scores, moving_average
 from insightcap.insights.topics import segment_topics
 
 # TextTiling baseline: Hearst's similarity curve over the same sentence embeddings (sentences
@@ -74,15 +75,6 @@ def turn_segments(starts: Sequence[int], turn_of_sentence: Sequence[int], n_turn
     return run_numbers(fill_forward(label, first=0))
 
 
-def _peak(values: np.ndarray, position: int, step: int) -> float:
-    """The top of the hill reached from `position` walking in direction `step` while values rise."""
-    peak = values[position]
-    while 0 <= position + step < len(values) and values[position + step] >= peak:
-        position += step
-        peak = values[position]
-    return float(peak)
-
-
 def texttiling_starts(embeddings: np.ndarray) -> list[int]:
     """Hearst's TextTiling on sentence embeddings: boundaries at local minima whose depth exceeds mean − σ/2."""
     count = len(embeddings)
@@ -93,18 +85,8 @@ def texttiling_starts(embeddings: np.ndarray) -> list[int]:
         left = embeddings[max(0, gap - TEXTTILING_WINDOW) : gap].mean(axis=0)
         right = embeddings[gap : gap + TEXTTILING_WINDOW].mean(axis=0)
         similarities.append(float(left @ right / (np.linalg.norm(left) * np.linalg.norm(right))))
-    kernel = np.ones(TEXTTILING_SMOOTHING) / TEXTTILING_SMOOTHING
-    smooth = np.convolve(
-        np.pad(similarities, TEXTTILING_SMOOTHING // 2, mode="edge"),
-        kernel,
-        mode="valid",
-    )
-    depths_array = np.array(
-        [
-            _peak(smooth, position, -1) + _peak(smooth, position, 1) - 2 * value
-            for position, value in enumerate(smooth)
-        ]
-    )
+    smooth = moving_average(np.array(similarities), TEXTTILING_SMOOTHING)
+    depths_array = depth_scores(smooth)
     cutoff = depths_array.mean() - depths_array.std() / 2
     return [
         position + 1

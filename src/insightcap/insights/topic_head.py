@@ -115,7 +115,8 @@ def _band(count: int, window: int, after: bool) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(len(row)), (row, column)), shape=(count - 1, count))
 
 
-def _smooth(values: np.ndarray, width: int) -> np.ndarray:
+def moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    """`values` averaged over `width` neighbours (edges repeated), as long as `values`."""
     if width <= 1 or len(values) < width:
         return values
     kernel = np.ones(width) / width
@@ -196,7 +197,7 @@ def gap_features(
         for w in EMBEDDING_WINDOWS
     ]
     depths = [
-        depth_scores(_smooth(similarity, max(1, w // 2) | 1))
+        depth_scores(moving_average(similarity, max(1, w // 2) | 1))
         for similarity, w in zip(similarities, EMBEDDING_WINDOWS)
     ]
     gaps = np.arange(1, count)
@@ -286,7 +287,7 @@ def decode(
     suppression): when unsure, fewer boundaries cost less than misplaced ones. The `at_least`
     most probable admissible gaps are taken whatever their probability."""
     count = len(probabilities) + 1
-    smoothed = _smooth(probabilities, smoothing)
+    smoothed = moving_average(probabilities, smoothing)
     chosen: list[int] = []
     for gap in np.argsort(-smoothed, kind="stable"):
         if smoothed[gap] < threshold and len(chosen) >= at_least:
