@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 from test_search import add_session, indexed, settings_copy  # noqa: F401 - shared fixtures
 
 from insightcap.search.indexing import index_session
@@ -37,6 +38,18 @@ def test_agglomerative_clusterer_leaves_small_groups_as_outliers() -> None:
     vectors = np.vstack([centre + 0.01 * rng.normal(size=(5, 8)), rng.normal(size=(1, 8))])
     labels = AgglomerativeClusterer(distance=0.2, min_size=3).cluster(vectors)
     assert len(set(labels[:5])) == 1 and labels[0] != OUTLIER and labels[5] == OUTLIER
+
+
+def test_a_large_collection_is_linked_through_tight_groups_with_the_same_themes() -> None:
+    """Beyond `most_linked` texts the clusterer links k-means groups, not texts: same partition."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(6, 32))
+    truth = rng.integers(0, 6, size=900)
+    vectors = centres[truth] + 0.15 * rng.normal(size=(900, 32))
+    direct = AgglomerativeClusterer(distance=0.3).cluster(vectors)
+    grouped = AgglomerativeClusterer(distance=0.3, most_linked=60).cluster(vectors)
+    assert adjusted_rand_score(truth, direct) == 1.0
+    assert adjusted_rand_score(direct, grouped) == 1.0
 
 
 def test_matching_is_one_to_one_above_the_threshold() -> None:
