@@ -12,7 +12,7 @@ import pytest
 from insightcap.config import Settings
 from insightcap.insights.actions import extract_action
 from insightcap.insights.nlp import load_nlp
-from insightcap.insights.schema import Section, SessionInsights
+from insightcap.insights.schema import Insight, Section, SessionInsights
 from insightcap.insights.sentences import split_sentences
 from insightcap.insights.structure import extract_insights
 from insightcap.transcript.schema import Segment, Transcript, Word
@@ -205,3 +205,19 @@ def test_owner_is_never_guessed(settings: Settings) -> None:
         nlp("John, could you look at the costs?")[:], "Maria", None
     )
     assert addressed.owner == "John" and addressed.task == "look at the costs"
+
+
+@pytest.mark.parametrize(
+    ("statement", "quote", "restates"),
+    [
+        # The deterministic statement of a short sentence: the same words without the fillers.
+        ("What did you guys think about the roles?", "What did you guys think about the the the roles?", True),
+        ("We went over it in the last meeting.", "Um, we went over it in the last meeting, um.", True),
+        # Cut short, or reworded: it says something the quote alone does not.
+        ("Basically I was evaluating the product…", "Okay, basically I was evaluating the product right now", False),
+        ("Send the budget to Anna by Friday.", "I will send it to her.", False),
+    ],
+)
+def test_a_memo_shows_a_statement_only_when_it_is_more_than_the_quote_cleaned(statement, quote, restates):
+    insight = Insight(section=Section.IDEA, statement=statement, quote=quote, start=0.0, end=1.0, topic_index=0)
+    assert insight.restates_quote is restates

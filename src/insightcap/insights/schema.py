@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+_WORD = re.compile(r"[\w']+")
 
 
 class Section(StrEnum):
@@ -53,6 +56,21 @@ class Insight(BaseModel):
     action: ActionItem | None = None
     # For resources: the named tool, template, document or link.
     resource_name: str | None = None
+
+    @property
+    def restates_quote(self) -> bool:
+        """Whether the statement is only the whole quote with its "um"s and repeats dropped.
+
+        Without a generator a short sentence's statement is exactly that; a memo then shows the
+        verbatim quote alone instead of the same words twice. A statement cut short ("…") or
+        reworded says something the quote does not, so it is shown beside it.
+        """
+        if self.statement.endswith("…"):
+            return False
+        quote_words = iter(_WORD.findall(self.quote.lower()))
+        statement_words = _WORD.findall(self.statement.lower())
+        # A subsequence test: each statement word is found in the quote after the one before.
+        return bool(statement_words) and all(word in quote_words for word in statement_words)
 
 
 class Topic(BaseModel):
