@@ -1,14 +1,25 @@
-"""The topic head: its gap features, its decoding, the trained model file, and its speed on a
-session of several hours."""
+"""The topic head: its gap features, its decoding, its numpy walk of the trees (against sklearn's
+own on a real meeting), the trained model file, and its speed on a session of several hours."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
+from eval.pipeline_inputs import (
+    gold_turn_segments,
+    qmsum_transcript,
+    read_jsonl,
+    sentences_and_embeddings,
+)
+from eval.train_topics import tree_arrays
 from insightcap.insights.topic_head import (
     FEATURE_NAMES,
+    BoostedTrees,
     decode,
     depth_scores,
     gap_features,
@@ -68,6 +79,38 @@ def test_a_change_of_subject_and_speaker_shows_in_the_gap_features():
     assert features[:, column["lexical_similarity_10"]].argmin() == middle
     assert features[middle, column["speaker_mix_similarity"]] == 0.0
     assert np.isfinite(features).all()
+
+
+@pytest.mark.slow
+def test_the_stored_trees_give_sklearns_probabilities_on_a_real_meeting(shared_eval: Path, settings):
+    meeting = next(
+        row
+        for row in read_jsonl(shared_eval / "qmsum" / "train_extra" / "meetings.jsonl")
+        if row["meeting_id"] == "Bed004"
+    )
+    gold = next(
+        row["topics"]
+        for row in read_jsonl(shared_eval / "qmsum" / "train_extra" / "topics.jsonl")
+        if row["meeting_id"] == "Bed004"
+    )
+    meeting["turns"] = meeting["turns"][:400]
+    inputs = qmsum_transcript(meeting)
+    sentences, embeddings = sentences_and_embeddings(inputs.transcript, settings)
+    texts = [parsed.sentence.text for parsed in sentences]
+    head = load_topic_head()
+    features = gap_features(
+        texts, [parsed.sentence.speaker for parsed in sentences], embeddings, head.cue_probabilities(texts)
+    )
+    reference = gold_turn_segments(gold, inputs.n_turns)
+    segment = reference[[inputs.turn_of_segment[parsed.sentence.segment_index] for parsed in sentences]]
+    labels = (segment[1:] != segment[:-1]).astype(int)
+    assert labels.any()  # the first 400 turns hold a change of topic
+    model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, min_samples_leaf=5, random_state=0)
+    model.fit(features, labels)
+    trees = BoostedTrees.from_arrays(tree_arrays(model))
+    expected = model.predict_proba(features)[:, 1]
+    np.testing.assert_allclose(1 / (1 + np.exp(-trees.log_odds(features))), expected, rtol=1e-9, atol=1e-12)
+    assert expected.std() > 0  # the trees split: a constant model would match trivially
 
 
 def test_the_trained_head_gives_a_probability_per_gap_and_describes_its_training():

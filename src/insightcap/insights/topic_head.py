@@ -5,15 +5,18 @@ annotated meetings, because talk dips and recovers constantly while annotators m
 subject only a few times an hour. So every gap is described by what is known at run time for any
 session — embedding similarity across the gap at several widths and how deep a valley it sits in,
 word overlap and new vocabulary across it, how the mix of speakers changes, where it falls in the
-session, and how the next sentence opens ("so the next thing…") — and a logistic regression
-trained on QMSum's gold topics (eval/train_topics.py) turns that into a probability. Boundaries
-are the most probable gaps above a learned threshold, kept a learned minimum distance apart.
-The model is plain arrays in models/topic_head/head.npz (no pickles); figures in its README.md.
+session, and how the next sentence opens ("so the next thing…") — and gradient-boosted trees
+trained on QMSum's gold topics (eval/train_topics.py) turn that into a probability: trees find
+the combinations a linear model cannot ("a deep valley AND an opening cue AND not near the
+start"). Boundaries are the most probable gaps above a learned threshold, kept a learned minimum
+distance apart. The model is plain arrays in models/topic_head/head.npz (no pickles: the trees are
+node tables walked with numpy); figures in its README.md.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -221,15 +224,57 @@ def gap_features(
     return np.column_stack(columns)
 
 
+TREE_ARRAYS = ("roots", "feature", "threshold", "missing_left", "left", "right", "value")
+
+
+@dataclass(frozen=True)
+class BoostedTrees:
+    """Gradient-boosted decision trees as one node table (every tree's nodes concatenated).
+
+    Stored as arrays rather than a pickled sklearn model so the file says what it holds and loads
+    on any sklearn version. A node sends a row left when its feature is at most the node's
+    threshold (a missing value goes where training sent missing values); a leaf points to itself
+    on both sides. The log-odds are the baseline plus the leaves reached, as sklearn's
+    HistGradientBoostingClassifier computes them."""
+
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    baseline: float
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> BoostedTrees:
+        """From the `tree_*` arrays as head.npz stores them (eval/train_topics.py::tree_arrays)."""
+        return cls(
+            **{field: arrays[f"tree_{field}"] for field in TREE_ARRAYS},
+            baseline=float(arrays["tree_baseline"]),
+        )
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """One value per row; all rows and trees step down together, one level per pass."""
+        features = np.asarray(features, dtype=np.float64)
+        rows = np.arange(len(features))[:, None]
+        node = np.tile(self.roots, (len(features), 1))
+        while True:
+            following_left, following_right = self.left[node], self.right[node]
+            if (following_left == node).all():
+                break
+            values = features[rows, self.feature[node]]
+            go_left = (values <= self.threshold[node]) | (np.isnan(values) & self.missing_left[node])
+            node = np.where(go_left, following_left, following_right)
+        return self.baseline + self.value[node].sum(axis=1)
+
+
 @dataclass(frozen=True)
 class TopicHead:
     cue_vocabulary: tuple[str, ...]
     cue_weights: np.ndarray
     cue_bias: float
-    feature_mean: np.ndarray
-    feature_scale: np.ndarray
-    weights: np.ndarray
-    bias: float
+    gap_model: BoostedTrees
     # Decoding, chosen by cross-validation on the training meetings.
     smoothing: int
     threshold: float
@@ -248,8 +293,7 @@ class TopicHead:
     ) -> np.ndarray:
         """P(a topic starts at sentence i) for i = 1..n-1."""
         features = gap_features(texts, speakers, embeddings, self.cue_probabilities(texts))
-        scaled = (features - self.feature_mean) / self.feature_scale
-        return _sigmoid(scaled @ self.weights + self.bias)
+        return _sigmoid(self.gap_model.log_odds(features))
 
     def boundaries(
         self,
@@ -318,10 +362,7 @@ def load_topic_head(path: Path | None = None) -> TopicHead:
             cue_vocabulary=tuple(str(term) for term in stored["cue_vocabulary"]),
             cue_weights=stored["cue_weights"].astype(np.float64),
             cue_bias=float(stored["cue_bias"]),
-            feature_mean=stored["feature_mean"],
-            feature_scale=stored["feature_scale"],
-            weights=stored["weights"].astype(np.float64),
-            bias=float(stored["bias"]),
+            gap_model=BoostedTrees.from_arrays(stored),
             smoothing=int(meta["decoding"]["smoothing"]),
             threshold=float(meta["decoding"]["threshold"]),
             min_topic_fraction=float(meta["decoding"]["min_topic_fraction"]),

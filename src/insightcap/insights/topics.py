@@ -1,7 +1,7 @@
 """Splits a session into topics: contiguous stretches of sentences about one subject, each named
 by its keyphrases.
 
-Where a topic starts is the trained topic head's call (topic_head.py): a logistic regression over
+Where a topic starts is the trained topic head's call (topic_head.py): gradient-boosted trees over
 what every gap between two sentences looks like — embedding and word similarity across it, the
 speakers on either side, how the next sentence opens — learned from QMSum's annotated meetings
 (eval/train_topics.py; figures in models/topic_head/README.md). Untrained similarity dips
