@@ -10,6 +10,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from markupsafe import escape
 
@@ -28,7 +29,13 @@ from insightcap.memo.checks import (
     summary_problem,
     title_problem,
 )
-from insightcap.memo.draft import DETERMINISTIC, build_memo
+from insightcap.memo.draft import (
+    BACKGROUND_INSIGHTS,
+    DETERMINISTIC,
+    SummaryCandidates,
+    background_insights,
+    build_memo,
+)
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
 from insightcap.memo.render import escape_markdown, format_timestamp, render_memo
 from insightcap.memo.schema import MemoDraft
@@ -789,3 +796,46 @@ def test_a_generated_summary_is_used_when_it_passes_the_checks_and_replaced_when
     deterministic = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None)
     assert memo.background.split(". ", 1)[1] == deterministic.background.split(". ", 1)[1]
     assert any("- Industrial Designer said: “" in prompt for prompt in generator.prompts)
+
+
+def test_background_evidence_is_the_most_salient_context_the_summary_does_not_already_quote():
+    """The summary head, not the section head's confidence, picks the background's quotes."""
+    sentences = [
+        Sentence(
+            index=n,
+            text=f"Point {n} about the remote control's case.",
+            start=10.0 * n,
+            end=10.0 * n + 5,
+            speaker="A",
+            segment_index=n,
+        )
+        for n in range(6)
+    ]
+    salience = np.array([0.1, 0.9, 0.5, 0.8, 0.3, 0.7])
+    candidates = SummaryCandidates(sentences, salience, np.eye(6, dtype=np.float32), [np.arange(6)])
+
+    def insight(n: int, section: Section, confidence: float) -> Insight:
+        said = sentences[n]
+        return Insight(
+            section=section,
+            statement=said.text,
+            quote=said.text,
+            start=said.start,
+            end=said.end,
+            topic_index=0,
+            confidence=confidence,
+            sentence_indices=[n],
+        )
+
+    # Sentence 5 is salient but an idea, not context; 0 is the most confident context but the least salient.
+    context = [insight(n, Section.CONTEXT, 0.5 if n else 0.99) for n in range(5)]
+    session = SessionInsights(topics=[], insights=[*context, insight(5, Section.IDEA, 0.9)], sentences=sentences)
+    picked = background_insights(session, candidates, summarised=[sentences[1]])
+
+    by_salience = [3, 2, 4, 0][:BACKGROUND_INSIGHTS]  # 1 is already in the summary
+    assert [i.sentence_indices[0] for i in picked] == sorted(by_salience)
+    assert all(i.section == Section.CONTEXT for i in picked)
+    # A quote whose sentences are too short to be scored ranks after every scored one, however confident.
+    unscored = insight(0, Section.CONTEXT, 1.0).model_copy(update={"sentence_indices": [99]})
+    session = SessionInsights(topics=[], insights=[unscored, *context[1:]], sentences=sentences)
+    assert unscored not in background_insights(session, candidates, summarised=[])

@@ -54,7 +54,9 @@ from insightcap.transcript.schema import Transcript
 DETERMINISTIC = "no generator (deterministic)"
 # Share of the memo's progress bar for the follow-up questions; the summary takes the rest.
 FOLLOWUP_PROGRESS = 0.6
-BACKGROUND_INSIGHTS = 3
+# Evidence quotes under the background (background_insights): two scored better than one or three
+# against human summaries (models/summary_head/README.md).
+BACKGROUND_INSIGHTS = 2
 # A question counts as answered when someone else contributes an insight (not another question) in
 # the same topic within this many seconds of it; otherwise it is listed as open.
 ANSWER_WINDOW_SECONDS = 90.0
@@ -62,8 +64,11 @@ ANSWER_WINDOW_SECONDS = 90.0
 # proportion to how long it ran, from sentences long enough to carry a point on their own.
 # Maximal marginal relevance: how much a sentence's salience counts against its embedding cosine
 # to sentences already picked (1.0 ignores repetition). All three chosen by cross-validation on
-# QMSum meetings with human summaries (eval/train_summary.py, models/summary_head/README.md).
-SUMMARY_WORDS = 120
+# QMSum meetings with human summaries, scoring the whole background (overview, summary and the
+# evidence quotes) as eval/summary.py does: human summaries run to about 110 words whatever the
+# meeting's length, so a longer summary loses more in precision than it gains in recall
+# (eval/train_summary.py, models/summary_head/README.md).
+SUMMARY_WORDS = 100
 SUMMARY_SENTENCE_MIN_WORDS = 8
 SUMMARY_RELEVANCE_WEIGHT = 0.85
 # With a generator, each topic's two-sentence summary is written from an excerpt of the topic this
@@ -116,10 +121,12 @@ def _has_theme_content(topic: Topic, insights: SessionInsights) -> bool:
     return any(insight.section != Section.ACTION_ITEM for insight in insights.for_topic(topic.index))
 
 
-def _background_insights(insights: SessionInsights) -> list[Insight]:
-    """The most confident context insights, in the order they were said."""
-    ranked = sorted(insights.in_section(Section.CONTEXT), key=lambda insight: -insight.confidence)
-    return _by_time(ranked[:BACKGROUND_INSIGHTS])
+def theme_topics(insights: SessionInsights, transcript: Transcript) -> list[Topic]:
+    """The topics the memo presents as themes, the one most was said in first."""
+    return sorted(
+        (topic for topic in insights.topics if _has_theme_content(topic, insights)),
+        key=lambda topic: -_words_said(topic, transcript),
+    )
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,12 @@ class SummaryCandidates:
         embeddings = embedder.encode([sentence.text for sentence in pool])
         features = salience_features(pool, insights, embeddings)
         return cls(pool, load_salience_head().scores(features), embeddings, topic_rows(pool, insights))
+
+    def salience_of(self, sentence_indices: Sequence[int]) -> float:
+        """The salience of the best of these sentences (-inf when none is a candidate)."""
+        wanted = set(sentence_indices)
+        scores = zip(self.sentences, self.salience, strict=True)
+        return max((float(score) for sentence, score in scores if sentence.index in wanted), default=-np.inf)
 
 
 def topic_extracts(
@@ -191,12 +204,30 @@ def topic_extracts(
     return [[candidates.sentences[row] for row in rows] for rows in extracts]
 
 
+def background_insights(
+    insights: SessionInsights, candidates: SummaryCandidates, summarised: Sequence[Sentence]
+) -> list[Insight]:
+    """The context insights a summary of the session would most likely say too, in the order they
+    were said: ranked by the summary head's salience of their best sentence (the section head's
+    confidence breaks ties), leaving out those the summary already quotes. The section head's
+    confidence says how surely a sentence is context, not how much it matters to the session; ranked
+    by it, the quotes matched human summaries less (models/summary_head/README.md)."""
+    quoted = {sentence.index for sentence in summarised}
+    unquoted = [i for i in insights.in_section(Section.CONTEXT) if not quoted.intersection(i.sentence_indices)]
+    ranked = sorted(
+        unquoted,
+        key=lambda insight: (candidates.salience_of(insight.sentence_indices), insight.confidence),
+        reverse=True,
+    )
+    return _by_time(ranked[:BACKGROUND_INSIGHTS])
+
+
 def _fluent(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
     """Each sentence without the "um"s and repeats that make spoken sentences hard to read."""
     return [fluent_text(doc) for doc in nlp.pipe(sentence.text for sentence in sentences)]
 
 
-def _extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
+def extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
     """The sentences as one paragraph, each with who said it and when."""
     return " ".join(
         f"{sentence.speaker + ': ' if sentence.speaker else ''}{text} [{format_timestamp(sentence.start)}]"
@@ -231,22 +262,20 @@ def _topic_summary(
         )
         if written:
             return f"{written} [{format_timestamp(excerpt[0].start)}]"
-    return _extractive_summary(extract, nlp)
+    return extractive_summary(extract, nlp)
 
 
 def _summary(
-    insights: SessionInsights,
-    embedder: Embedder,
+    candidates: SummaryCandidates,
+    extracts: list[list[Sentence]],
     writer: FollowupWriter | None,
     nlp: Language,
     progress: ProgressCallback = ignore_progress,
 ) -> str:
     """What was said, topic by topic (map-reduce: each topic is summarised on its own, so a long
     session is covered in full and no prompt outgrows the generator's context; the topic summaries
-    are joined in the order they were said). The generator reads SUMMARY_EXCERPT_RATIO times the
-    words of the extractive fallback, picked the same way."""
-    candidates = SummaryCandidates.of(insights, embedder)
-    extracts = topic_extracts(candidates)
+    are joined in the order they were said). `extracts` are topic_extracts of `candidates`; the
+    generator reads SUMMARY_EXCERPT_RATIO times their words, picked the same way."""
     excerpts = topic_extracts(candidates, scale=SUMMARY_EXCERPT_RATIO) if writer is not None else extracts
     paragraphs = []
     for number, (extract, excerpt) in enumerate(zip(extracts, excerpts, strict=True)):
@@ -269,14 +298,14 @@ def _counted(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _overview(participants: list[str], duration: float, themes: list[MemoTheme]) -> str:
+def overview(participants: list[str], duration: float, titles: list[str]) -> str:
+    """The background's first sentence: who met, for how long, and the titles of the themes."""
     who = f"{_counted(len(participants), 'participant')} ({', '.join(participants)})" if participants else "The group"
     length = _counted(max(1, round(duration / 60)), "minute")
-    if not themes:
+    if not titles:
         return f"{who} met for {length}; no themes with clear insights were found."
-    titles = [theme.title for theme in themes]
     listed = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
-    return f"{who} met for {length} and discussed {_counted(len(themes), 'theme')}: {listed}."
+    return f"{who} met for {length} and discussed {_counted(len(titles), 'theme')}: {listed}."
 
 
 def _provenance(writer: FollowupWriter | None) -> str:
@@ -308,12 +337,13 @@ def build_memo(
     came up before and its follow-up questions can pick up what was said then."""
     program_themes = program_themes or {}
     settings = settings or get_settings()
-    background = _background_insights(insights)
+    # The summary's sentences are picked first: the background's evidence quotes are other sentences.
+    progress(0.0, "Picking the sentences that summarise the session")
+    candidates = SummaryCandidates.of(insights, Embedder(settings))
+    extracts = topic_extracts(candidates)
+    background = background_insights(insights, candidates, [s for extract in extracts for s in extract])
     background_ids = {id(insight) for insight in background}
-    topics = sorted(
-        (topic for topic in insights.topics if _has_theme_content(topic, insights)),
-        key=lambda topic: -_words_said(topic, transcript),
-    )
+    topics = theme_topics(insights, transcript)
     themes = [
         _theme(topic, insights.for_topic(topic.index), background_ids, program_themes.get(topic.index, []))
         for topic in topics
@@ -345,8 +375,8 @@ def build_memo(
     commitments = _by_time(insights.in_section(Section.ACTION_ITEM))
     nlp = load_nlp(settings)
     summary = _summary(
-        insights,
-        Embedder(settings),
+        candidates,
+        extracts,
         writer,
         nlp,
         lambda done, message: progress(FOLLOWUP_PROGRESS + (1 - FOLLOWUP_PROGRESS) * done, message),
@@ -364,7 +394,7 @@ def build_memo(
             filter(
                 None,
                 [
-                    _overview(participants, duration, themes),
+                    overview(participants, duration, [theme.title for theme in themes]),
                     summary,
                 ],
             )
