@@ -11,7 +11,7 @@ import pytest
 
 from insightcap.config import Settings
 from insightcap.insights.actions import extract_action
-from insightcap.insights.nlp import load_nlp
+from insightcap.insights.nlp import fluent_text, load_nlp
 from insightcap.insights.schema import Insight, Section, SessionInsights
 from insightcap.insights.sentences import split_sentences
 from insightcap.insights.structure import extract_insights
@@ -221,3 +221,16 @@ def test_owner_is_never_guessed(settings: Settings) -> None:
 def test_a_memo_shows_a_statement_only_when_it_is_more_than_the_quote_cleaned(statement, quote, restates):
     insight = Insight(section=Section.IDEA, statement=statement, quote=quote, start=0.0, end=1.0, topic_index=0)
     assert insight.restates_quote is restates
+
+
+@pytest.mark.parametrize(
+    ("said", "fluent"),
+    [
+        ("It's it's a good idea.", "It's a good idea."),
+        ("I think, I think we should um go.", "I think we should go."),
+        ("We need to we need to buy the the tools.", "We need to buy the tools."),
+        ("The tools would break the tools.", "The tools would break the tools."),
+    ],
+)
+def test_fluent_text_drops_restarts_but_keeps_words_said_again_later(settings: Settings, said, fluent) -> None:
+    assert fluent_text(load_nlp(settings)(said)) == fluent

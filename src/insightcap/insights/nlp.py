@@ -76,7 +76,7 @@ def _joined(tokens: list[Token]) -> str:
 
 def fluent_text(tokens: Iterable[Token]) -> str:
     """The words without disfluencies: interjections ("um", "uh", "oh") and immediate repeats
-    ("the the") dropped, with the commas around them."""
+    ("the the", "it's it's", "I think, I think") dropped, with the commas around them."""
     kept: list[Token] = []
     for token in tokens:
         if token.pos_ == "INTJ" or token.is_space:
@@ -88,4 +88,25 @@ def fluent_text(tokens: Iterable[Token]) -> str:
         ):
             continue
         kept.append(token)
+        if not token.is_punct:
+            _drop_repeated_run(kept)
     return re.sub(r"\s*[,;]\s*([.?!]|$)", r"\1", _joined(kept)).strip()
+
+
+# Runs of this many words said twice in a row are a speaker restarting ("it's it's", "I think I
+# think"); one word said twice is caught as the tokens arrive.
+REPEATED_RUN_WORDS = (4, 3, 2)
+
+
+def _drop_repeated_run(kept: list[Token]) -> None:
+    """If `kept` ends with a run of words said twice in a row, drop the second saying (and any
+    punctuation before it)."""
+    words = [position for position, token in enumerate(kept) if not token.is_punct]
+    for length in REPEATED_RUN_WORDS:
+        if len(words) < 2 * length:
+            continue
+        second = [kept[position].lower_ for position in words[-length:]]
+        first = [kept[position].lower_ for position in words[-2 * length : -length]]
+        if second == first:
+            del kept[words[-length - 1] + 1 :]
+            return
