@@ -8,6 +8,9 @@ everything else → other. Acts of fewer than 3 words are left out (mostly "yeah
 Meetings of the series in HELD_OUT_SERIES are never trained on: eval/sections.py scores them.
 A few further training series are set aside as validation meetings to choose the head and tune
 its per-class logit offsets; the final head is then refitted on all training meetings.
+
+The head is a linear model averaged with a one-hidden-layer network over the same features
+(insightcap.insights.head.HiddenLayer), trained here with torch and stored as plain arrays.
 """
 
 from __future__ import annotations
@@ -21,13 +24,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from eval.common import argument_parser
 from insightcap.config import Settings
 from insightcap.insights.features import linguistic_features
-from insightcap.insights.head import SectionHead, head_path, ngram_vectorizer
+from insightcap.insights.head import (
+    HiddenLayer,
+    SectionHead,
+    head_path,
+    ngram_vectorizer,
+)
 from insightcap.insights.nlp import load_nlp
 from insightcap.themes.embed import Embedder
 
@@ -38,6 +48,11 @@ MIN_WORDS = 3
 MAX_TRAINING_ACTS = 40_000
 MAX_NGRAMS = 3_000
 SEED = 13
+# The hidden layer: chosen by grouped cross-validation over the training series (README).
+HIDDEN_UNITS = 128
+HIDDEN_EPOCHS = 5
+HIDDEN_BATCH = 128
+HIDDEN_DROPOUT = 0.3
 CACHE_DIR = Path(os.environ.get("INSIGHTCAP_EVAL_CACHE", "/tmp/insightcap_eval_cache"))
 
 
@@ -199,8 +214,48 @@ def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1_score(four_way(truth), four_way(predicted), average="macro"))
 
 
-def fit_head(data: ActFeatures, regularisation: float = 1.0) -> SectionHead:
+def fit_hidden_layer(
+    design: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray
+) -> HiddenLayer:
+    """A ReLU layer of HIDDEN_UNITS and a softmax, trained with AdamW on the weighted loss."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    first = torch.nn.Linear(design.shape[1], HIDDEN_UNITS)
+    second = torch.nn.Linear(HIDDEN_UNITS, len(SECTIONS))
+    dropout = torch.nn.Dropout(HIDDEN_DROPOUT)
+    optimiser = torch.optim.AdamW(
+        [*first.parameters(), *second.parameters()], lr=1e-3, weight_decay=1e-2
+    )
+    targets = torch.tensor([SECTIONS.index(label) for label in labels])
+    weights = torch.tensor(sample_weight, dtype=torch.float32)
+    for _ in range(HIDDEN_EPOCHS):
+        order = rng.permutation(design.shape[0])
+        for start in range(0, len(order), HIDDEN_BATCH):
+            batch = order[start : start + HIDDEN_BATCH]
+            rows = design[batch].tocoo()
+            inputs = torch.sparse_coo_tensor(
+                np.vstack([rows.row, rows.col]),
+                rows.data.astype(np.float32),
+                rows.shape,
+                check_invariants=True,
+            )
+            units = torch.relu(torch.sparse.mm(inputs, first.weight.T) + first.bias)
+            loss = torch.nn.functional.cross_entropy(
+                second(dropout(units)), targets[batch], reduction="none"
+            )
+            optimiser.zero_grad()
+            (loss * weights[batch]).mean().backward()
+            optimiser.step()
+    with torch.no_grad():
+        return HiddenLayer(
+            weights=first.weight.T.numpy().copy(),
+            bias=first.bias.numpy().copy(),
+            output_weights=second.weight.T.numpy().copy(),
+            output_bias=second.bias.numpy().copy(),
+        )
 
+
+def fit_head(data: ActFeatures, regularisation: float = 1.0) -> SectionHead:
     vectorizer = ngram_vectorizer(max_features=MAX_NGRAMS).fit(data.texts)
     mean = data.dense.mean(axis=0)
     scale = data.dense.std(axis=0) + 1e-6
@@ -214,17 +269,16 @@ def fit_head(data: ActFeatures, regularisation: float = 1.0) -> SectionHead:
         bias=np.zeros(0),
         logit_offsets=np.zeros(len(SECTIONS)),
     )
+    design = untrained.design_matrix(data.texts, data.dense)
+    sample_weight = class_weights(data.sections)
     model = LogisticRegression(max_iter=500, C=regularisation)
-    model.fit(
-        untrained.design_matrix(data.texts, data.dense),
-        data.sections,
-        sample_weight=class_weights(data.sections),
-    )
+    model.fit(design, data.sections, sample_weight=sample_weight)
     order = [list(model.classes_).index(section) for section in SECTIONS]
     return replace(
         untrained,
         weights=model.coef_[order].T.copy(),
         bias=model.intercept_[order].copy(),
+        hidden=fit_hidden_layer(design, data.sections, sample_weight),
     )
 
 
@@ -233,7 +287,7 @@ def tune_offsets(head: SectionHead, data: ActFeatures) -> np.ndarray:
 
     Class weights already favour rare classes; the offsets correct how far, per class.
     """
-    logits = np.log(head.probabilities(data.texts, data.dense) + 1e-9)
+    logits = head.log_probabilities(data.texts, data.dense)
     classes = np.array(head.classes)
     offsets = np.zeros(len(classes))
     for _ in range(2):
@@ -302,6 +356,9 @@ def main() -> None:
         "embedding_model": settings.embedding_model,
         "nlp_model": settings.nlp_model,
         "seed": SEED,
+        "hidden_units": HIDDEN_UNITS,
+        "hidden_epochs": HIDDEN_EPOCHS,
+        "hidden_dropout": HIDDEN_DROPOUT,
         "validation_macro_f1": round(validation_f1, 4),
     }
     replace(final, logit_offsets=offsets, meta=meta).save(args.out)

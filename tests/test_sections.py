@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.special import log_softmax
 
 from insightcap.config import Settings
 from insightcap.insights.features import dense_features
-from insightcap.insights.head import head_path, load_head
+from insightcap.insights.head import HiddenLayer, SectionHead, head_path, load_head
 from insightcap.insights.nlp import load_nlp
 from insightcap.themes.embed import Embedder
 
@@ -26,7 +28,7 @@ CLEAR_ACTS = {
 
 def test_head_is_small_and_records_how_it_was_trained() -> None:
     head = load_head()
-    assert head_path().stat().st_size < 200_000
+    assert head_path().stat().st_size < 2_000_000
     assert set(head.classes) == {
         "question",
         "idea",
@@ -47,6 +49,51 @@ def test_head_is_small_and_records_how_it_was_trained() -> None:
         len(head.vocabulary) + len(head.dense_mean),
         len(head.classes),
     )
+    assert head.hidden is not None
+    assert head.hidden.weights.shape[0] == head.weights.shape[0]
+    assert head.hidden.output_weights.shape[1] == len(head.classes)
+
+
+def _tiny_head(hidden: HiddenLayer | None) -> SectionHead:
+    """Two classes over the words "plan" and "ask" and one dense feature."""
+    return SectionHead(
+        classes=("idea", "question"),
+        vocabulary=("ask", "plan"),
+        idf=np.ones(2),
+        dense_mean=np.zeros(1, dtype=np.float32),
+        dense_scale=np.ones(1, dtype=np.float32),
+        weights=np.array([[-2.0, 2.0], [2.0, -2.0], [0.0, 0.0]], dtype=np.float32),
+        bias=np.zeros(2, dtype=np.float32),
+        logit_offsets=np.zeros(2, dtype=np.float32),
+        hidden=hidden,
+    )
+
+
+def test_hidden_layer_is_averaged_with_the_linear_model_and_survives_saving(
+    tmp_path: Path,
+) -> None:
+    # One unit that fires on "ask" and votes for question: it agrees with the linear model.
+    hidden = HiddenLayer(
+        weights=np.array([[4.0], [0.0], [0.0]], dtype=np.float32),
+        bias=np.zeros(1, dtype=np.float32),
+        output_weights=np.array([[-1.0, 1.0]], dtype=np.float32),
+        output_bias=np.zeros(2, dtype=np.float32),
+    )
+    texts, dense = ["ask", "plan"], np.zeros((2, 1), dtype=np.float32)
+    linear, combined = _tiny_head(None), _tiny_head(hidden)
+    linear_log = linear.log_probabilities(texts, dense)
+    hidden_log = log_softmax(hidden.logits(linear.design_matrix(texts, dense)), axis=1)
+    assert np.allclose(
+        combined.log_probabilities(texts, dense), (linear_log + hidden_log) / 2
+    )
+    combined.save(tmp_path / "head.npz")
+    reloaded = SectionHead.load(tmp_path / "head.npz")
+    assert reloaded.hidden is not None
+    probabilities = reloaded.probabilities(texts, dense)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert [reloaded.classes[row.argmax()] for row in probabilities] == ["question", "idea"]
+    linear.save(tmp_path / "linear.npz")
+    assert SectionHead.load(tmp_path / "linear.npz").hidden is None
 
 
 @pytest.mark.slow
