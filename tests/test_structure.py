@@ -102,6 +102,8 @@ def test_topics_are_contiguous_and_cover_every_sentence(
     for topic in structured.topics:
         assert topic.title and topic.keywords and topic.summary
         assert topic.start <= topic.end
+        # The summary is read as prose: the fillers of its spoken sentences are gone.
+        assert not re.search(r"\b(um|uh)\b", topic.summary, re.IGNORECASE)
 
 
 @pytest.mark.slow

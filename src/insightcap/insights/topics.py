@@ -18,6 +18,7 @@ from collections import Counter
 import numpy as np
 from spacy.tokens import Span
 
+from insightcap.insights.nlp import fluent_text
 from insightcap.insights.schema import Topic
 from insightcap.insights.sentences import ParsedSentence
 from insightcap.insights.topic_head import load_topic_head
@@ -129,11 +130,12 @@ def central_sentences(
     sentences: list[ParsedSentence],
     count: int = 2,
 ) -> str:
-    """The `count` sentences closest to the topic's mean embedding, in the order they were said."""
+    """The `count` sentences closest to the topic's mean embedding, in the order they were said,
+    without their "um"s and restarts: the memo shows them as the theme's opening lines, to be read."""
     centroid = embeddings[members].mean(axis=0)
     closeness = embeddings[members] @ centroid
     best = sorted(members[position] for position in np.argsort(-closeness)[:count])
-    return " ".join(sentences[index].sentence.text.strip() for index in best)
+    return " ".join(fluent_text(sentences[index].span) for index in best)
 
 
 def segment_topics(
