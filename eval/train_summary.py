@@ -11,8 +11,9 @@ nothing a live session would not give it.
 Meetings are split into folds by meeting; cross-validation chooses the model and the summary's
 selection constants (length, shortest sentence, MMR weight) by the ROUGE of the memo's whole
 "Background" text against the human summary, as eval/summary.py scores it: the overview, the
-selected sentences and the evidence quotes the head picks among the context insights. The final head is refitted on every training meeting. The
-35 main QMSum meetings are never read here: eval/summary.py measures on them.
+selected sentences and the evidence quotes the head picks among the context insights. The final
+head is refitted on every training meeting. The 35 main QMSum meetings are never read here:
+eval/summary.py measures on them.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 from spacy.language import Language
@@ -146,11 +147,15 @@ class SummaryCandidates:
         features = salience_features(pool, insights, embeddings)
         return cls(pool, load_salience_head().scores(features), embeddings, topic_rows(pool, insights))
 
+    @cached_property
+    def _salience_by_sentence(self) -> dict[int, float]:
+        """Salience by transcript sentence index: one pass over the pool, not one per insight."""
+        return {sentence.index: float(score) for sentence, score in zip(self.sentences, self.salience, strict=True)}
+
     def salience_of(self, sentence_indices: Sequence[int]) -> float:
         """The salience of the best of these sentences (-inf when none is a candidate)."""
-        wanted = set(sentence_indices)
-        scores = zip(self.sentences, self.salience, strict=True)
-        return max((float(score) for sentence, score in scores if sentence.index in wanted), default=-np.inf)
+        scores = self._salience_by_sentence
+        return max((scores[index] for index in sentence_indices if index in scores), default=-np.inf)
 
 
 def topic_extracts(
