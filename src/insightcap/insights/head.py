@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insightcap.resources import resource_dir
@@ -46,11 +47,6 @@ def ngram_vectorizer(
         token_pattern=r"(?u)\b\w+\b|\?",
         vocabulary=vocabulary,
     )
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 @dataclass(frozen=True)
@@ -118,16 +114,16 @@ class SectionHead:
         """Class log-probabilities before the logit offsets: the linear model's, or its mean with
         the hidden layer's when the head has one."""
         design = self.design_matrix(texts, dense)
-        linear = _log_softmax(np.asarray(design @ self.weights + self.bias, dtype=np.float64))
+        linear = log_softmax(np.asarray(design @ self.weights + self.bias, dtype=np.float64), axis=1)
         if self.hidden is None:
             return linear
-        return (linear + _log_softmax(self.hidden.logits(design).astype(np.float64))) / 2
+        return (linear + log_softmax(self.hidden.logits(design).astype(np.float64), axis=1)) / 2
 
     def probabilities(self, texts: list[str], dense: np.ndarray) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         return np.exp(
-            _log_softmax(self.log_probabilities(texts, dense) + self.logit_offsets)
+            log_softmax(self.log_probabilities(texts, dense) + self.logit_offsets, axis=1)
         ).astype(np.float32)
 
     def save(self, path: Path) -> None:
