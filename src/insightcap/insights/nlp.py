@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import islice
 
 from spacy.language import Language
 from spacy.tokens import Span, Token
@@ -101,7 +102,9 @@ REPEATED_RUN_WORDS = (4, 3, 2)
 def _drop_repeated_run(kept: list[Token]) -> None:
     """If `kept` ends with a run of words said twice in a row, drop the second saying (and any
     punctuation before it)."""
-    words = [position for position, token in enumerate(kept) if not token.is_punct]
+    # Only the last 2 × the longest run of words can matter: a long unpunctuated sentence costs no more.
+    from_the_end = (position for position in reversed(range(len(kept))) if not kept[position].is_punct)
+    words = list(islice(from_the_end, 2 * max(REPEATED_RUN_WORDS)))[::-1]
     for length in REPEATED_RUN_WORDS:
         if len(words) < 2 * length:
             continue
