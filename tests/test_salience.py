@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from insightcap.insights.schema import Sentence, SessionInsights, Topic
-from insightcap.memo.draft import SummaryCandidates, topic_extracts
+from insightcap.memo.draft import (
+    SummaryCandidates,
+    background_text,
+    overview,
+    topic_extracts,
+)
 from insightcap.memo.salience import (
     FEATURE_NAMES,
     POOL_MIN_WORDS,
@@ -21,6 +26,7 @@ from insightcap.memo.salience import (
     summary_pool,
 )
 from insightcap.themes.embed import Embedder
+from insightcap.transcript.schema import Segment, Transcript
 
 TURNS = range(100, 165)
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -130,3 +136,49 @@ def test_the_packaged_head_round_trips_and_records_its_training(tmp_path: Path):
     again = SalienceHead.load(tmp_path / "head.npz")
     features = np.random.default_rng(1).normal(size=(4, len(head.feature_mean)))
     assert np.allclose(head.scores(features), again.scores(features), atol=1e-5)
+
+
+TITLES = ["Remote control features", "Budget", "Next meeting"]
+
+
+@pytest.mark.parametrize(
+    ("shown", "named", "left_out"),
+    [
+        (None, TITLES, []),
+        (3, TITLES, []),
+        (1, TITLES[:1], TITLES[1:]),
+        (0, [], TITLES),
+    ],
+)
+def test_the_overview_counts_every_theme_and_names_the_biggest_ones(shown, named, left_out):
+    text = overview(["Ann", "Bob"], 1800.0, TITLES, shown)
+    assert text.startswith("2 participants (Ann, Bob) met for 30 minutes and discussed 3 themes")
+    assert text.endswith(".") and ". " not in text  # one sentence, as the memo's tests split it
+    assert all(title in text for title in named) and not any(title in text for title in left_out)
+
+
+def test_background_text_is_the_overview_then_the_summary_and_times_a_transcript_without_duration():
+    transcript = Transcript(
+        segments=[Segment(start=0.0, end=30.0, text="Hello.", speaker="Ann"), Segment(start=30.0, end=125.0, text="Hi.")]
+    )
+    summary = "Ann: We chose the rubber case. [00:10]"
+    text = background_text(transcript, TITLES, summary, shown=1)
+    assert text == f"1 participant (Ann) met for 2 minutes and discussed 3 themes, above all {TITLES[0]}. {summary}"
+    assert background_text(transcript, [], "", shown=1).endswith("no themes with clear insights were found.")
+
+
+def test_the_trainer_scores_with_the_same_tokens_as_the_summary_eval():
+    """eval/train_summary.py memoises stems for speed; its ROUGE must equal eval/summary.py's."""
+    from rouge_score import rouge_scorer
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    from eval.train_summary import ROUGE_TYPES, StemCachingTokenizer
+
+    reference = "The team discussed the remote's buttons, its rubber case and the 12.50 euro price."
+    candidate = "Industrial Designer: Rubber cases protect remotes; the buttons were discussed again. [03:10]"
+    cached = StemCachingTokenizer()
+    default = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    assert cached.tokenize(candidate) == DefaultTokenizer(use_stemmer=True).tokenize(candidate)
+    assert "rubber" in cached.tokenize(candidate) and "button" in cached.tokenize(candidate)
+    ours = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=cached)
+    assert ours.score(reference, candidate) == default.score(reference, candidate)

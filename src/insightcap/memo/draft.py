@@ -58,6 +58,11 @@ FOLLOWUP_PROGRESS = 0.6
 # Evidence quotes under the background (background_insights): two scored better than one or three
 # against human summaries (models/summary_head/README.md).
 BACKGROUND_INSIGHTS = 2
+# The overview (the background's first sentence) counts the themes and names this many, the ones
+# most was said in (None: every theme); "Key themes" lists them all right below. Titles are often
+# keyword lists: naming two scored as well as naming all against human summaries, with better
+# ROUGE-1/L, and reads shorter (cross-validation, models/summary_head/README.md).
+OVERVIEW_TITLES: int | None = 2
 # A question counts as answered when someone else contributes an insight (not another question) in
 # the same topic within this many seconds of it; otherwise it is listed as open.
 ANSWER_WINDOW_SECONDS = 90.0
@@ -67,16 +72,18 @@ ANSWER_WINDOW_SECONDS = 90.0
 # to sentences already picked (1.0 ignores repetition). All three chosen by cross-validation on
 # QMSum meetings with human summaries, scoring the whole background (overview, summary and the
 # evidence quotes) as eval/summary.py does: human summaries run to about 110 words whatever the
-# meeting's length, so a longer summary loses more in precision than it gains in recall
-# (eval/train_summary.py, models/summary_head/README.md).
-SUMMARY_WORDS = 100
+# meeting's length, so a longer summary loses more in precision than it gains in recall; 80 words
+# beat 100 for every MMR weight and every ranking compared (eval/train_summary.py,
+# models/summary_head/README.md).
+SUMMARY_WORDS = 80
 SUMMARY_SENTENCE_MIN_WORDS = 8
 SUMMARY_RELEVANCE_WEIGHT = 0.85
 # With a generator, each topic's two-sentence summary is written from an excerpt of the topic this
-# many times longer than its extractive share, which keeps a topic's prompt well inside a 2048-token
-# context and its reading time short on a CPU.
+# many times longer than its extractive share (about 200 words in all, as when the extractive
+# summary took 100), which keeps a topic's prompt well inside a 2048-token context and its reading
+# time short on a CPU.
 SUMMARY_PROMPT = "summary_topic.txt"
-SUMMARY_EXCERPT_RATIO = 2
+SUMMARY_EXCERPT_RATIO = 2.5
 SUMMARY_TOKENS = 96
 # One retry, sampled more freely, as for follow-up questions.
 SUMMARY_TEMPERATURES = (0.2, 0.7)
@@ -161,7 +168,7 @@ class SummaryCandidates:
 def topic_extracts(
     candidates: SummaryCandidates,
     words: int = SUMMARY_WORDS,
-    scale: int = 1,
+    scale: float = 1,
     min_words: int = SUMMARY_SENTENCE_MIN_WORDS,
     relevance_weight: float = SUMMARY_RELEVANCE_WEIGHT,
 ) -> list[list[Sentence]]:
@@ -227,17 +234,23 @@ def background_insights(
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
-def _fluent(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
+def fluent_texts(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
     """Each sentence without the "um"s and repeats that make spoken sentences hard to read."""
     return [fluent_text(doc) for doc in nlp.pipe(sentence.text for sentence in sentences)]
 
 
-def extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
-    """The sentences as one paragraph, each with who said it and when."""
+def attributed(sentences: Sequence[Sentence], texts: Sequence[str]) -> str:
+    """The sentences, written as `texts` (their fluent_texts), as one paragraph, each with who said
+    it and when. eval/train_summary.py passes texts it computed once for many selections."""
     return " ".join(
         f"{sentence.speaker + ': ' if sentence.speaker else ''}{text} [{format_timestamp(sentence.start)}]"
-        for sentence, text in zip(sentences, _fluent(sentences, nlp), strict=True)
+        for sentence, text in zip(sentences, texts, strict=True)
     )
+
+
+def extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
+    """The sentences as one paragraph, each with who said it and when."""
+    return attributed(sentences, fluent_texts(sentences, nlp))
 
 
 def _topic_summary(
@@ -252,7 +265,7 @@ def _topic_summary(
     if writer is not None and excerpt:
         evidence = "\n".join(
             f"- {sentence.speaker or 'Someone'} said: “{text}”"
-            for sentence, text in zip(excerpt, _fluent(excerpt, nlp), strict=True)
+            for sentence, text in zip(excerpt, fluent_texts(excerpt, nlp), strict=True)
         )
         instructions = prompt_instructions(SUMMARY_PROMPT)
         # FollowupWriter.ask holds the retry-with-feedback loop and the generator's failure state
@@ -303,14 +316,36 @@ def _counted(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def overview(participants: list[str], duration: float, titles: list[str]) -> str:
-    """The background's first sentence: who met, for how long, and the titles of the themes."""
+def overview(
+    participants: list[str], duration: float, titles: list[str], shown: int | None = OVERVIEW_TITLES
+) -> str:
+    """The background's first sentence: who met, for how long, how many themes and the titles of the
+    first `shown` of them (`titles` come biggest first; None names them all). The "Key themes" section
+    right below lists every theme."""
     who = f"{_counted(len(participants), 'participant')} ({', '.join(participants)})" if participants else "The group"
     length = _counted(max(1, round(duration / 60)), "minute")
     if not titles:
         return f"{who} met for {length}; no themes with clear insights were found."
-    listed = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
-    return f"{who} met for {length} and discussed {_counted(len(titles), 'theme')}: {listed}."
+    met = f"{who} met for {length} and discussed {_counted(len(titles), 'theme')}"
+    named = titles if shown is None else titles[:shown]
+    if not named:
+        return f"{met}."
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return f"{met}: {listed}." if len(named) == len(titles) else f"{met}, above all {listed}."
+
+
+def session_duration(transcript: Transcript) -> float:
+    """The recording's length, or where its last segment ends when the transcript does not say."""
+    return transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
+
+
+def background_text(
+    transcript: Transcript, titles: list[str], summary: str, shown: int | None = OVERVIEW_TITLES
+) -> str:
+    """The memo's background paragraph: the overview of the session (its `titles` biggest first),
+    then the `summary`. eval/train_summary.py tunes the summary on exactly this text."""
+    opening = overview(transcript.speakers, session_duration(transcript), titles, shown)
+    return " ".join(filter(None, [opening, summary]))
 
 
 def _provenance(writer: FollowupWriter | None) -> str:
@@ -386,24 +421,14 @@ def build_memo(
         nlp,
         lambda done, message: progress(FOLLOWUP_PROGRESS + (1 - FOLLOWUP_PROGRESS) * done, message),
     )
-    duration = transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
-    participants = transcript.speakers
     progress(1.0, "Memo drafted")
     return MemoDraft(
         title=title,
         program=program,
         session_date=session_date,
-        duration_seconds=duration,
-        participants=participants,
-        background=" ".join(
-            filter(
-                None,
-                [
-                    overview(participants, duration, [theme.title for theme in themes]),
-                    summary,
-                ],
-            )
-        ),
+        duration_seconds=session_duration(transcript),
+        participants=transcript.speakers,
+        background=background_text(transcript, [theme.title for theme in themes], summary),
         background_insights=background,
         themes=themes,
         resources=_by_time(insights.in_section(Section.RESOURCE)),
