@@ -398,6 +398,7 @@ def test_followup_validation(settings, design_evidence, question, problem):
         ("Hard plastic or rubber for a sturdy remote", True),
         ("Innovative Strategies for Customer Engagement Success", False),
         ("Remote", False),
+        ("Remote: rubber, plastic, batteries, bleep", False),
     ],
 )
 def test_title_validation(settings, design_evidence, title, ok):

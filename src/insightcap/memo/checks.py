@@ -27,6 +27,9 @@ COPIED_RUN = 4
 # A follow-up may quote a phrase; repeating this many words of a participant's own question is
 # asking it again, not following up.
 ECHOED_RUN = 6
+# A title with this many commas is a list of key words ("Personal Coach: Work, Bit, Guy, Room"),
+# not a phrase saying what was discussed; "Rubber, plastic and a bleep" is still a title.
+LIST_TITLE_COMMAS = 2
 # Instruction words a reply may reuse (e.g. "idea"); more than this and it is echoing the request.
 MAX_INSTRUCTION_ONLY_WORDS = 2
 DUPLICATE_COSINE = 0.9
@@ -120,6 +123,8 @@ def title_problem(title: str, *, evidence: str, instructions: str, nlp: Language
         return f"it has {len(words)} words; it should have {low} to {high}"
     if "?" in title:
         return "it is a question, not a title"
+    if title.count(",") >= LIST_TITLE_COMMAS:
+        return "it is a list of key words; say in one short phrase what was discussed"
     lemmas = content_lemmas(nlp, title)
     foreign = lemmas - content_lemmas(nlp, evidence)
     if not lemmas or len(foreign) > 1:
