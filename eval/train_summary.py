@@ -13,8 +13,8 @@ selection constants (length, shortest sentence, MMR weight, how many theme title
 names) by the ROUGE of the memo's whole "Background" text against the human summary, as
 eval/summary.py scores it: the overview, the selected sentences and the evidence quotes the head
 picks among the context insights, put together by the memo's own functions
-(insightcap.memo.draft.background_text). The final head is refitted on every training meeting. The 35 main QMSum meetings are never read here:
-eval/summary.py measures on them.
+(insightcap.memo.draft.background_text). The final head is refitted on every training meeting.
+The 35 main QMSum meetings are never read here: eval/summary.py measures on them.
 """
 
 from __future__ import annotations
