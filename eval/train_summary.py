@@ -50,11 +50,10 @@ from insightcap.memo.draft import (
     SUMMARY_WORDS,
     SummaryCandidates,
     attributed,
-    background_insights,
+    background_picks,
     background_text,
     fluent_texts,
     theme_topics,
-    topic_extracts,
 )
 from insightcap.memo.salience import (
     FEATURE_NAMES,
@@ -230,10 +229,8 @@ def summary_and_quotes(
     """The background's summary and evidence quotes as build_memo picks them without a generator,
     with these salience `scores` and selection constants."""
     candidates = replace(example.candidates, salience=scores)
-    extracts = topic_extracts(candidates, words, 1, min_words, weight)
-    summary = example.summary(extracts, nlp)
-    quotes = background_insights(example.meeting.insights, candidates, [s for extract in extracts for s in extract])
-    return summary, quotes
+    extracts, quotes = background_picks(example.meeting.insights, candidates, words, min_words, weight)
+    return example.summary(extracts, nlp), quotes
 
 
 def selection_rouge(

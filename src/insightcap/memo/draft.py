@@ -234,6 +234,20 @@ def background_insights(
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
+def background_picks(
+    insights: SessionInsights,
+    candidates: SummaryCandidates,
+    words: int = SUMMARY_WORDS,
+    min_words: int = SUMMARY_SENTENCE_MIN_WORDS,
+    relevance_weight: float = SUMMARY_RELEVANCE_WEIGHT,
+) -> tuple[list[list[Sentence]], list[Insight]]:
+    """The summary's sentences topic by topic, then the background's evidence quotes among the
+    sentences they leave: build_memo's picks, which eval/train_summary.py tunes the constants of."""
+    extracts = topic_extracts(candidates, words, 1, min_words, relevance_weight)
+    quotes = background_insights(insights, candidates, [s for extract in extracts for s in extract])
+    return extracts, quotes
+
+
 def fluent_texts(sentences: Sequence[Sentence], nlp: Language) -> list[str]:
     """Each sentence without the "um"s and repeats that make spoken sentences hard to read."""
     return [fluent_text(doc) for doc in nlp.pipe(sentence.text for sentence in sentences)]
@@ -377,11 +391,9 @@ def build_memo(
     came up before and its follow-up questions can pick up what was said then."""
     program_themes = program_themes or {}
     settings = settings or get_settings()
-    # The summary's sentences are picked first: the background's evidence quotes are other sentences.
     progress(0.0, "Picking the sentences that summarise the session")
     candidates = SummaryCandidates.of(insights, Embedder(settings))
-    extracts = topic_extracts(candidates)
-    background = background_insights(insights, candidates, [s for extract in extracts for s in extract])
+    extracts, background = background_picks(insights, candidates)
     background_ids = {id(insight) for insight in background}
     topics = theme_topics(insights, transcript)
     themes = [
