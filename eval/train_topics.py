@@ -8,9 +8,11 @@ settings:
 
 1. the cue model, a logistic regression: the opening 1–3 words of a sentence → does a topic start
    here (learned discourse cues, not a hand list);
-2. the gap model, gradient-boosted trees (sklearn's HistGradientBoostingClassifier, stored as
-   plain node arrays): the features of insightcap.insights.topic_head.gap_features, the cue
-   model's out-of-fold probabilities among them → is this gap a boundary.
+2. the semantic cue model, a logistic regression: a sentence's MiniLM embedding → does a topic
+   start here (what announcing a subject means, in any words);
+3. the gap model, gradient-boosted trees (sklearn's HistGradientBoostingClassifier, stored as
+   plain node arrays): the features of insightcap.insights.topic_head.gap_features, both cue
+   models' out-of-fold probabilities among them → is this gap a boundary.
 
 Decoding (smoothing, threshold, minimum topic length) is chosen on out-of-fold probabilities of a
 meeting-grouped cross-validation, scored as eval/topics.py scores (turn-level Pk). The 35 main
@@ -51,6 +53,9 @@ from insightcap.insights.topic_head import (
 SEED = 0
 FOLDS = 5
 CUE_C = 0.3
+# Among 0.01, 0.1 and 1 by the meeting-grouped cross-validation: 0.309, 0.308, 0.308 (WindowDiff
+# 0.324 at 0.1, 0.326 at 1).
+SEMANTIC_C = 0.1
 # Gap model: many shallow, heavily pooled trees, chosen by the same grouped cross-validation among
 # depth 2-3 or 15 leaves and 200-500 trees (all 0.315-0.320 against a logistic regression's 0.335).
 GAP_TREES = {
@@ -154,6 +159,26 @@ def cue_probabilities(vocabulary: list[str], model: LogisticRegression, texts: l
     return model.predict_proba(matrix)[:, 1]
 
 
+def fit_semantic(meetings: list[Meeting]) -> LogisticRegression:
+    embeddings = np.vstack([meeting.embeddings[1:] for meeting in meetings])
+    labels = np.concatenate([meeting.targets for meeting in meetings])
+    return LogisticRegression(C=SEMANTIC_C, max_iter=2000).fit(embeddings, labels)
+
+
+def meeting_features(
+    meeting: Meeting, cue: tuple[list[str], LogisticRegression], semantic: LogisticRegression
+) -> np.ndarray:
+    """The gap features of a meeting, its cue probabilities from the given cue models (in the
+    cross-validation, ones that never saw it)."""
+    return gap_features(
+        meeting.texts,
+        meeting.speakers,
+        meeting.embeddings,
+        cue_probabilities(*cue, meeting.texts),
+        semantic.predict_proba(meeting.embeddings)[:, 1],
+    )
+
+
 def fit_gap(features: np.ndarray, labels: np.ndarray) -> HistGradientBoostingClassifier:
     """A fixed number of trees, no early stopping: its random validation split would make the
     build depend on more than the seed's folds."""
@@ -194,17 +219,15 @@ def meeting_pk(meeting: Meeting, starts: list[int]) -> tuple[float, float]:
 
 
 def out_of_fold(meetings: list[Meeting]) -> list[np.ndarray]:
-    """Every meeting's gap probabilities from models that never saw it (cue and gap model alike)."""
+    """Every meeting's gap probabilities from models that never saw it (cue and gap models alike)."""
     groups = np.arange(len(meetings))
     folds = list(GroupKFold(n_splits=FOLDS).split(groups, groups=groups))
-    cues: list[np.ndarray] = [np.empty(0)] * len(meetings)
+    features: list[np.ndarray] = [np.empty(0)] * len(meetings)
     for train, test in folds:
-        vocabulary, model = fit_cue([meetings[i] for i in train])
+        seen = [meetings[i] for i in train]
+        cue, semantic = fit_cue(seen), fit_semantic(seen)
         for i in test:
-            cues[i] = cue_probabilities(vocabulary, model, meetings[i].texts)
-    features = [
-        gap_features(m.texts, m.speakers, m.embeddings, cue) for m, cue in zip(meetings, cues)
-    ]
+            features[i] = meeting_features(meetings[i], cue, semantic)
     probabilities: list[np.ndarray] = [np.empty(0)] * len(meetings)
     for train, test in folds:
         model = fit_gap(
@@ -263,11 +286,9 @@ def main() -> None:
     decoding, cross_validated = choose_decoding(meetings, probabilities)
 
     vocabulary, cue_model = fit_cue(meetings)
+    semantic_model = fit_semantic(meetings)
     features = np.vstack(
-        [
-            gap_features(m.texts, m.speakers, m.embeddings, cue_probabilities(vocabulary, cue_model, m.texts))
-            for m in meetings
-        ]
+        [meeting_features(m, (vocabulary, cue_model), semantic_model) for m in meetings]
     )
     gap_model = fit_gap(features, np.concatenate([m.targets for m in meetings]))
     figures = {
@@ -281,6 +302,7 @@ def main() -> None:
         "folds": FOLDS,
         "seed": SEED,
         "cue_c": CUE_C,
+        "semantic_c": SEMANTIC_C,
         "gap_trees": GAP_TREES,
         "label_tolerance": LABEL_TOLERANCE,
         "features": list(FEATURE_NAMES),
@@ -292,6 +314,8 @@ def main() -> None:
         cue_vocabulary=np.array(vocabulary),
         cue_weights=cue_model.coef_[0].astype(np.float32),
         cue_bias=np.float64(cue_model.intercept_[0]),
+        semantic_weights=semantic_model.coef_[0].astype(np.float32),
+        semantic_bias=np.float64(semantic_model.intercept_[0]),
         **tree_arrays(gap_model),
         meta=np.array(json.dumps(meta)),
     )

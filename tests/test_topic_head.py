@@ -71,7 +71,9 @@ def test_a_change_of_subject_and_speaker_shows_in_the_gap_features():
     speakers = ["A", "B", "A", "B", "C", "C", "D", "C"]
     # One-hot "embeddings" per subject: similarity across the middle gap is the lowest.
     embeddings = np.repeat(np.eye(2), 4, axis=0)
-    features = gap_features(texts, speakers, embeddings, cue=np.zeros(len(texts)))
+    features = gap_features(
+        texts, speakers, embeddings, cue=np.zeros(len(texts)), semantic_cue=np.zeros(len(texts))
+    )
     assert features.shape == (len(texts) - 1, len(FEATURE_NAMES))
     column = {name: position for position, name in enumerate(FEATURE_NAMES)}
     middle = 3  # the gap before sentence 4
@@ -99,7 +101,11 @@ def test_the_stored_trees_give_sklearns_probabilities_on_a_real_meeting(shared_e
     texts = [parsed.sentence.text for parsed in sentences]
     head = load_topic_head()
     features = gap_features(
-        texts, [parsed.sentence.speaker for parsed in sentences], embeddings, head.cue_probabilities(texts)
+        texts,
+        [parsed.sentence.speaker for parsed in sentences],
+        embeddings,
+        head.cue_probabilities(texts),
+        head.semantic_cue_probabilities(embeddings),
     )
     reference = gold_turn_segments(gold, inputs.n_turns)
     segment = reference[[inputs.turn_of_segment[parsed.sentence.segment_index] for parsed in sentences]]
@@ -113,12 +119,35 @@ def test_the_stored_trees_give_sklearns_probabilities_on_a_real_meeting(shared_e
     assert expected.std() > 0  # the trees split: a constant model would match trivially
 
 
+@pytest.mark.slow
+def test_the_semantic_cue_hears_a_new_subject_announced_in_words_it_never_saw(settings):
+    from insightcap.themes.embed import Embedder
+
+    announcing = [
+        "Right, let's move on to the next item on the agenda, the catering contract.",
+        "Okay, the second point I wanted to raise today is the parking allocation.",
+        "Now we turn to questions about the hospital's waiting lists.",
+    ]
+    mid_subject = [
+        "Yeah, I think that's right, it would be too heavy.",
+        "And the other one was slightly cheaper than that.",
+        "Mm, so it would sit on the shelf next to the others.",
+    ]
+    head = load_topic_head()
+    embedder = Embedder(settings)
+    heard = [head.semantic_cue_probabilities(embedder.encode(texts)) for texts in (announcing, mid_subject)]
+    assert heard[0].min() > heard[1].max()
+
+
 def test_the_trained_head_gives_a_probability_per_gap_and_describes_its_training():
     head = load_topic_head()
     texts = FIRST_SUBJECT + SECOND_SUBJECT
-    probabilities = head.probabilities(texts, [None] * len(texts), np.repeat(np.eye(2), 4, axis=0))
+    embeddings = np.repeat(np.eye(2, len(head.semantic_weights)), 4, axis=0)
+    probabilities = head.probabilities(texts, [None] * len(texts), embeddings)
     assert probabilities.shape == (len(texts) - 1,)
     assert ((probabilities > 0) & (probabilities < 1)).all()
+    with pytest.raises(ValueError, match="embedding model"):
+        head.probabilities(texts, [None] * len(texts), np.repeat(np.eye(2), 4, axis=0))
     assert head.meta["features"] == list(FEATURE_NAMES)
     assert head.meta["cross_validated"]["pk"] < head.meta["no_boundary"]["pk"]
 

@@ -5,7 +5,8 @@ annotated meetings, because talk dips and recovers constantly while annotators m
 subject only a few times an hour. So every gap is described by what is known at run time for any
 session — embedding similarity across the gap at several widths and how deep a valley it sits in,
 word overlap and new vocabulary across it, how the mix of speakers changes, where it falls in the
-session, and how the next sentence opens ("so the next thing…") — and gradient-boosted trees
+session, how the next sentence opens ("so the next thing…") and what it means (does it sound like
+announcing a subject, whatever the subject's words) — and gradient-boosted trees
 trained on QMSum's gold topics (eval/train_topics.py) turn that into a probability: trees find
 the combinations a linear model cannot ("a deep valley AND an opening cue AND not near the
 start"). Boundaries are the most probable gaps above a learned threshold, kept a learned minimum
@@ -53,6 +54,8 @@ FEATURE_NAMES = (
     "cue_next",
     "cue_ahead",
     "cue_before",
+    "semantic_cue_next",
+    "semantic_cue_ahead",
 )
 
 
@@ -186,12 +189,22 @@ def _speaker_features(speakers: list[str | None]) -> list[np.ndarray]:
     return [change, _row_cosine(left, right), next_share]
 
 
+def _ahead(values: np.ndarray) -> np.ndarray:
+    """For every gap: the highest of `values` over the CUE_LOOKAHEAD sentences after it."""
+    return np.array([values[gap : gap + CUE_LOOKAHEAD].max() for gap in range(1, len(values))])
+
+
 def gap_features(
-    texts: list[str], speakers: list[str | None], embeddings: np.ndarray, cue: np.ndarray
+    texts: list[str],
+    speakers: list[str | None],
+    embeddings: np.ndarray,
+    cue: np.ndarray,
+    semantic_cue: np.ndarray,
 ) -> np.ndarray:
     """One row per gap between consecutive sentences (n-1 rows), columns as FEATURE_NAMES.
 
-    `cue` is the cue model's probability for each sentence that it opens a topic."""
+    `cue` and `semantic_cue` are the cue models' probabilities for each sentence that it opens a
+    topic, from its opening words and from its embedding."""
     count = len(texts)
     vectors = np.asarray(embeddings, dtype=np.float32)
     cumulative = _cumulative(vectors)
@@ -206,7 +219,6 @@ def gap_features(
     gaps = np.arange(1, count)
     words = np.array([len(text.split()) for text in texts], dtype=float)
     question = np.array([text.rstrip().endswith("?") for text in texts], dtype=float)
-    ahead = np.array([cue[gap : gap + CUE_LOOKAHEAD].max() for gap in gaps])
     columns = [
         *similarities,
         *depths,
@@ -218,8 +230,10 @@ def gap_features(
         np.log1p(words[1:]),
         question[:-1],
         cue[1:],
-        ahead,
+        _ahead(cue),
         cue[:-1],
+        semantic_cue[1:],
+        _ahead(semantic_cue),
     ]
     return np.column_stack(columns)
 
@@ -274,6 +288,9 @@ class TopicHead:
     cue_vocabulary: tuple[str, ...]
     cue_weights: np.ndarray
     cue_bias: float
+    # Logistic regression on a sentence's MiniLM embedding: does it sound like opening a topic.
+    semantic_weights: np.ndarray
+    semantic_bias: float
     gap_model: BoostedTrees
     # Decoding, chosen by cross-validation on the training meetings.
     smoothing: int
@@ -288,11 +305,27 @@ class TopicHead:
         openings = cue_vectorizer(list(self.cue_vocabulary)).transform([opening(t) for t in texts])
         return _sigmoid(openings @ self.cue_weights + self.cue_bias)
 
+    def semantic_cue_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        vectors = np.asarray(embeddings, dtype=np.float64)
+        if vectors.shape[1] != len(self.semantic_weights):
+            raise ValueError(
+                f"The topic head reads {len(self.semantic_weights)}-dimensional sentence embeddings "
+                f"(those it was trained on) but got {vectors.shape[1]}: embed with the configured "
+                "embedding model, or retrain it with `python -m eval.train_topics`."
+            )
+        return _sigmoid(vectors @ self.semantic_weights + self.semantic_bias)
+
     def probabilities(
         self, texts: list[str], speakers: list[str | None], embeddings: np.ndarray
     ) -> np.ndarray:
         """P(a topic starts at sentence i) for i = 1..n-1."""
-        features = gap_features(texts, speakers, embeddings, self.cue_probabilities(texts))
+        features = gap_features(
+            texts,
+            speakers,
+            embeddings,
+            self.cue_probabilities(texts),
+            self.semantic_cue_probabilities(embeddings),
+        )
         return _sigmoid(self.gap_model.log_odds(features))
 
     def boundaries(
@@ -362,6 +395,8 @@ def load_topic_head(path: Path | None = None) -> TopicHead:
             cue_vocabulary=tuple(str(term) for term in stored["cue_vocabulary"]),
             cue_weights=stored["cue_weights"].astype(np.float64),
             cue_bias=float(stored["cue_bias"]),
+            semantic_weights=stored["semantic_weights"].astype(np.float64),
+            semantic_bias=float(stored["semantic_bias"]),
             gap_model=BoostedTrees.from_arrays(stored),
             smoothing=int(meta["decoding"]["smoothing"]),
             threshold=float(meta["decoding"]["threshold"]),

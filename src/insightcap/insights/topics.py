@@ -3,10 +3,11 @@ by its keyphrases.
 
 Where a topic starts is the trained topic head's call (topic_head.py): gradient-boosted trees over
 what every gap between two sentences looks like — embedding and word similarity across it, the
-speakers on either side, how the next sentence opens — learned from QMSum's annotated meetings
-(eval/train_topics.py; figures in models/topic_head/README.md). Untrained similarity dips
-(TextTiling) only drew level with placing no boundary at all there (Pk 0.375 against 0.385):
-people stay on a subject far longer than local dips suggest.
+speakers on either side, how the next sentence opens and whether it sounds like announcing a
+subject — learned from QMSum's annotated meetings (eval/train_topics.py; figures in
+models/topic_head/README.md). Untrained similarity dips (TextTiling) only drew level with placing
+no boundary at all there (Pk 0.375 against 0.385): people stay on a subject far longer than local
+dips suggest.
 """
 
 from __future__ import annotations
