@@ -16,7 +16,9 @@ from eval.pipeline_inputs import (
     sentences_and_embeddings,
 )
 from eval.topics import pk, turn_segments, window_size, windowdiff
-from insightcap.insights.topics import segment_topics
+from insightcap.insights.schema import Sentence
+from insightcap.insights.sentences import ParsedSentence
+from insightcap.insights.topics import OPENING_MIN_WORDS, central_sentences, segment_topics
 
 REFERENCE = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # one boundary, before unit 4
 
@@ -62,6 +64,24 @@ def test_gold_topics_with_gaps_and_returns_become_contiguous_segments():
 def test_turns_without_sentences_stay_in_the_topic_before_them():
     # Sentences 0-3 come from turns 0, 0, 2, 3; turn 1 has none; a topic starts at sentence 3.
     assert turn_segments([3], [0, 0, 2, 3], 5).tolist() == [0, 0, 0, 1, 1]
+
+
+def test_a_themes_opening_lines_are_not_its_shortest_fillers():
+    import spacy
+
+    nlp = spacy.blank("en")
+    texts = ["I think so.", "We should move the budget review to the first week of every month.",
+             "I guess.", "The budget review keeps slipping because nobody owns the spreadsheet."]
+    sentences = [
+        ParsedSentence(Sentence(index=i, text=text, start=i, end=i + 1, segment_index=i), nlp(text)[:])
+        for i, text in enumerate(texts)
+    ]
+    # The fillers sit nearest the mean, as the shortest sentences do in real embeddings.
+    embeddings = np.array([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0], [0.6, -0.8]])
+    assert central_sentences([0, 1, 2, 3], embeddings, sentences) == f"{texts[1]} {texts[3]}"
+    assert all(len(texts[i].split()) >= OPENING_MIN_WORDS for i in (1, 3))
+    # A topic of nothing but short sentences still gets its opening lines.
+    assert central_sentences([0, 2], embeddings, sentences) == "I think so. I guess."
 
 
 @pytest.mark.slow

@@ -28,6 +28,9 @@ KEYWORDS_PER_TOPIC = 6
 TITLE_KEYPHRASES = 3
 # A multi-word noun chunk ("remote control") names a subject better than its words one by one.
 PHRASE_PREFERENCE = 1.5
+# A theme's opening lines come from sentences of at least this many words: the shortest ones ("I
+# think so.", "I guess.") sit near every topic's mean embedding, as they say nothing in particular.
+OPENING_MIN_WORDS = 8
 
 
 def boundaries(sentences: list[ParsedSentence], embeddings: np.ndarray) -> list[int]:
@@ -132,10 +135,13 @@ def central_sentences(
     count: int = 2,
 ) -> str:
     """The `count` sentences closest to the topic's mean embedding, in the order they were said,
-    without their "um"s and restarts: the memo shows them as the theme's opening lines, to be read."""
+    without their "um"s and restarts: the memo shows them as the theme's opening lines, to be read.
+    Only sentences of OPENING_MIN_WORDS words or more are chosen, unless the topic has none."""
     centroid = embeddings[members].mean(axis=0)
-    closeness = embeddings[members] @ centroid
-    best = sorted(members[position] for position in np.argsort(-closeness)[:count])
+    worded = [index for index in members if len(sentences[index].sentence.text.split()) >= OPENING_MIN_WORDS]
+    candidates = worded or members
+    closeness = embeddings[candidates] @ centroid
+    best = sorted(candidates[position] for position in np.argsort(-closeness)[:count])
     return " ".join(fluent_text(sentences[index].span) for index in best)
 
 
