@@ -736,6 +736,7 @@ FEATURES_EVIDENCE = (
             "did not say",
         ),
         ("The group discussed rubber.", "words"),
+        ("The group discussed rubber, hard plastic, hard plastic and a bleep from the TV.", "“hard plastic” twice"),
         (
             (
                 "The group discussed rubber. They discussed plastic. They discussed the bleep. They discussed "

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from spacy.language import Language
 
 from insightcap.insights.nlp import content_words
@@ -41,6 +42,10 @@ MAX_SUMMARY_SENTENCES = 3
 # content words are neither the participants' nor the instructions' ("The group discussed"); more
 # than this share of them means it is making things up ("project management and technology").
 SUMMARY_MAX_FOREIGN_SHARE = 1 / 3
+# A phrase of up to this many words said again at once ("the roles, the roles") is a small model
+# looping, not a summary; REPEAT_GAP words may stand between the two sayings.
+REPEATED_PHRASE_WORDS = 3
+REPEAT_GAP = 1
 # Pronouns of someone speaking for themselves: a summary reports what people said in the third person.
 FIRST_PERSON = frozenset({"i", "we", "my", "our", "us", "me"})
 
@@ -140,6 +145,20 @@ def is_near_duplicate(text: str, earlier: Sequence[str], embedder: Embedder) -> 
     return bool(np.max(vectors[1:] @ vectors[0]) >= DUPLICATE_COSINE)
 
 
+def repeated_phrase(words: Sequence[str]) -> str | None:
+    """The longest phrase (with a word that is not a stop word) said twice in a row, or None."""
+    for size in range(REPEATED_PHRASE_WORDS, 0, -1):
+        for first in range(len(words) - 2 * size + 1):
+            phrase = words[first : first + size]
+            if all(word in ENGLISH_STOP_WORDS for word in phrase):
+                continue
+            for gap in range(REPEAT_GAP + 1):
+                again = first + size + gap
+                if words[again : again + size] == phrase:
+                    return " ".join(phrase)
+    return None
+
+
 def summary_problem(summary: str, *, evidence: str, instructions: str, nlp: Language) -> str | None:
     """Why `summary` is not a usable summary of `evidence`, or None if it is."""
     said = _words(summary)
@@ -155,4 +174,7 @@ def summary_problem(summary: str, *, evidence: str, instructions: str, nlp: Lang
     foreign = lemmas - content_lemmas(nlp, evidence) - content_lemmas(nlp, instructions)
     if not lemmas or len(foreign) > SUMMARY_MAX_FOREIGN_SHARE * len(lemmas):
         return f"it uses words the participants did not say ({', '.join(sorted(foreign))})"
+    repeated = repeated_phrase(said)
+    if repeated:
+        return f"it says “{repeated}” twice in a row; say each thing once"
     return _copied_run_problem(summary, evidence, instructions)
