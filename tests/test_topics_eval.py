@@ -18,7 +18,11 @@ from eval.pipeline_inputs import (
 from eval.topics import pk, turn_segments, window_size, windowdiff
 from insightcap.insights.schema import Sentence
 from insightcap.insights.sentences import ParsedSentence
-from insightcap.insights.topics import OPENING_MIN_WORDS, central_sentences, segment_topics
+from insightcap.insights.topics import (
+    OPENING_MIN_WORDS,
+    central_sentences,
+    segment_topics,
+)
 
 REFERENCE = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # one boundary, before unit 4
 
