@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,16 @@ from scipy.special import log_softmax
 
 from insightcap.config import Settings
 from insightcap.insights.features import dense_features
-from insightcap.insights.head import HiddenLayer, SectionHead, head_path, load_head
+from insightcap.insights.head import (
+    TUNED_WEIGHT,
+    HiddenLayer,
+    SectionHead,
+    head_path,
+    load_head,
+)
 from insightcap.insights.nlp import load_nlp
-from insightcap.themes.embed import Embedder
+from insightcap.insights.tuned_encoder import TUNED_LAYERS_FILE, TunedEncoder
+from insightcap.themes.embed import Embedder, sentence_model
 
 # Real AMI dialogue acts from held-out meetings (never trained on), with unambiguous labels.
 CLEAR_ACTS = {
@@ -52,6 +60,18 @@ def test_head_is_small_and_records_how_it_was_trained() -> None:
     assert head.hidden is not None
     assert head.hidden.weights.shape[0] == head.weights.shape[0]
     assert head.hidden.output_weights.shape[1] == len(head.classes)
+    assert head.meta["tuned_layers"] == TUNED_LAYERS_FILE
+    assert (head_path().parent / TUNED_LAYERS_FILE).stat().st_size < 10_000_000
+
+
+def test_tuned_encoder_holds_only_minilm_top_layers() -> None:
+    tuned = load_head().tuned
+    assert tuned is not None
+    assert tuned.base_model == "minilm"
+    tuned_layer_numbers = {key.split(".")[2] for key in tuned.layers}
+    assert tuned_layer_numbers == {"4", "5"}  # of MiniLM's six
+    assert all(key.startswith("encoder.layer.") for key in tuned.layers)
+    assert tuned.classifier_weights.shape == (len(load_head().classes), 384)
 
 
 def _tiny_head(hidden: HiddenLayer | None) -> SectionHead:
@@ -94,6 +114,39 @@ def test_hidden_layer_is_averaged_with_the_linear_model_and_survives_saving(
     assert [reloaded.classes[row.argmax()] for row in probabilities] == ["question", "idea"]
     linear.save(tmp_path / "linear.npz")
     assert SectionHead.load(tmp_path / "linear.npz").hidden is None
+
+
+def test_tuned_encoder_is_averaged_in_and_reloads_from_beside_the_head(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A head naming tuned layers in its meta loads them from its own folder and averages them in."""
+    base = sentence_model(settings.embedding_model, settings.model_cache_dir)
+    top_layer = {
+        key: value.numpy()
+        for key, value in base[0].auto_model.state_dict().items()
+        if key.startswith("encoder.layer.5.")
+    }
+    rng = np.random.default_rng(0)
+    tuned = TunedEncoder(
+        base_model=settings.embedding_model,
+        layers=top_layer,
+        classifier_weights=rng.normal(size=(2, 384)).astype(np.float32),
+        classifier_bias=np.zeros(2, dtype=np.float32),
+    )
+    texts, dense = ["ask", "plan"], np.zeros((2, 1), dtype=np.float32)
+    words_only = _tiny_head(None)
+    tuned.save(tmp_path / TUNED_LAYERS_FILE)
+    replace(words_only, meta={"tuned_layers": TUNED_LAYERS_FILE}).save(tmp_path / "head.npz")
+    reloaded = SectionHead.load(tmp_path / "head.npz")
+    assert reloaded.tuned is not None
+    expected = (1 - TUNED_WEIGHT) * words_only.log_probabilities(
+        texts, dense
+    ) + TUNED_WEIGHT * tuned.log_probabilities(texts)
+    # float16 storage of the layers moves the log-probabilities a little, not the decision
+    assert np.allclose(reloaded.log_probabilities(texts, dense), expected, atol=0.05)
+    (tmp_path / TUNED_LAYERS_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="train_sections"):
+        SectionHead.load(tmp_path / "head.npz")
 
 
 @pytest.mark.slow

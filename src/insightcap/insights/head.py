@@ -10,6 +10,8 @@ A head is a linear model, optionally averaged with a one-hidden-layer network ov
 features (the section head has one, the action head does not): the average beat either model
 alone in cross-validation over AMI meeting series (macro-F1 0.687 vs 0.675 linear, 0.681
 network) and raised held-out macro-F1 from 0.653 to 0.665 (models/section_head/README.md).
+The section head is then averaged with a fine-tuned MiniLM (tuned_encoder.py), which reads how the
+words combine rather than which words occur.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from scipy import sparse
 from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from insightcap.insights.tuned_encoder import TunedEncoder
 from insightcap.resources import resource_dir
 
 # Dense features are standardised, then scaled down so they do not drown the sparse n-grams.
 DENSE_WEIGHT = 0.5
+# The tuned encoder's share of the section head's log-probabilities: an even mean beat 0.3 and
+# 0.7 on the validation meetings (models/section_head/README.md).
+TUNED_WEIGHT = 0.5
 
 
 def head_path() -> Path:
@@ -97,6 +103,9 @@ class SectionHead:
     logit_offsets: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     hidden: HiddenLayer | None = None
+    # The section head's fine-tuned MiniLM (tuned_encoder.py), averaged in with weight
+    # TUNED_WEIGHT; stored beside head.npz, named by meta["tuned_layers"].
+    tuned: TunedEncoder | None = None
 
     @cached_property
     def _vectorizer(self) -> TfidfVectorizer:
@@ -112,12 +121,17 @@ class SectionHead:
 
     def log_probabilities(self, texts: list[str], dense: np.ndarray) -> np.ndarray:
         """Class log-probabilities before the logit offsets: the linear model's, or its mean with
-        the hidden layer's when the head has one."""
+        the hidden layer's when the head has one, averaged with the tuned encoder's if any."""
         design = self.design_matrix(texts, dense)
         linear = log_softmax(np.asarray(design @ self.weights + self.bias, dtype=np.float64), axis=1)
-        if self.hidden is None:
-            return linear
-        return (linear + log_softmax(self.hidden.logits(design).astype(np.float64), axis=1)) / 2
+        words = (
+            linear
+            if self.hidden is None
+            else (linear + log_softmax(self.hidden.logits(design).astype(np.float64), axis=1)) / 2
+        )
+        if self.tuned is None:
+            return words
+        return (1 - TUNED_WEIGHT) * words + TUNED_WEIGHT * self.tuned.log_probabilities(texts)
 
     def probabilities(self, texts: list[str], dense: np.ndarray) -> np.ndarray:
         if not texts:
@@ -151,6 +165,7 @@ class SectionHead:
                 "`python -m eval.train_sections`."
             )
         with np.load(path, allow_pickle=False) as stored:
+            meta = json.loads(str(stored["meta"]))
             return cls(
                 classes=tuple(str(name) for name in stored["classes"]),
                 vocabulary=tuple(str(term) for term in stored["vocabulary"]),
@@ -160,8 +175,13 @@ class SectionHead:
                 weights=stored["weights"].astype(np.float32),
                 bias=stored["bias"],
                 logit_offsets=stored["logit_offsets"],
-                meta=json.loads(str(stored["meta"])),
+                meta=meta,
                 hidden=HiddenLayer.from_arrays(stored),
+                tuned=(
+                    TunedEncoder.load(path.parent / meta["tuned_layers"])
+                    if "tuned_layers" in meta
+                    else None
+                ),
             )
 
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=2)
-def _load(model_name: str, cache_dir: Path) -> "SentenceTransformer":
+def sentence_model(model_name: str, cache_dir: Path) -> "SentenceTransformer":
+    """The packaged sentence-transformers model, loaded once per process (the section head
+    also tunes on top of it, insights/tuned_encoder.py)."""
     # Packaged weights must never trigger a hub lookup (there is no network here).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import (
@@ -34,7 +36,7 @@ class Embedder:
 
     def __init__(self, settings: Settings) -> None:
         self.model_name = settings.embedding_model
-        self._model = _load(settings.embedding_model, settings.model_cache_dir)
+        self._model = sentence_model(settings.embedding_model, settings.model_cache_dir)
 
     @property
     def dimension(self) -> int:

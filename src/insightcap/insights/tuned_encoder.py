@@ -1,0 +1,141 @@
+"""MiniLM with its top layers fine-tuned to tell sections apart: the section head's second opinion.
+
+A frozen sentence embedding averages away the few words that say what an utterance does ("could
+we…", "I'll…"); the n-gram head (head.py) sees those words but not how they combine. Fine-tuning
+MiniLM's top transformer layers on AMI dialogue acts lets attention weigh them in context, and
+averaging its class log-probabilities with the n-gram head's raised validation macro-F1 from 0.692
+to 0.710 (models/section_head/README.md). Only the tuned layers and the classifier are stored
+(float16, models/section_head/tuned_layers.npz); the rest is the packaged MiniLM, unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from insightcap.config import Settings
+
+if TYPE_CHECKING:
+    import torch
+
+# Word pieces read per sentence: AMI acts are short, and a longer sentence's opening says most
+# about what it does.
+MAX_TOKENS = 64
+BATCH = 128
+# Stored beside the section head's head.npz, which names it in its meta.
+TUNED_LAYERS_FILE = "tuned_layers.npz"
+
+
+def pooled_logits(
+    encoder: Any,
+    tokenizer: Any,
+    texts: list[str],
+    weights: torch.Tensor,
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """Class logits of a batch: a linear classifier on the mean of the encoder's last layer.
+
+    Training (eval/train_section_encoder.py) and the product share it, so the tuned layers always see
+    sentences cut and pooled the way they were trained."""
+    batch = tokenizer(
+        texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+    )
+    hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    return pooled @ weights.T + bias
+
+
+@dataclass(frozen=True)
+class TunedEncoder:
+    """Tuned parameters by the encoder's state-dict key, and a linear classifier on mean pooling."""
+
+    # The embedding model (models/manifest.toml) whose top layers were tuned.
+    base_model: str
+    layers: dict[str, np.ndarray]
+    classifier_weights: np.ndarray  # (classes, hidden)
+    classifier_bias: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def _model(self) -> Any:
+        """A copy of the packaged base encoder with the tuned layers loaded into it."""
+        import torch
+
+        from insightcap.themes.embed import sentence_model
+
+        settings = Settings()
+        base = sentence_model(self.base_model, settings.model_cache_dir)
+        encoder = copy.deepcopy(base[0].auto_model)
+        tuned = {
+            key: torch.from_numpy(value.astype(np.float32))
+            for key, value in self.layers.items()
+        }
+        missing = set(tuned) - set(encoder.state_dict())
+        if missing:
+            raise ValueError(
+                f"The tuned section layers do not fit the embedding model '{self.base_model}' "
+                f"(unknown parameters {sorted(missing)[:3]}); rebuild them with "
+                "`python -m eval.train_sections`."
+            )
+        encoder.load_state_dict(tuned, strict=False)
+        encoder.eval()
+        return encoder, base.tokenizer
+
+    def log_probabilities(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        encoder, tokenizer = self._model
+        weights = torch.from_numpy(self.classifier_weights.astype(np.float32))
+        bias = torch.from_numpy(self.classifier_bias.astype(np.float32))
+        out = np.zeros((len(texts), len(self.classifier_bias)), dtype=np.float64)
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(order), BATCH):
+                rows = order[start : start + BATCH]
+                logits = pooled_logits(
+                    encoder, tokenizer, [texts[row] for row in rows], weights, bias
+                )
+                out[rows] = torch.log_softmax(logits, dim=-1).double().numpy()
+        return out
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                base_model=np.array(self.base_model),
+                layer_keys=np.array(list(self.layers)),
+                classifier_weights=self.classifier_weights.astype(np.float32),
+                classifier_bias=self.classifier_bias.astype(np.float32),
+                meta=np.array(json.dumps(self.meta, sort_keys=True)),
+                **{
+                    f"layer_{index}": value.astype(np.float16)
+                    for index, value in enumerate(self.layers.values())
+                },
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> TunedEncoder:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The section classifier's tuned layers ({path}) are missing; reinstall "
+                "insightcap, or rebuild them with `python -m eval.train_sections`."
+            )
+        with np.load(path, allow_pickle=False) as stored:
+            keys = [str(key) for key in stored["layer_keys"]]
+            return cls(
+                base_model=str(stored["base_model"]),
+                layers={
+                    key: stored[f"layer_{index}"] for index, key in enumerate(keys)
+                },
+                classifier_weights=stored["classifier_weights"],
+                classifier_bias=stored["classifier_bias"],
+                meta=json.loads(str(stored["meta"])),
+            )
