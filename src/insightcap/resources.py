@@ -21,6 +21,15 @@ def resource_dir(name: str) -> Path:
     )
 
 
+def require_model_file(path: Path, what: str, trainer: str) -> None:
+    """Stop with what to do next when a trained artefact under models/ is missing."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{what} ({path}) is missing; reinstall insightcap, or rebuild it with "
+            f"`python -m {trainer}`."
+        )
+
+
 def prompt_text(relative_path: str) -> str:
     """The text of a prompt file under prompts/, e.g. "followup_question.txt"."""
     return (resource_dir("prompts") / relative_path).read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insightcap.insights.tuned_encoder import TunedEncoder
-from insightcap.resources import resource_dir
+from insightcap.resources import require_model_file, resource_dir
 
 # Dense features are standardised, then scaled down so they do not drown the sparse n-grams.
 DENSE_WEIGHT = 0.5
@@ -159,11 +159,7 @@ class SectionHead:
 
     @classmethod
     def load(cls, path: Path) -> SectionHead:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"The section classifier ({path}) is missing; reinstall insightcap, or rebuild it with "
-                "`python -m eval.train_sections`."
-            )
+        require_model_file(path, "The section classifier", "eval.train_sections")
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
             return cls(

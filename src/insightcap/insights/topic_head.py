@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from insightcap.resources import resource_dir
+from insightcap.resources import require_model_file, resource_dir
 
 # Sentences compared on either side of a gap: a few (a quick turn of the talk), a minute or two,
 # and several minutes (a change of subject).
@@ -384,11 +384,7 @@ def head_path() -> Path:
 @lru_cache(maxsize=1)
 def load_topic_head(path: Path | None = None) -> TopicHead:
     path = path or head_path()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"The topic model ({path}) is missing; reinstall insightcap, or rebuild it with "
-            "`python -m eval.train_topics`."
-        )
+    require_model_file(path, "The topic model", "eval.train_topics")
     with np.load(path, allow_pickle=False) as stored:
         meta = json.loads(str(stored["meta"]))
         return TopicHead(

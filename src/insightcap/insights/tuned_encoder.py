@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from insightcap.config import Settings
+from insightcap.resources import require_model_file
 
 if TYPE_CHECKING:
     import torch
@@ -123,11 +124,9 @@ class TunedEncoder:
 
     @classmethod
     def load(cls, path: Path) -> TunedEncoder:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"The section classifier's tuned layers ({path}) are missing; reinstall "
-                "insightcap, or rebuild them with `python -m eval.train_sections`."
-            )
+        require_model_file(
+            path, "The section classifier's tuned layers", "eval.train_sections"
+        )
         with np.load(path, allow_pickle=False) as stored:
             keys = [str(key) for key in stored["layer_keys"]]
             return cls(

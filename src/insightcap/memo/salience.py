@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insightcap.insights.schema import Sentence, SessionInsights
-from insightcap.resources import resource_dir
+from insightcap.resources import require_model_file, resource_dir
 
 # Sentences shorter than this are never summary candidates; every feature is computed over the
 # candidates (the pool), so scores do not depend on how many "yeah"s a session holds.
@@ -169,11 +169,7 @@ class SalienceHead:
 
     @classmethod
     def load(cls, path: Path) -> SalienceHead:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"The summary's sentence scorer ({path}) is missing; reinstall insightcap, or rebuild it "
-                "with `python -m eval.train_summary`."
-            )
+        require_model_file(path, "The summary's sentence scorer", "eval.train_summary")
         with np.load(path, allow_pickle=False) as stored:
             depth = sum(1 for name in stored.files if name.startswith("weights_"))
             return cls(
