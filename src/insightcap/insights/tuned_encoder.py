@@ -65,8 +65,9 @@ class TunedEncoder:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
-    def _model(self) -> Any:
-        """A copy of the packaged base encoder with the tuned layers loaded into it."""
+    def _encoder_and_tokenizer(self) -> tuple[Any, Any]:
+        """A copy of the packaged base encoder with the tuned layers loaded into it, and the base
+        model's tokenizer."""
         import torch
 
         from insightcap.themes.embed import sentence_model
@@ -78,21 +79,21 @@ class TunedEncoder:
             key: torch.from_numpy(value.astype(np.float32))
             for key, value in self.layers.items()
         }
-        missing = set(tuned) - set(encoder.state_dict())
-        if missing:
+        # strict=False: only the tuned layers are stored; a key the encoder lacks still fails.
+        unknown = encoder.load_state_dict(tuned, strict=False).unexpected_keys
+        if unknown:
             raise ValueError(
                 f"The tuned section layers do not fit the embedding model '{self.base_model}' "
-                f"(unknown parameters {sorted(missing)[:3]}); rebuild them with "
+                f"(unknown parameters {sorted(unknown)[:3]}); rebuild them with "
                 "`python -m eval.train_sections`."
             )
-        encoder.load_state_dict(tuned, strict=False)
         encoder.eval()
         return encoder, base.tokenizer
 
     def log_probabilities(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        encoder, tokenizer = self._model
+        encoder, tokenizer = self._encoder_and_tokenizer
         weights = torch.from_numpy(self.classifier_weights.astype(np.float32))
         bias = torch.from_numpy(self.classifier_bias.astype(np.float32))
         out = np.zeros((len(texts), len(self.classifier_bias)), dtype=np.float64)
