@@ -8,11 +8,13 @@ import multiprocessing
 import os
 import random
 import resource
+import signal
 import struct
 import tarfile
 import time
 import zipfile
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -275,7 +277,6 @@ def _limits_in_force(path: Path) -> tuple[tuple[int, int], tuple[int, int], tupl
 
 
 def _hang(path: Path) -> None:
-    path.write_text(str(os.getpid()))
     time.sleep(3600)
 
 
@@ -301,16 +302,26 @@ def test_the_child_runs_with_the_memory_cpu_and_core_limits(tmp_path: Path) -> N
     assert memory == (GB, GB) and cpu == (43, 44) and core == (0, 0)
 
 
-def test_a_hanging_child_is_killed_at_the_wall_clock_timeout(tmp_path: Path) -> None:
-    pid_file = tmp_path / "hang.ogg"
+def test_a_hanging_child_is_killed_at_the_wall_clock_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test keeps the child's Process object itself: the child may still be starting up when the
+    # second runs out, so nothing it would write could be relied on.
+    started_children: list[BaseProcess] = []
+    process_class = multiprocessing.get_context("forkserver").Process  # the context run_limited uses
+    start = process_class.start
+
+    def start_and_keep(child: BaseProcess) -> None:
+        started_children.append(child)
+        start(child)
+
+    monkeypatch.setattr(process_class, "start", start_and_keep)
     started = time.monotonic()
 
     with pytest.raises(MediaError, match=r"hang\.ogg could not be read within 1 second"):
-        run_limited(_hang, pid_file, ReadLimits(seconds=1, memory_bytes=2 * GB))
+        run_limited(_hang, tmp_path / "hang.ogg", ReadLimits(seconds=1, memory_bytes=2 * GB))
 
     assert time.monotonic() - started < 5
-    with pytest.raises(ProcessLookupError):
-        os.kill(int(pid_file.read_text()), 0)
+    [child] = started_children
+    assert child.exitcode == -signal.SIGKILL
 
 
 def test_a_child_over_its_memory_limit_is_reported_plainly(tmp_path: Path) -> None:
