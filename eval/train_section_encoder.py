@@ -2,7 +2,7 @@
 
 Called by eval/train_sections.py, which owns the data split; this module only trains. Only the top
 TUNED_LAYERS transformer layers and a linear classifier learn, so the stored artefact stays small
-(the rest is the packaged MiniLM) and two epochs take about 10 minutes on two CPU cores. Settings
+(the rest is the packaged MiniLM) and two epochs took 28 minutes on two busy CPU cores. Settings
 chosen on the validation meetings (models/section_head/README.md).
 """
 
@@ -19,7 +19,7 @@ from insightcap.config import Settings
 from insightcap.insights.tuned_encoder import TunedEncoder, pooled_logits
 from insightcap.themes.embed import sentence_model
 
-TUNED_LAYERS = 2
+TUNED_LAYERS = 4
 EPOCHS = 2
 BATCH = 32
 ENCODER_LEARNING_RATE = 1e-4
