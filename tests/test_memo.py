@@ -24,6 +24,7 @@ from insightcap.insights.schema import (
     Topic,
 )
 from insightcap.memo.checks import (
+    clean_reply,
     is_near_duplicate,
     question_problem,
     summary_problem,
@@ -389,6 +390,19 @@ def test_followup_validation(settings, design_evidence, question, problem):
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+@pytest.mark.parametrize(
+    "reply, cleaned",
+    [
+        ("What would you do to test the process? (Speaker 1)", "What would you do to test the process?"),
+        ('"**Rubber or plastic for the case**"', "Rubber or plastic for the case"),
+        ("How could the group try the (cheaper) kinetic battery?", "How could the group try the (cheaper) kinetic battery?"),
+        ("Rubber case (soft)", "Rubber case (soft)"),
+    ],
+)
+def test_a_reply_loses_its_wrapping_and_a_trailing_note_but_keeps_brackets_within(reply, cleaned):
+    assert clean_reply(reply) == cleaned
 
 
 @pytest.mark.parametrize(

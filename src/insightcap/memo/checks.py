@@ -52,13 +52,17 @@ FIRST_PERSON = frozenset({"i", "we", "my", "our", "us", "me"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 # A sentence ends at . ! ; or : before a capital letter, unless the full stop closes an abbreviation.
 _BREAK = re.compile(r"(\w+)([.!;:])\s+(?=[A-Z])")
+# A note in brackets after the reply's last sentence, as the model adds "(Speaker 1)" to say whose
+# words it drew on: not part of the question or title.
+_TRAILING_NOTE = re.compile(r"(?<=[.?!])\s*\([^()]*\)$")
 ABBREVIATIONS = frozenset({"vs", "etc", "mr", "mrs", "ms", "dr", "st", "no"})
 
 
 def clean_reply(reply: str) -> str:
-    """The reply without the wrapping a chat model likes to add: quotes, bold markers, blank lines."""
-    text = " ".join(reply.split())
-    return text.strip(" \"'“”*`").strip()
+    """The reply without the wrapping a chat model likes to add: quotes, bold markers, blank lines,
+    a bracketed note after its last sentence."""
+    text = " ".join(reply.split()).strip(" \"'“”*`")
+    return _TRAILING_NOTE.sub("", text).strip(" \"'“”*`")
 
 
 def content_lemmas(nlp: Language, text: str) -> set[str]:
