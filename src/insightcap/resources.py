@@ -1,4 +1,5 @@
-"""Finds the project's data folders (models/, prompts/, web/) in a checkout or an installed wheel.
+"""Finds the project's data folders (models/, prompts/, web/) in a checkout or an installed wheel,
+and reads and writes the trained artefacts under models/ in one format.
 
 The README's set-up installs the project editable, so the folders sit at the repository root; a
 built wheel carries copies under insightcap/_bundled/ (see pyproject.toml).
@@ -6,7 +7,12 @@ built wheel carries copies under insightcap/_bundled/ (see pyproject.toml).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +34,24 @@ def require_model_file(path: Path, what: str, trainer: str) -> None:
             f"{what} ({path}) is missing; reinstall insightcap, or rebuild it with "
             f"`python -m {trainer}`."
         )
+
+
+def save_model_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a trained artefact as plain compressed arrays (no pickle), creating its folder.
+    Members keep `arrays`' order, so a rebuild from the same data is byte-identical."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def meta_array(meta: dict[str, Any]) -> np.ndarray:
+    """A trained artefact's settings and figures as one stored string (sorted JSON); see read_meta."""
+    return np.array(json.dumps(meta, sort_keys=True))
+
+
+def read_meta(stored: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The `meta_array` of a loaded artefact."""
+    return json.loads(str(stored["meta"]))
 
 
 def prompt_text(relative_path: str) -> str:

@@ -16,7 +16,6 @@ words combine rather than which words occur.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -28,7 +27,13 @@ from scipy.special import log_softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insightcap.insights.tuned_encoder import TunedEncoder
-from insightcap.resources import require_model_file, resource_dir
+from insightcap.resources import (
+    meta_array,
+    read_meta,
+    require_model_file,
+    resource_dir,
+    save_model_arrays,
+)
 
 # Dense features are standardised, then scaled down so they do not drown the sparse n-grams.
 DENSE_WEIGHT = 0.5
@@ -141,27 +146,27 @@ class SectionHead:
         ).astype(np.float32)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                classes=np.array(self.classes),
-                vocabulary=np.array(self.vocabulary),
-                idf=self.idf.astype(np.float32),
-                dense_mean=self.dense_mean.astype(np.float32),
-                dense_scale=self.dense_scale.astype(np.float32),
-                weights=self.weights.astype(np.float16),
-                bias=self.bias.astype(np.float32),
-                logit_offsets=self.logit_offsets.astype(np.float32),
-                meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        save_model_arrays(
+            path,
+            {
+                "classes": np.array(self.classes),
+                "vocabulary": np.array(self.vocabulary),
+                "idf": self.idf.astype(np.float32),
+                "dense_mean": self.dense_mean.astype(np.float32),
+                "dense_scale": self.dense_scale.astype(np.float32),
+                "weights": self.weights.astype(np.float16),
+                "bias": self.bias.astype(np.float32),
+                "logit_offsets": self.logit_offsets.astype(np.float32),
+                "meta": meta_array(self.meta),
                 **(self.hidden.arrays() if self.hidden else {}),
-            )
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> SectionHead:
         require_model_file(path, "The section classifier", "eval.train_sections")
         with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(str(stored["meta"]))
+            meta = read_meta(stored)
             return cls(
                 classes=tuple(str(name) for name in stored["classes"]),
                 vocabulary=tuple(str(term) for term in stored["vocabulary"]),

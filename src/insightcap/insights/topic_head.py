@@ -16,7 +16,6 @@ node tables walked with numpy); figures in its README.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +26,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from insightcap.resources import require_model_file, resource_dir
+from insightcap.resources import read_meta, require_model_file, resource_dir
 
 # Sentences compared on either side of a gap: a few (a quick turn of the talk), a minute or two,
 # and several minutes (a change of subject).
@@ -386,7 +385,7 @@ def load_topic_head(path: Path | None = None) -> TopicHead:
     path = path or head_path()
     require_model_file(path, "The topic model", "eval.train_topics")
     with np.load(path, allow_pickle=False) as stored:
-        meta = json.loads(str(stored["meta"]))
+        meta = read_meta(stored)
         return TopicHead(
             cue_vocabulary=tuple(str(term) for term in stored["cue_vocabulary"]),
             cue_weights=stored["cue_weights"].astype(np.float64),

@@ -11,7 +11,6 @@ to 0.720 (models/section_head/README.md). Only the tuned layers and the classifi
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from insightcap.config import Settings
-from insightcap.resources import require_model_file
+from insightcap.resources import (
+    meta_array,
+    read_meta,
+    require_model_file,
+    save_model_arrays,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -108,20 +112,20 @@ class TunedEncoder:
         return out
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                base_model=np.array(self.base_model),
-                layer_keys=np.array(list(self.layers)),
-                classifier_weights=self.classifier_weights.astype(np.float32),
-                classifier_bias=self.classifier_bias.astype(np.float32),
-                meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        save_model_arrays(
+            path,
+            {
+                "base_model": np.array(self.base_model),
+                "layer_keys": np.array(list(self.layers)),
+                "classifier_weights": self.classifier_weights.astype(np.float32),
+                "classifier_bias": self.classifier_bias.astype(np.float32),
+                "meta": meta_array(self.meta),
                 **{
                     f"layer_{index}": value.astype(np.float16)
                     for index, value in enumerate(self.layers.values())
                 },
-            )
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> TunedEncoder:
@@ -137,5 +141,5 @@ class TunedEncoder:
                 },
                 classifier_weights=stored["classifier_weights"],
                 classifier_bias=stored["classifier_bias"],
-                meta=json.loads(str(stored["meta"])),
+                meta=read_meta(stored),
             )

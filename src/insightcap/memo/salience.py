@@ -12,7 +12,6 @@ installation, reported as such rather than silently summarised a worse way.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,13 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from insightcap.insights.schema import Sentence, SessionInsights
-from insightcap.resources import require_model_file, resource_dir
+from insightcap.resources import (
+    meta_array,
+    read_meta,
+    require_model_file,
+    resource_dir,
+    save_model_arrays,
+)
 
 # Sentences shorter than this are never summary candidates; every feature is computed over the
 # candidates (the pool), so scores do not depend on how many "yeah"s a session holds.
@@ -155,17 +160,16 @@ class SalienceHead:
         return values.ravel()
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f"weights_{n}": w.astype(np.float32) for n, (w, _) in enumerate(self.layers)}
-        arrays |= {f"bias_{n}": b.astype(np.float32) for n, (_, b) in enumerate(self.layers)}
-        with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                feature_mean=self.feature_mean.astype(np.float32),
-                feature_scale=self.feature_scale.astype(np.float32),
-                meta=np.array(json.dumps(self.meta, sort_keys=True)),
-                **arrays,
-            )
+        save_model_arrays(
+            path,
+            {
+                "feature_mean": self.feature_mean.astype(np.float32),
+                "feature_scale": self.feature_scale.astype(np.float32),
+                "meta": meta_array(self.meta),
+                **{f"weights_{n}": w.astype(np.float32) for n, (w, _) in enumerate(self.layers)},
+                **{f"bias_{n}": b.astype(np.float32) for n, (_, b) in enumerate(self.layers)},
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> SalienceHead:
@@ -176,7 +180,7 @@ class SalienceHead:
                 feature_mean=stored["feature_mean"],
                 feature_scale=stored["feature_scale"],
                 layers=tuple((stored[f"weights_{n}"], stored[f"bias_{n}"]) for n in range(depth)),
-                meta=json.loads(str(stored["meta"])),
+                meta=read_meta(stored),
             )
 
 
