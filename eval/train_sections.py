@@ -11,7 +11,7 @@ its per-class logit offsets; the final head is then refitted on all training mee
 
 The head is a linear model averaged with a one-hidden-layer network over the same features
 (insightcap.insights.head.HiddenLayer), trained here with torch and stored as plain arrays, and
-then averaged with MiniLM whose top layers are fine-tuned on the same acts
+then averaged with MiniLM whose transformer layers are fine-tuned on the same acts
 (eval/train_section_encoder.py, stored beside the head as tuned_layers.npz).
 """
 

@@ -1,11 +1,12 @@
-"""MiniLM with its top layers fine-tuned to tell sections apart: the section head's second opinion.
+"""MiniLM with its transformer layers fine-tuned to tell sections apart: the section head's second opinion.
 
 A frozen sentence embedding averages away the few words that say what an utterance does ("could
 we…", "I'll…"); the n-gram head (head.py) sees those words but not how they combine. Fine-tuning
-MiniLM's top transformer layers on AMI dialogue acts lets attention weigh them in context, and
-averaging its class log-probabilities with the n-gram head's raised validation macro-F1 from 0.692
-to 0.720 (models/section_head/README.md). Only the tuned layers and the classifier are stored
-(float16, models/section_head/tuned_layers.npz); the rest is the packaged MiniLM, unchanged.
+MiniLM's transformer layers on AMI dialogue acts lets attention weigh them in context, and
+averaging its class log-probabilities with the n-gram head's raised held-out macro-F1 from 0.660
+to 0.699 (models/section_head/README.md). Only the tuned layers and the classifier are stored
+(float16, models/section_head/tuned_layers.npz); the rest (the word-piece embeddings) is the
+packaged MiniLM, unchanged.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def pooled_logits(
 class TunedEncoder:
     """Tuned parameters by the encoder's state-dict key, and a linear classifier on mean pooling."""
 
-    # The embedding model (models/manifest.toml) whose top layers were tuned.
+    # The embedding model (models/manifest.toml) whose layers were tuned.
     base_model: str
     layers: dict[str, np.ndarray]
     classifier_weights: np.ndarray  # (classes, hidden)
