@@ -3,7 +3,7 @@
 A frozen sentence embedding averages away the few words that say what an utterance does ("could
 we…", "I'll…"); the n-gram head (head.py) sees those words but not how they combine. Fine-tuning
 MiniLM's transformer layers on AMI dialogue acts lets attention weigh them in context, and
-averaging its class log-probabilities with the n-gram head's raised held-out macro-F1 from 0.660
+averaging its class log-probabilities with the n-gram head's raised held-out macro-F1 from 0.665
 to 0.699 (models/section_head/README.md). Only the tuned layers and the classifier are stored
 (float16, models/section_head/tuned_layers.npz); the rest (the word-piece embeddings) is the
 packaged MiniLM, unchanged.
