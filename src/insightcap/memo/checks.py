@@ -55,14 +55,16 @@ _BREAK = re.compile(r"(\w+)([.!;:])\s+(?=[A-Z])")
 # A note in brackets after the reply's last sentence, as the model adds "(Speaker 1)" to say whose
 # words it drew on: not part of the question or title.
 _TRAILING_NOTE = re.compile(r"(?<=[.?!])\s*\([^()]*\)$")
+# What a chat model wraps a reply in: spaces, quotes, bold and code markers.
+_WRAPPING = " \"'“”*`"
 ABBREVIATIONS = frozenset({"vs", "etc", "mr", "mrs", "ms", "dr", "st", "no"})
 
 
 def clean_reply(reply: str) -> str:
     """The reply without the wrapping a chat model likes to add: quotes, bold markers, blank lines,
     a bracketed note after its last sentence."""
-    text = " ".join(reply.split()).strip(" \"'“”*`")
-    return _TRAILING_NOTE.sub("", text).strip(" \"'“”*`")
+    text = " ".join(reply.split()).strip(_WRAPPING)
+    return _TRAILING_NOTE.sub("", text).strip(_WRAPPING)
 
 
 def content_lemmas(nlp: Language, text: str) -> set[str]:
