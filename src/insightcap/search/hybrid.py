@@ -8,8 +8,9 @@ third ranking, so the moments they spoke in rise without hiding everything else.
 
 No cross-encoder ships on PyPI to re-rank with. A re-ranker learned from the rankings themselves
 (boosted trees over ranks, scores, speaker match and per-session aggregates, trained on QMSum's
-train_extra queries) lost to plain fusion: recall@10 / MRR 0.501 / 0.340 against 0.522 / 0.332
-cross-validated, 0.629 / 0.371 against 0.637 / 0.387 on the 35 eval meetings.
+train_extra queries) did not beat plain fusion: recall@10 / MRR 0.501 / 0.340 against 0.522 / 0.332
+cross-validated (recall lost, MRR barely gained), 0.629 / 0.371 against 0.637 / 0.387 on the 35
+eval meetings.
 """
 
 from __future__ import annotations
