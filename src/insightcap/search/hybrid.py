@@ -17,10 +17,10 @@ their passages, hard negatives from other teams' meetings; 2 epochs, 38 minutes)
 search over the 35 eval meetings from 0.641 / 0.391 to 0.667 / 0.423 (within the query's program
 0.819 / 0.557 → 0.861 / 0.590). It is not used yet, because themes cluster the same stored vectors:
 the tuned space is compressed (median cosine distance between passages 0.36 against 0.75) and
-separates meetings rather than topics, so the 0.7 cut made one theme of all 2,067 passages, and no
-cut reached the packaged model's within-meeting NMI with as many recurring themes (0.30: NMI 0.360,
-6 recurring themes, against 0.327 and 34). It needs themes to keep the packaged model's vectors
-beside the search ones.
+groups by meeting, so the 0.7 cut made one theme of all 2,067 passages, and no cut kept the
+recurring themes across a series (0.30: within-meeting NMI 0.360 but 6 recurring themes, against
+0.327 and 34). It needs themes to keep the packaged model's vectors beside the search ones; the
+encoder, its trainer and tests are on the branch `search-encoder`.
 """
 
 from __future__ import annotations
