@@ -42,14 +42,15 @@ def real_sentences(data: Path) -> list[str]:
 
 
 def cached_embeddings(settings, texts: list[str]) -> np.ndarray:
-    """Embeddings of `texts`, computed once per text list and model (minutes for 100,000)."""
-    from insightcap.themes.embed import Embedder
+    """Embeddings of `texts` by the search encoder, computed once per text list and model (minutes for 100,000)."""
+    from insightcap.search.encoder import search_embedder
 
-    digest = hashlib.sha256("\n".join([settings.embedding_model, *texts]).encode()).hexdigest()[:16]
+    embedder = search_embedder(settings)
+    digest = hashlib.sha256("\n".join([embedder.model_name, *texts]).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / f"insightcap-scale-{digest}.npy"
     if cache.exists():
         return np.load(cache)
-    vectors = Embedder(settings).encode(texts, batch_size=256)
+    vectors = embedder.encode(texts, batch_size=256)
     np.save(cache, vectors)
     return vectors
 
@@ -81,10 +82,10 @@ def store_insights(settings, statements: list[str], vectors: np.ndarray, session
 
 
 def main() -> None:
+    from insightcap.search.encoder import search_embedder
     from insightcap.search.hybrid import search
     from insightcap.search.indexing import index_session, rebuild_indexes
     from insightcap.search.schema import SearchFilters
-    from insightcap.themes.embed import Embedder
 
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of insights (default: %(default)s)")
@@ -102,13 +103,13 @@ def main() -> None:
     rebuild_indexes(settings)
     build_s = time.perf_counter() - started
 
-    Embedder(settings).encode(["warm up"])
+    search_embedder(settings).encode(["warm up"])
     extra = store_insights(settings, statements[args.n :], None, 1, offset=args.n // PER_SESSION)[0]
     started = time.perf_counter()
     index_session(settings, extra)
     add_ms = 1000 * (time.perf_counter() - started)
     last = statements[args.n + PER_SESSION :]
-    embedded = store_insights(settings, last, Embedder(settings).encode([f"{text} {text}" for text in last]), 1,
+    embedded = store_insights(settings, last, search_embedder(settings).encode([f"{text} {text}" for text in last]), 1,
                               offset=args.n // PER_SESSION + 1)[0]
     started = time.perf_counter()
     index_session(settings, embedded)

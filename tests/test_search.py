@@ -3,6 +3,7 @@ incremental indexing and deletion."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from itertools import pairwise
@@ -17,10 +18,12 @@ from eval.retrieval import program_of, read_jsonl
 from insightcap.config import Settings
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.search.documents import session_keys
+from insightcap.search.encoder import search_embedder
 from insightcap.search.hybrid import search
 from insightcap.search.indexing import (
     delete_session_from_indexes,
     index_session,
+    indexed_model,
     vector_index_path,
 )
 from insightcap.search.keyword import fts_query, mentioned_speakers
@@ -30,7 +33,8 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.search_tables import PassageRecord
 from insightcap.storage.tables import SessionRecord
-from insightcap.themes.index import VectorIndex
+from insightcap.themes.embed import Embedder
+from insightcap.themes.index import IndexMismatch, VectorIndex
 from insightcap.transcript.schema import Transcript
 
 TURNS = 150
@@ -229,3 +233,29 @@ def test_vector_log_replaces_a_session_survives_a_torn_write_and_forgets_on_disk
     assert sorted(VectorIndex.cached(path).ids()) == [2]
     # Forgetting rewrites the file: the session's vectors are not left behind in superseded records.
     assert redone[0].tobytes() not in path.read_bytes() and first[0].tobytes() not in path.read_bytes()
+
+
+@pytest.mark.slow
+def test_an_index_of_another_model_is_refused_by_search_and_rebuilt_by_the_next_session(
+    settings_copy: Settings, shared_eval: Path
+) -> None:
+    """What an upgrade to a new search encoder meets: vectors of the old model, named in the index."""
+    packaged = Embedder(settings_copy)
+    with session_scope(settings_copy) as db:
+        rows = repo.session_passage_rows(db, "es2006a")
+        for row, vector in zip(rows, packaged.encode([row.text for row in rows])):
+            row.embedding = vector.tobytes()
+        first_text = rows[0].text
+    meta = settings_copy.data_dir / "index" / "search.json"
+    meta.write_text(json.dumps({"model": packaged.model_name, "dimension": packaged.dimension}))
+    with pytest.raises(IndexMismatch, match="insightcap reindex"):
+        search(settings_copy, "remote control design", mode="semantic")
+    assert search(settings_copy, "remote control design", mode="keyword")  # words need no vectors
+
+    index_session(settings_copy, add_session(settings_copy, shared_eval, "ES2006c", date(2024, 1, 24)))
+    encoder = search_embedder(settings_copy)
+    assert indexed_model(settings_copy) == encoder.model_name != packaged.model_name
+    with session_scope(settings_copy) as db:
+        stored = np.frombuffer(repo.session_passage_rows(db, "es2006a")[0].embedding, dtype=np.float32)
+    assert np.allclose(stored, encoder.encode([first_text])[0], atol=1e-5)
+    assert {hit.session_id for hit in search(settings_copy, "remote control design", mode="semantic")}

@@ -359,9 +359,13 @@ def search(
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""
     from insightcap.search.hybrid import search as run_search
     from insightcap.search.schema import SearchFilters
+    from insightcap.themes.index import IndexMismatch
 
     filters = SearchFilters(program=program, section=section, speaker=speaker)
-    hits = run_search(get_settings(), query, filters, limit)
+    try:
+        hits = run_search(get_settings(), query, filters, limit)
+    except IndexMismatch as stale:
+        _fail(str(stale))
     if not hits:
         out.print("No matches. Try other words, or fewer filters.")
     for hit in hits:

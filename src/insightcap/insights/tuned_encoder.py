@@ -26,6 +26,7 @@ from insightcap.resources import (
     require_model_file,
     save_model_arrays,
 )
+from insightcap.tuned_layers import layer_arrays, load_into, read_layers
 
 if TYPE_CHECKING:
     import torch
@@ -73,25 +74,12 @@ class TunedEncoder:
     def _encoder_and_tokenizer(self) -> tuple[Any, Any]:
         """A copy of the packaged base encoder with the tuned layers loaded into it, and the base
         model's tokenizer."""
-        import torch
-
         from insightcap.themes.embed import sentence_model
 
         settings = Settings()
         base = sentence_model(self.base_model, settings.model_cache_dir)
         encoder = copy.deepcopy(base[0].auto_model)
-        tuned = {
-            key: torch.from_numpy(value.astype(np.float32))
-            for key, value in self.layers.items()
-        }
-        # strict=False: only the tuned layers are stored; a key the encoder lacks still fails.
-        unknown = encoder.load_state_dict(tuned, strict=False).unexpected_keys
-        if unknown:
-            raise ValueError(
-                f"The tuned section layers do not fit the embedding model '{self.base_model}' "
-                f"(unknown parameters {sorted(unknown)[:3]}); rebuild them with "
-                "`python -m eval.train_sections`."
-            )
+        load_into(encoder, self.layers, "The tuned section layers", "eval.train_sections")
         encoder.eval()
         return encoder, base.tokenizer
 
@@ -121,10 +109,7 @@ class TunedEncoder:
                 "classifier_weights": self.classifier_weights.astype(np.float32),
                 "classifier_bias": self.classifier_bias.astype(np.float32),
                 "meta": meta_array(self.meta),
-                **{
-                    f"layer_{index}": value.astype(np.float16)
-                    for index, value in enumerate(self.layers.values())
-                },
+                **layer_arrays(self.layers),
             },
         )
 
@@ -134,12 +119,9 @@ class TunedEncoder:
             path, "The section classifier's tuned layers", "eval.train_sections"
         )
         with np.load(path, allow_pickle=False) as stored:
-            keys = [str(key) for key in stored["layer_keys"]]
             return cls(
                 base_model=str(stored["base_model"]),
-                layers={
-                    key: stored[f"layer_{index}"] for index, key in enumerate(keys)
-                },
+                layers=read_layers(stored),
                 classifier_weights=stored["classifier_weights"],
                 classifier_bias=stored["classifier_bias"],
                 meta=read_meta(stored),

@@ -1,7 +1,7 @@
 """Search across sessions: keyword (FTS5 BM25) and semantic (faiss) rankings fused by reciprocal rank.
 
-Keyword search finds the exact name of a tool or a person; semantic search finds "we struggled to
-keep new members" from "retention problems". Reciprocal rank fusion combines the two orderings
+Keyword search finds the exact name of a tool or a person; semantic search (MiniLM tuned for
+search, search/encoder.py) finds "we struggled to keep new members" from "retention problems". Reciprocal rank fusion combines the two orderings
 without having to make a BM25 score and a cosine similarity comparable. When the query names a
 speaker ("what did the professor think about…"), the candidates where that speaker speaks form a
 third ranking, so the moments they spoke in rise without hiding everything else.
@@ -30,11 +30,11 @@ from typing import Literal
 
 from insightcap.config import Settings
 from insightcap.search.documents import allowed_keys, load_rows, speakers_of, to_hits
-from insightcap.search.indexing import vector_index_path
+from insightcap.search.encoder import search_embedder
+from insightcap.search.indexing import check_indexed_model, vector_index_path
 from insightcap.search.keyword import keyword_ranking, mentioned_speakers
 from insightcap.search.schema import SearchFilters, SearchHit
 from insightcap.storage.db import session_scope
-from insightcap.themes.embed import Embedder
 from insightcap.themes.index import VectorIndex
 
 Mode = Literal["hybrid", "keyword", "semantic"]
@@ -65,7 +65,9 @@ def semantic_ranking(
     path = vector_index_path(settings)
     if not path.exists():
         return []
-    return VectorIndex.cached(path).search(Embedder(settings).encode([query])[0], k, allowed)
+    embedder = search_embedder(settings)
+    check_indexed_model(settings, embedder)
+    return VectorIndex.cached(path).search(embedder.encode([query])[0], k, allowed)
 
 
 def speaker_ranking(query: str, ranked: Sequence[int], speakers: dict[int, set[str]]) -> list[int]:

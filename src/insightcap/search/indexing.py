@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback
 from insightcap.search.documents import insight_key, passage_key
+from insightcap.search.encoder import search_embedder
 from insightcap.search.passages import build_passages
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -44,13 +45,20 @@ def _meta_path(settings: Settings) -> Path:
     return settings.data_dir / "index" / "search.json"
 
 
-def _check_model(settings: Settings, embedder: Embedder) -> None:
-    """Vectors of two models are not comparable, even when their sizes happen to match."""
+def indexed_model(settings: Settings) -> str | None:
+    """The embedding model the stored vectors come from (None before anything is indexed)."""
     meta = _meta_path(settings)
-    if meta.exists() and json.loads(meta.read_text())["model"] != embedder.model_name:
+    return json.loads(meta.read_text())["model"] if meta.exists() else None
+
+
+def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
+    """Vectors of two models are not comparable, even when their sizes happen to match."""
+    stored = indexed_model(settings)
+    if stored is not None and stored != embedder.model_name:
         raise IndexMismatch(
-            f"The search index was built with the '{json.loads(meta.read_text())['model']}' embedding model, "
-            f"but '{embedder.model_name}' is configured. Run `insightcap reindex` to rebuild it."
+            f"The search index was built with the '{stored}' embedding model, but this version "
+            f"searches with '{embedder.model_name}'. Run `insightcap reindex` to rebuild it (or add a "
+            "session, which rebuilds it too)."
         )
 
 
@@ -112,10 +120,14 @@ def index_session(
     """(Re)index one session after its transcript or insights changed; returns the vectors added.
 
     Only this session's vectors change in the vector index: they replace whatever it held for the
-    session before, so rows replaced by a re-run leave nothing behind.
+    session before, so rows replaced by a re-run leave nothing behind. An index made by another
+    embedding model is rebuilt first.
     """
-    embedder = embedder or Embedder(settings)
-    _check_model(settings, embedder)
+    embedder = embedder or search_embedder(settings)
+    if indexed_model(settings) not in (None, embedder.model_name):
+        # Made by another model (a new search encoder, or a changed setting): every stored vector
+        # is redone once, then this session is indexed as usual.
+        rebuild_indexes(settings, progress)
     with session_scope(settings) as db:
         passages, insights = _refresh_session_rows(db, session_id, embedder)
         keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
@@ -180,7 +192,7 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
     and the vector index from the database, then re-cluster every program's themes."""
     from insightcap.themes.program import cluster_program_themes
 
-    embedder = Embedder(settings)
+    embedder = search_embedder(settings)
     meta = _meta_path(settings)
     model_changed = meta.exists() and json.loads(meta.read_text())["model"] != embedder.model_name
     with session_scope(settings) as db:

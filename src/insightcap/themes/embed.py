@@ -34,9 +34,13 @@ def sentence_model(model_name: str, cache_dir: Path) -> "SentenceTransformer":
 class Embedder:
     """Unit-length embeddings, so a dot product is the cosine similarity."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.model_name = settings.embedding_model
-        self._model = sentence_model(settings.embedding_model, settings.model_cache_dir)
+    def __init__(
+        self, settings: Settings, *, model: SentenceTransformer | None = None, model_name: str | None = None
+    ) -> None:
+        """The configured model, or `model` (named `model_name`) derived from it, such as the
+        search encoder (search/encoder.py)."""
+        self.model_name = model_name or settings.embedding_model
+        self._model = model or sentence_model(settings.embedding_model, settings.model_cache_dir)
 
     @property
     def dimension(self) -> int:

@@ -29,6 +29,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import safe_filename
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
+from insightcap.themes.index import IndexMismatch
 from insightcap.themes.program import list_program_themes
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import speaker_stats
@@ -382,7 +383,10 @@ def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) 
     with session_scope(caller.settings) as db:
         scope = policy.visible_session_ids(db, caller.principal)
         audit.record(db, caller.principal, "search", "", query[:200])
-    hits = hybrid_search(caller.settings, query, filters.model_copy(update={"within_sessions": scope}), limit)
+    try:
+        hits = hybrid_search(caller.settings, query, filters.model_copy(update={"within_sessions": scope}), limit)
+    except IndexMismatch as stale:
+        raise SearchUnavailable(str(stale)) from stale
     with session_scope(caller.settings) as db:
         names = {session_id: dict(repo.get_session(db, session_id).speaker_names or {})
                  for session_id in {hit.session_id for hit in hits}}
