@@ -4,7 +4,7 @@ Sentences are sampled from the QMSum transcripts (validation and training meetin
 insights of 1,000 sessions through the storage layer, and indexed by `rebuild_indexes` (keyword and
 vector index from the database; embeddings are computed once and cached in /tmp). Then: search
 latency over the QMSum queries (query embedding included, model load excluded), time to index one
-more session of 100 insights (embedding them included, and again for a session whose embeddings are
+more session of 100 insights (embedding them with both models included, and again for a session whose embeddings are
 already stored: the index update alone), and the process's peak memory.
 
     python -m eval.search_scale [--data ../shared/eval] [--n 100000]
@@ -41,11 +41,8 @@ def real_sentences(data: Path) -> list[str]:
     return sentences
 
 
-def cached_embeddings(settings, texts: list[str]) -> np.ndarray:
-    """Embeddings of `texts` by the search encoder, computed once per text list and model (minutes for 100,000)."""
-    from insightcap.search.encoder import search_embedder
-
-    embedder = search_embedder(settings)
+def cached_embeddings(embedder, texts: list[str]) -> np.ndarray:
+    """Embeddings of `texts` by `embedder`, computed once per text list and model (minutes for 100,000)."""
     digest = hashlib.sha256("\n".join([embedder.model_name, *texts]).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / f"insightcap-scale-{digest}.npy"
     if cache.exists():
@@ -55,7 +52,9 @@ def cached_embeddings(settings, texts: list[str]) -> np.ndarray:
     return vectors
 
 
-def store_insights(settings, statements: list[str], vectors: np.ndarray, sessions: int, offset: int = 0) -> list[str]:
+def store_insights(
+    settings, statements: list[str], vectors: dict[str, np.ndarray] | None, sessions: int, offset: int = 0
+) -> list[str]:
     from insightcap.insights.schema import Insight, Section, SessionInsights
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
@@ -74,17 +73,16 @@ def store_insights(settings, statements: list[str], vectors: np.ndarray, session
             repo.create_session(db, session_id=session_id, title=f"Session {offset + number}", source_kind="transcript",
                                 original_filename="x.vtt", stored_path="media/x")
             rows = repo.replace_insights(db, session_id, SessionInsights(topics=[], insights=insights))
-            if vectors is not None:
-                for row, vector in zip(rows, vectors[chunk]):
-                    row.embedding = vector.astype(np.float32).tobytes()
+            for column, column_vectors in (vectors or {}).items():  # both embedding columns, when given
+                for row, vector in zip(rows, column_vectors[chunk]):
+                    setattr(row, column, vector.astype(np.float32).tobytes())
         ids.append(session_id)
     return ids
 
 
 def main() -> None:
-    from insightcap.search.encoder import search_embedder
     from insightcap.search.hybrid import search
-    from insightcap.search.indexing import index_session, rebuild_indexes
+    from insightcap.search.indexing import RowEncoders, index_session, rebuild_indexes
     from insightcap.search.schema import SearchFilters
 
     parser = argument_parser(__doc__.splitlines()[0])
@@ -94,7 +92,9 @@ def main() -> None:
     rng = random.Random(0)
     pool = real_sentences(args.data)
     statements = [rng.choice(pool) for _ in range(args.n + 2 * PER_SESSION)]
-    vectors = cached_embeddings(settings, [f"{text} {text}" for text in statements[: args.n]])
+    encoders = RowEncoders.for_settings(settings)
+    texts = [f"{text} {text}" for text in statements[: args.n]]
+    vectors = {column: cached_embeddings(embedder, texts) for column, embedder in encoders.by_column().items()}
 
     started = time.perf_counter()
     store_insights(settings, statements, vectors, args.n // PER_SESSION)
@@ -103,14 +103,15 @@ def main() -> None:
     rebuild_indexes(settings)
     build_s = time.perf_counter() - started
 
-    search_embedder(settings).encode(["warm up"])
+    encoders.search.encode(["warm up"])
     extra = store_insights(settings, statements[args.n :], None, 1, offset=args.n // PER_SESSION)[0]
     started = time.perf_counter()
     index_session(settings, extra)
     add_ms = 1000 * (time.perf_counter() - started)
     last = statements[args.n + PER_SESSION :]
-    embedded = store_insights(settings, last, search_embedder(settings).encode([f"{text} {text}" for text in last]), 1,
-                              offset=args.n // PER_SESSION + 1)[0]
+    last_vectors = {column: embedder.encode([f"{text} {text}" for text in last])
+                    for column, embedder in encoders.by_column().items()}
+    embedded = store_insights(settings, last, last_vectors, 1, offset=args.n // PER_SESSION + 1)[0]
     started = time.perf_counter()
     index_session(settings, embedded)
     add_index_ms = 1000 * (time.perf_counter() - started)

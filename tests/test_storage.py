@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.storage import repository as repo
@@ -29,6 +31,26 @@ def test_database_is_migrated_with_wal_and_foreign_keys(settings) -> None:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+
+
+def test_the_search_vector_column_is_added_without_losing_rows_or_the_keyword_triggers(tmp_path: Path) -> None:
+    """Migration 0005 on a database of the version before it, holding an insight."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:  # foreign keys are off on this plain engine: no session row needed
+        connection.execute(text(
+            "INSERT INTO insights (session_id, position, section, statement, quote, start, \"end\", topic_index, "
+            "embedding) VALUES ('s1', 0, 'idea', 'Pair new members', 'we could pair them', 1, 2, 0, x'00')"
+        ))
+    command.upgrade(config, "head")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT embedding, search_embedding FROM insights")).one() == (b"\x00", None)
+        connection.execute(text("UPDATE insights SET quote = 'we could pair newcomers'"))
+        assert connection.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH 'newcomers'")).scalar()
 
 
 def test_stage_output_round_trips_and_is_replaced_not_duplicated(settings) -> None:

@@ -5,10 +5,13 @@ Marketing think of the buttons?") and the stretch of meeting that answers it are
 Its six transformer layers were fine-tuned on QMSum's train_extra questions and the passages of
 their answers (eval/train_search_encoder.py; figures in models/search_encoder/README.md).
 
-The search index's vectors (passages and insights) and the queries are embedded with it. Themes
-cluster those stored vectors, so they see it too; everything trained on the packaged MiniLM
-(sections, summary, follow-up checks) keeps the packaged model. When another embedding model is
-configured, the tuned layers do not fit it, and search uses that model as it is.
+The search index's vectors (passages and insights) and the queries are embedded with it. Nothing
+else is: its space groups talk by meeting (the median cosine distance between passages is 0.36
+against the packaged model's 0.75), which merged a program's recurring themes into one, so themes
+cluster a second vector stored on each row by the packaged model (search/indexing.py, RowEncoders),
+and everything trained on the packaged MiniLM (sections, summary, follow-up checks) keeps it too.
+When another embedding model is configured, the tuned layers do not fit it, and search uses that
+model as it is.
 """
 
 from __future__ import annotations

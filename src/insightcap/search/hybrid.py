@@ -1,7 +1,7 @@
 """Search across sessions: keyword (FTS5 BM25) and semantic (faiss) rankings fused by reciprocal rank.
 
-Keyword search finds the exact name of a tool or a person; semantic search (MiniLM tuned for
-search, search/encoder.py) finds "we struggled to keep new members" from "retention problems". Reciprocal rank fusion combines the two orderings
+Keyword search finds the exact name of a tool or a person; semantic search finds "we struggled to
+keep new members" from "retention problems". Reciprocal rank fusion combines the two orderings
 without having to make a BM25 score and a cosine similarity comparable. When the query names a
 speaker ("what did the professor think about…"), the candidates where that speaker speaks form a
 third ranking, so the moments they spoke in rise without hiding everything else.
@@ -12,15 +12,11 @@ train_extra queries) did not beat plain fusion: recall@10 / MRR 0.501 / 0.340 ag
 cross-validated (recall lost, MRR barely gained), 0.629 / 0.371 against 0.637 / 0.387 on the 35
 eval meetings.
 
-MiniLM's six layers fine-tuned for search (multiple-negatives loss on 814 train_extra queries and
-their passages, hard negatives from other teams' meetings; 2 epochs, 38 minutes) lifted hybrid
-search over the 35 eval meetings from 0.641 / 0.391 to 0.667 / 0.423 (within the query's program
-0.819 / 0.557 → 0.861 / 0.590). It is not used yet, because themes cluster the same stored vectors:
-the tuned space is compressed (median cosine distance between passages 0.36 against 0.75) and
-groups by meeting, so the 0.7 cut made one theme of all 2,067 passages, and no cut kept the
-recurring themes across a series (0.30: within-meeting NMI 0.360 but 6 recurring themes, against
-0.327 and 34). It needs themes to keep the packaged model's vectors beside the search ones; the
-encoder, its trainer and tests are on the branch `search-encoder`.
+The semantic ranking uses MiniLM's six layers fine-tuned for search (multiple-negatives loss on
+814 train_extra queries and their passages, hard negatives from other teams' meetings; see
+models/search_encoder/README.md). Over the 35 eval meetings it lifted hybrid search from 0.641 /
+0.391 to 0.667 / 0.423 (within the query's program 0.819 / 0.557 → 0.861 / 0.590). Its space groups
+talk by meeting, so themes keep clustering the packaged model's vectors, stored beside these.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Keeping the search indexes in step with the database, one session at a time.
 
-The database is the source of truth: passages are cut from the stored transcript, every embedding
-is stored on its row, and the keyword index is maintained by triggers. The faiss index on disk is
+The database is the source of truth: passages are cut from the stored transcript, both embeddings
+(see `RowEncoders`) are stored on the row, and the keyword index is maintained by triggers. The faiss index on disk is
 derived from those rows; `index_session` appends only one session's vectors to it (its cost grows
 with the session, not with the corpus), and `rebuild_indexes` recreates everything from the
 database (the `insightcap reindex` command).
@@ -45,10 +45,47 @@ def _meta_path(settings: Settings) -> Path:
     return settings.data_dir / "index" / "search.json"
 
 
-def indexed_model(settings: Settings) -> str | None:
-    """The embedding model the stored vectors come from (None before anything is indexed)."""
+@dataclass(frozen=True)
+class RowEncoders:
+    """The two models every passage and insight is embedded with, by the column each one fills.
+
+    `themes` is the configured model: theme clustering's distance cut-offs are set in its space.
+    `search` is the search encoder (search/encoder.py), whose space is better for questions but
+    groups talk by meeting, so it would merge a program's recurring themes.
+    """
+
+    themes: Embedder
+    search: Embedder
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> RowEncoders:
+        return cls(themes=Embedder(settings), search=search_embedder(settings))
+
+    def by_column(self) -> dict[str, Embedder]:
+        return {"embedding": self.themes, "search_embedding": self.search}
+
+
+def _indexed_models(settings: Settings) -> dict[str, str] | None:
+    """The model behind each embedding column, as last indexed (None before anything is)."""
     meta = _meta_path(settings)
-    return json.loads(meta.read_text())["model"] if meta.exists() else None
+    if not meta.exists():
+        return None
+    stored = json.loads(meta.read_text())
+    # Before the search encoder one model made every vector, and the file named only it.
+    return {"embedding": stored.get("theme_model", stored["model"]), "search_embedding": stored["model"]}
+
+
+def indexed_model(settings: Settings) -> str | None:
+    """The model the vector index's vectors come from (None before anything is indexed)."""
+    models = _indexed_models(settings)
+    return models["search_embedding"] if models else None
+
+
+def _stale_columns(settings: Settings, encoders: RowEncoders) -> list[str]:
+    """The embedding columns whose stored vectors another model made."""
+    stored = _indexed_models(settings) or {}
+    return [column for column, embedder in encoders.by_column().items()
+            if stored.get(column, embedder.model_name) != embedder.model_name]
 
 
 def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
@@ -62,8 +99,9 @@ def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
         )
 
 
-def _write_meta(settings: Settings, embedder: Embedder) -> None:
-    meta = {"model": embedder.model_name, "dimension": embedder.dimension}
+def _write_meta(settings: Settings, encoders: RowEncoders) -> None:
+    meta = {"model": encoders.search.model_name, "dimension": encoders.search.dimension,
+            "theme_model": encoders.themes.model_name}
     _meta_path(settings).write_text(json.dumps(meta) + "\n", encoding="utf-8")
 
 
@@ -78,26 +116,32 @@ def _vector(blob: bytes | None, dimension: int) -> np.ndarray | None:
     return np.frombuffer(blob, dtype=np.float32)
 
 
-def _embed_rows(embedder: Embedder, rows: Sequence[PassageRecord | InsightRecord]) -> None:
-    """Store an embedding on every row that lacks one of this model's size."""
-    missing = [row for row in rows if _vector(row.embedding, embedder.dimension) is None]
-    texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in missing]
-    for row, vector in zip(missing, embedder.encode(texts)):
-        row.embedding = vector.astype(np.float32).tobytes()
+def _embed_rows(encoders: RowEncoders, rows: Sequence[PassageRecord | InsightRecord]) -> None:
+    """Store each column's vector on every row that lacks one of its model's size (one pass, copied,
+    when the search encoder is the configured model itself)."""
+    for column, embedder in encoders.by_column().items():
+        missing = [row for row in rows if _vector(getattr(row, column), embedder.dimension) is None]
+        if column == "search_embedding" and embedder.model_name == encoders.themes.model_name:
+            for row in missing:
+                row.search_embedding = row.embedding
+            continue
+        texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in missing]
+        for row, vector in zip(missing, embedder.encode(texts)):
+            setattr(row, column, vector.astype(np.float32).tobytes())
 
 
 def _refresh_session_rows(
-    db: Session, session_id: str, embedder: Embedder
+    db: Session, session_id: str, encoders: RowEncoders
 ) -> tuple[list[PassageRecord], list[InsightRecord]]:
     """Cut passages from the stored transcript (reusing embeddings of unchanged passages) and embed
     the passages and insights that have no embedding yet."""
     transcript = repo.load_output(db, session_id, "transcript", Transcript)
-    previous = {row.text: row.embedding for row in repo.session_passage_rows(db, session_id)}
+    previous = {row.text: (row.embedding, row.search_embedding) for row in repo.session_passage_rows(db, session_id)}
     passages = repo.replace_passages(db, session_id, build_passages(transcript) if transcript else [])
     for row in passages:
-        row.embedding = previous.get(row.text)
+        row.embedding, row.search_embedding = previous.get(row.text, (None, None))
     insights = repo.session_insight_rows(db, session_id)
-    _embed_rows(embedder, [*passages, *insights])
+    _embed_rows(encoders, [*passages, *insights])
     db.flush()
     return passages, insights
 
@@ -106,7 +150,7 @@ def _keys_and_vectors(
     passages: Sequence[PassageRecord], insights: Sequence[InsightRecord], dimension: int
 ) -> tuple[np.ndarray, np.ndarray]:
     keys = [passage_key(row.id) for row in passages] + [insight_key(row.id) for row in insights]
-    blobs = [row.embedding for row in (*passages, *insights)]
+    blobs = [row.search_embedding for row in (*passages, *insights)]
     vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(keys), dimension)
     return np.asarray(keys, dtype=np.int64), vectors
 
@@ -115,7 +159,6 @@ def index_session(
     settings: Settings,
     session_id: str,
     progress: ProgressCallback | None = None,
-    embedder: Embedder | None = None,
 ) -> int:
     """(Re)index one session after its transcript or insights changed; returns the vectors added.
 
@@ -123,34 +166,34 @@ def index_session(
     session before, so rows replaced by a re-run leave nothing behind. An index made by another
     embedding model is rebuilt first.
     """
-    embedder = embedder or search_embedder(settings)
-    if indexed_model(settings) not in (None, embedder.model_name):
-        # Made by another model (a new search encoder, or a changed setting): every stored vector
-        # is redone once, then this session is indexed as usual.
+    encoders = RowEncoders.for_settings(settings)
+    if _stale_columns(settings, encoders):
+        # Made by another model (a new search encoder, or a changed setting): those stored vectors
+        # are redone once, then this session is indexed as usual.
         rebuild_indexes(settings, progress)
     with session_scope(settings) as db:
-        passages, insights = _refresh_session_rows(db, session_id, embedder)
-        keys, vectors = _keys_and_vectors(passages, insights, embedder.dimension)
+        passages, insights = _refresh_session_rows(db, session_id, encoders)
+        keys, vectors = _keys_and_vectors(passages, insights, encoders.search.dimension)
     if progress:
         progress(0.8, f"{len(passages)} passages and {len(insights)} insights embedded")
     path = vector_index_path(settings)
     if path.exists():
-        VectorIndex.write_session(path, embedder.dimension, session_id, keys, vectors)
+        VectorIndex.write_session(path, encoders.search.dimension, session_id, keys, vectors)
     else:  # a new data folder, or one indexed before the vector log: start it from every stored row
-        _build_vector_index(settings, embedder.dimension)
-    _write_meta(settings, embedder)
+        _build_vector_index(settings, encoders.search.dimension)
+    _write_meta(settings, encoders)
     if progress:
         progress(1.0, "search index updated")
     return len(keys)
 
 
 def _stored_vectors(settings: Settings, dimension: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every stored embedding of this size, by session: what the vector index is built from."""
+    """Every stored search vector of this size, by session: what the vector index is built from."""
     by_session: dict[str, tuple[list[int], list[bytes]]] = {}
     with session_scope(settings) as db:
         rows = db.execute(text(
-            "SELECT session_id, id * 2, embedding FROM passages UNION ALL "
-            "SELECT session_id, id * 2 + 1, embedding FROM insights ORDER BY 1, 2"
+            "SELECT session_id, id * 2, search_embedding FROM passages UNION ALL "
+            "SELECT session_id, id * 2 + 1, search_embedding FROM insights ORDER BY 1, 2"
         ))
         for session_id, key, blob in rows:
             if _vector(blob, dimension) is not None:
@@ -192,18 +235,16 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
     and the vector index from the database, then re-cluster every program's themes."""
     from insightcap.themes.program import cluster_program_themes
 
-    embedder = search_embedder(settings)
-    meta = _meta_path(settings)
-    model_changed = meta.exists() and json.loads(meta.read_text())["model"] != embedder.model_name
+    encoders = RowEncoders.for_settings(settings)
     with session_scope(settings) as db:
         session_ids = list(db.execute(text("SELECT id FROM sessions ORDER BY created_at")).scalars())
-        if model_changed:
-            db.execute(text("UPDATE passages SET embedding = NULL"))
-            db.execute(text("UPDATE insights SET embedding = NULL"))
+        for column in _stale_columns(settings, encoders):  # a name of RowEncoders.by_column, not input
+            db.execute(text(f"UPDATE passages SET {column} = NULL"))
+            db.execute(text(f"UPDATE insights SET {column} = NULL"))
     passage_count, insight_count = 0, 0
     for done, session_id in enumerate(session_ids):
         with session_scope(settings) as db:
-            passages, insights = _refresh_session_rows(db, session_id, embedder)
+            passages, insights = _refresh_session_rows(db, session_id, encoders)
         passage_count, insight_count = passage_count + len(passages), insight_count + len(insights)
         if progress:
             progress(0.8 * (done + 1) / max(len(session_ids), 1), f"{done + 1}/{len(session_ids)} sessions")
@@ -212,8 +253,8 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
         db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2, text FROM passages"))
         db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2 + 1, statement || ' ' || quote FROM insights"))
         programs = list(db.execute(text("SELECT name FROM programs")).scalars())
-    _build_vector_index(settings, embedder.dimension)
-    _write_meta(settings, embedder)
+    _build_vector_index(settings, encoders.search.dimension)
+    _write_meta(settings, encoders)
     if progress:
         progress(0.9, "search index rebuilt")
     for program in programs:

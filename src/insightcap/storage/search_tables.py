@@ -42,7 +42,9 @@ class PassageRecord(Base):
     end: Mapped[float] = mapped_column(Float)
     first_segment: Mapped[int] = mapped_column(Integer)
     last_segment: Mapped[int] = mapped_column(Integer)
+    # Two vectors of the text: the configured model's (themes cluster it) and the search encoder's.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    search_embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ThemeRecord(Base):

@@ -106,7 +106,9 @@ class InsightRecord(Base):
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
     topic_index: Mapped[int] = mapped_column(Integer)
+    # As on passages: the configured model's vector for themes, the search encoder's for search.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    search_embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class MemoVersion(Base):
