@@ -46,8 +46,7 @@ def within_meeting_scores(meetings: list[str], gold: list[int], predicted: list[
 def main() -> None:
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
-    from insightcap.themes.pipeline import ThemeModel
-    from insightcap.themes.program import program_documents
+    from insightcap.themes.program import program_documents, theme_model
 
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="a data dir eval.retrieval kept (--workdir) to reuse")
@@ -62,7 +61,7 @@ def main() -> None:
         spans = {row.id: (row.first_segment, row.last_segment) for s in sessions for row in repo.session_passage_rows(db, s.id)}
     texts = [document.text for document in documents]
     vectors = np.stack([document.vector for document in documents])
-    clusters = ThemeModel().fit(texts, vectors)
+    clusters = theme_model(documents).fit(texts, vectors)
     predicted = np.full(len(documents), -1)
     for number, cluster in enumerate(clusters):
         predicted[cluster.members] = number

@@ -20,8 +20,10 @@ from insightcap.themes.pipeline import (
 )
 from insightcap.themes.program import (
     SAME_THEME,
+    ThemeDocument,
     cluster_program_themes,
     match_clusters,
+    theme_model,
     trend,
 )
 
@@ -50,6 +52,16 @@ def test_a_large_collection_is_linked_through_tight_groups_with_the_same_themes(
     grouped = AgglomerativeClusterer(distance=0.3, most_linked=60).cluster(vectors)
     assert adjusted_rand_score(truth, direct) == 1.0
     assert adjusted_rand_score(direct, grouped) == 1.0
+
+
+def test_long_passages_are_cut_tighter_than_insights_and_a_mix_in_between() -> None:
+    def documents(kinds: list[str]) -> list[ThemeDocument]:
+        return [ThemeDocument(kind, i, "s1", "text", np.ones(2)) for i, kind in enumerate(kinds)]
+
+    passages = theme_model(documents(["passage"] * 4)).clusterer.distance
+    insights = theme_model(documents(["insight"] * 4)).clusterer.distance
+    mixed = theme_model(documents(["passage", "insight"])).clusterer.distance
+    assert passages < mixed < insights == theme_model([]).clusterer.distance
 
 
 def test_matching_is_one_to_one_above_the_threshold() -> None:

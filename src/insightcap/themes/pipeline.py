@@ -196,9 +196,10 @@ class Cluster:
 
 @dataclass
 class ThemeModel:
-    """The default is no reduction and average-linkage clustering at a cosine distance of 0.7:
-    on QMSum meetings it matched gold topics better than HDBSCAN after PCA or UMAP, which merged
-    most of a product-design series into one theme (eval/themes.py)."""
+    """The default is no reduction and average-linkage clustering (a program's themes set its cut
+    by the kind of text, themes/program.py): on QMSum meetings it matched gold topics better than
+    HDBSCAN after PCA or UMAP, which merged most of a product-design series into one theme
+    (eval/themes.py)."""
 
     reducer: Reducer | None = None
     clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
