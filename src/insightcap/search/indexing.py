@@ -1,8 +1,8 @@
 """Keeping the search indexes in step with the database, one session at a time.
 
 The database is the source of truth: passages are cut from the stored transcript, both embeddings
-(see `RowEncoders`) are stored on the row, and the keyword index is maintained by triggers. The faiss index on disk is
-derived from those rows; `index_session` appends only one session's vectors to it (its cost grows
+(see `RowEncoders`) are stored on the row, and the keyword index is maintained by triggers. The
+faiss index on disk is derived from those rows; `index_session` appends only one session's vectors to it (its cost grows
 with the session, not with the corpus), and `rebuild_indexes` recreates everything from the
 database (the `insightcap reindex` command).
 """
