@@ -2,9 +2,9 @@
 
 The database is the source of truth: passages are cut from the stored transcript, both embeddings
 (see `RowEncoders`) are stored on the row, and the keyword index is maintained by triggers. The
-faiss index on disk is derived from those rows; `index_session` appends only one session's vectors to it (its cost grows
-with the session, not with the corpus), and `rebuild_indexes` recreates everything from the
-database (the `insightcap reindex` command).
+faiss index on disk is derived from those rows; `index_session` appends only one session's vectors
+to it (its cost grows with the session, not with the corpus), and `rebuild_indexes` recreates
+everything from the database (the `insightcap reindex` command).
 """
 
 from __future__ import annotations
