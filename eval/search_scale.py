@@ -4,8 +4,8 @@ Sentences are sampled from the QMSum transcripts (validation and training meetin
 insights of 1,000 sessions through the storage layer, and indexed by `rebuild_indexes` (keyword and
 vector index from the database; embeddings are computed once and cached in /tmp). Then: search
 latency over the QMSum queries (query embedding included, model load excluded), time to index one
-more session of 100 insights (embedding them with both models included, and again for a session whose embeddings are
-already stored: the index update alone), and the process's peak memory.
+more session of 100 insights (embedding them with both models included, and again for a session
+whose embeddings are already stored: the index update alone), and the process's peak memory.
 
     python -m eval.search_scale [--data ../shared/eval] [--n 100000]
 """
