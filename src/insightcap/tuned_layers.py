@@ -15,8 +15,11 @@ import numpy as np
 
 
 def layer_arrays(layers: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The tuned parameters as numbered float16 arrays; their keys are stored as `layer_keys`."""
-    return {f"layer_{index}": value.astype(np.float16) for index, value in enumerate(layers.values())}
+    """The tuned parameters as numbered float16 arrays, and their keys as `layer_keys`."""
+    return {
+        "layer_keys": np.array(list(layers)),
+        **{f"layer_{index}": value.astype(np.float16) for index, value in enumerate(layers.values())},
+    }
 
 
 def read_layers(stored: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

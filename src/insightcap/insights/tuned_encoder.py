@@ -105,7 +105,6 @@ class TunedEncoder:
             path,
             {
                 "base_model": np.array(self.base_model),
-                "layer_keys": np.array(list(self.layers)),
                 "classifier_weights": self.classifier_weights.astype(np.float32),
                 "classifier_bias": self.classifier_bias.astype(np.float32),
                 "meta": meta_array(self.meta),

@@ -56,7 +56,6 @@ class SearchLayers:
     def save(self, path: Path) -> None:
         save_model_arrays(path, {
             "base_model": np.array(self.base_model),
-            "layer_keys": np.array(list(self.layers)),
             "meta": meta_array(self.meta),
             **layer_arrays(self.layers),
         })

@@ -117,13 +117,15 @@ def _vector(blob: bytes | None, dimension: int) -> np.ndarray | None:
 
 
 def _embed_rows(encoders: RowEncoders, rows: Sequence[PassageRecord | InsightRecord]) -> None:
-    """Store each column's vector on every row that lacks one of its model's size (one pass, copied,
-    when the search encoder is the configured model itself)."""
+    """Store each column's vector on every row that lacks one of its model's size. Two columns of
+    one model (no search encoder fits the configured model) share one pass."""
+    filled_by_model: dict[str, str] = {}
     for column, embedder in encoders.by_column().items():
         missing = [row for row in rows if _vector(getattr(row, column), embedder.dimension) is None]
-        if column == "search_embedding" and embedder.model_name == encoders.themes.model_name:
+        same_model = filled_by_model.setdefault(embedder.model_name, column)
+        if same_model != column:
             for row in missing:
-                row.search_embedding = row.embedding
+                setattr(row, column, getattr(row, same_model))
             continue
         texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in missing]
         for row, vector in zip(missing, embedder.encode(texts)):
