@@ -225,7 +225,7 @@ def test_vector_log_replaces_a_session_survives_a_torn_write_and_forgets_on_disk
     VectorIndex.write_session(path, 8, "a", np.array([7, 9, 11, 13]), redone)
     # A reader that already holds the index applies only what was appended since.
     assert VectorIndex.cached(path) is reader and sorted(reader.ids()) == [2, 4, 7, 9, 11, 13]
-    assert np.array_equal(reader._index.reconstruct(9), redone[1])
+    assert np.array_equal(reader._index.reconstruct(9), redone[1].astype(np.float16))
     with open(path, "ab") as log:  # a crash in the middle of appending a record
         log.write(b"IVR1\x01\x00")
     assert sorted(VectorIndex(path).ids()) == [2, 4, 7, 9, 11, 13]
