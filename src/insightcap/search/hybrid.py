@@ -25,6 +25,7 @@ programs (over all 162 meetings) they gave 0.466 / 0.273, a semantic weight of 1
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from insightcap.config import Settings
@@ -44,6 +45,10 @@ RRF_K = 60
 # other must still be seen by the fusion (100 beat 40 on QMSum; both are cheap).
 MIN_CANDIDATES = 100
 CANDIDATES_PER_RESULT = 4
+# The semantic ranking (embedding the query, then faiss) runs beside the keyword ranking (SQLite):
+# both spend most of their time outside the GIL, so a search costs about the longer of the two
+# rather than their sum. A few workers, so concurrent web requests don't queue behind each other.
+_SEMANTIC_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="semantic-ranking")
 
 
 def reciprocal_rank_fusion(
@@ -104,8 +109,11 @@ def search(
     candidates = max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
     with session_scope(settings) as db:
         allowed = allowed_keys(db, filters)
+        pending = None
+        if mode != "keyword":
+            pending = _SEMANTIC_WORKERS.submit(semantic_ranking, settings, query, candidates, allowed)
         keyword = keyword_ranking(db, query, candidates, allowed) if mode != "semantic" else []
-        semantic = semantic_ranking(settings, query, candidates, allowed) if mode != "keyword" else []
+        semantic = pending.result() if pending else []
         rankings = [[key for key, _ in keyword], [key for key, _ in semantic]]
         fused = reciprocal_rank_fusion(rankings)[:candidates]
         # One read of the candidates serves both the speaker ranking and the hits: re-fusing only
