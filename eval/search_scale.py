@@ -5,7 +5,8 @@ insights of 1,000 sessions through the storage layer, and indexed by `rebuild_in
 vector index from the database; embeddings are computed once and cached in /tmp). Then: search
 latency over the QMSum queries (query embedding included, model load excluded), time to index one
 more session of 100 insights (embedding them with both models included, and again for a session
-whose embeddings are already stored: the index update alone), and the process's peak memory.
+whose embeddings are already stored: the index update alone), the process's peak memory, and
+where a search's time goes (embedding the query, the faiss scan, the keyword search, each timed alone).
 
     python -m eval.search_scale [--data ../shared/eval] [--n 100000]
 """
@@ -80,6 +81,31 @@ def store_insights(
     return ids
 
 
+def stage_latencies(settings, queries: list[str]) -> dict[str, list[float]]:
+    """Each stage of a search timed alone (ms per query): where the time of a search goes."""
+    from insightcap.search.encoder import search_embedder
+    from insightcap.search.hybrid import MIN_CANDIDATES
+    from insightcap.search.indexing import vector_index_path
+    from insightcap.search.keyword import keyword_ranking
+    from insightcap.storage.db import session_scope
+    from insightcap.themes.index import VectorIndex
+
+    embedder, index = search_embedder(settings), VectorIndex.cached(vector_index_path(settings))
+    stages: dict[str, list[float]] = {"embedding": [], "faiss": [], "keyword": []}
+    with session_scope(settings) as db:
+        for query in queries:
+            started = time.perf_counter()
+            vector = embedder.encode([query])[0]
+            embedded = time.perf_counter()
+            index.search(vector, MIN_CANDIDATES)
+            scanned = time.perf_counter()
+            keyword_ranking(db, query, MIN_CANDIDATES)
+            ended = time.perf_counter()
+            for stage, (start, end) in zip(stages, [(started, embedded), (embedded, scanned), (scanned, ended)]):
+                stages[stage].append(1000 * (end - start))
+    return stages
+
+
 def main() -> None:
     from insightcap.search.hybrid import search
     from insightcap.search.indexing import RowEncoders, index_session, rebuild_indexes
@@ -128,6 +154,7 @@ def main() -> None:
         started = time.perf_counter()
         search(settings, query, SearchFilters(section="idea"), limit=20)
         filtered.append(1000 * (time.perf_counter() - started))
+    stages = stage_latencies(settings, queries)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {
         "n": args.n,
@@ -139,6 +166,7 @@ def main() -> None:
         "peak_rss_mb": round(peak_mb),
         "store_s": round(store_s, 1),
         "filtered_p95_ms": round(float(np.percentile(filtered, 95)), 1),
+        **{f"{stage}_p50_ms": round(float(np.percentile(times, 50)), 1) for stage, times in stages.items()},
     }
     print_table(
         f"Search over {args.n:,} insights ({len(queries)} QMSum queries, hybrid, top 20)",
@@ -148,7 +176,8 @@ def main() -> None:
          ["index build from database (s)", figures["build_s"]], ["storing the rows (s)", figures["store_s"]],
          [f"add one session of {PER_SESSION} insights (ms)", figures["add_ms"]],
          ["add one session whose embeddings are stored (ms)", figures["add_index_ms"]],
-         ["peak RSS (MB)", figures["peak_rss_mb"]]],
+         ["peak RSS (MB)", figures["peak_rss_mb"]],
+         *[[f"one search's {stage}, p50 (ms)", figures[f"{stage}_p50_ms"]] for stage in stages]],
     )
     report("search_scale", figures)
 
