@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.storage import repository as repo
 from insightcap.storage.db import MIGRATIONS_DIR, engine_for, session_scope
-from insightcap.storage.files import safe_filename, store_original
+from insightcap.storage.files import replacing, safe_filename, store_original
 from insightcap.transcript.schema import Segment, Transcript
 
 
@@ -116,6 +116,18 @@ def test_store_original_is_atomic_and_sanitises_names(settings, tmp_path: Path) 
     assert not [p for p in (settings.media_dir / "s1").iterdir() if p.name.startswith(".incoming")]
     assert safe_filename("../../etc/passwd") == "passwd"
     assert safe_filename("C:\\Users\\me\\my talk.m4a") == "my_talk.m4a"
+
+
+def test_a_replaced_file_is_old_or_new_never_partial(tmp_path: Path) -> None:
+    target = tmp_path / "index" / "search.json"
+    with replacing(target) as out:
+        out.write(b'{"model": "old"}')
+    with pytest.raises(OSError), replacing(target) as out:
+        out.write(b'{"mod')
+        assert target.read_bytes() == b'{"model": "old"}'  # readers still see the old file
+        raise OSError("disk full")
+    assert target.read_bytes() == b'{"model": "old"}'
+    assert [path.name for path in target.parent.iterdir()] == ["search.json"]
 
 
 def test_renaming_a_speaker_updates_the_draft_memo_by_whole_name(settings) -> None:

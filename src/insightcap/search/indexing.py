@@ -25,6 +25,7 @@ from insightcap.search.encoder import search_embedder
 from insightcap.search.passages import build_passages
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.files import replacing
 from insightcap.storage.search_tables import PassageRecord
 from insightcap.storage.tables import InsightRecord
 from insightcap.themes.embed import Embedder
@@ -102,7 +103,9 @@ def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
 def _write_meta(settings: Settings, encoders: RowEncoders) -> None:
     meta = {"model": encoders.search.model_name, "dimension": encoders.search.dimension,
             "theme_model": encoders.themes.model_name}
-    _meta_path(settings).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+    # Searches read this file while sessions are indexed: it must never be seen half written.
+    with replacing(_meta_path(settings)) as out:
+        out.write((json.dumps(meta) + "\n").encode())
 
 
 def insight_text(row: InsightRecord) -> str:

@@ -1,5 +1,6 @@
-"""Files under the data directory: originals are written to a temporary name and moved into place
-only when complete, so an interrupted copy or upload never leaves a half-written recording behind."""
+"""Files under the data directory: written to a temporary name and moved into place only when
+complete, so an interrupted copy or upload never leaves a half-written recording behind, and a
+reader never sees a file cut short."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from insightcap.config import Settings
 
@@ -35,21 +39,28 @@ def safe_filename(name: str) -> str:
     return f"{cleaned}.{extension}" if extension else cleaned
 
 
-def store_original(source: Path, session_id: str, settings: Settings) -> Path:
-    """Copy `source` into the session's folder atomically; returns the path relative to the data dir."""
-    folder = settings.media_dir / session_id
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"original_{safe_filename(source.name)}"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+@contextmanager
+def replacing(target: Path) -> Iterator[BinaryIO]:
+    """A file to write that becomes `target` in one step when the block ends, and is removed
+    instead if it fails: readers see the old content or the new, never part of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
     try:
-        with os.fdopen(handle, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 22)
+        with os.fdopen(handle, "wb") as out:
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def store_original(source: Path, session_id: str, settings: Settings) -> Path:
+    """Copy `source` into the session's folder atomically; returns the path relative to the data dir."""
+    target = settings.media_dir / session_id / f"original_{safe_filename(source.name)}"
+    with replacing(target) as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 22)
     return target.relative_to(settings.data_dir)
 
 
