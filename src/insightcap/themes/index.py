@@ -26,6 +26,8 @@ from typing import BinaryIO
 import faiss
 import numpy as np
 
+from insightcap.storage.files import replacing
+
 _MAGIC = b"IVR1"
 # magic, session id length (bytes), number of vectors, dimension
 _HEADER = struct.Struct("<4sHIH")
@@ -235,15 +237,10 @@ class VectorIndex:
     @classmethod
     def build(cls, path: Path, dimension: int, sessions: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """A new log holding exactly `sessions` (id -> keys, vectors), written atomically over any old one."""
-        with _locked(path, fcntl.LOCK_EX):
-            partial = path.with_suffix(".partial")
-            with open(partial, "wb") as handle:
-                handle.writelines(
-                    _encode(session_id, keys, vectors, dimension) for session_id, (keys, vectors) in sessions.items()
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(partial, path)
+        with _locked(path, fcntl.LOCK_EX), replacing(path) as handle:
+            handle.writelines(
+                _encode(session_id, keys, vectors, dimension) for session_id, (keys, vectors) in sessions.items()
+            )
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -280,14 +277,8 @@ class VectorIndex:
 def _compact(path: Path, without: str | None = None) -> None:
     """Rewrite the log with only the latest record of each session, leaving out the session
     `without` (the caller holds the write lock)."""
-    with open(path, "rb") as handle:
-        latest = _latest(_read_records(handle, 0))
-        partial = path.with_suffix(".partial")
-        with open(partial, "wb") as out:
-            for record in latest.values():
-                if len(record.keys) and record.session_id != without:
-                    handle.seek(record.offset)
-                    out.write(handle.read(record.end - record.offset))
-            out.flush()
-            os.fsync(out.fileno())
-    os.replace(partial, path)
+    with open(path, "rb") as handle, replacing(path) as out:
+        for record in _latest(_read_records(handle, 0)).values():
+            if len(record.keys) and record.session_id != without:
+                handle.seek(record.offset)
+                out.write(handle.read(record.end - record.offset))
