@@ -18,6 +18,7 @@ from insightcap.insights.nlp import load_nlp
 from insightcap.insights.schema import (
     ActionItem,
     Insight,
+    OpeningLine,
     Section,
     Sentence,
     SessionInsights,
@@ -201,7 +202,7 @@ def _session(transcript: Transcript) -> SessionInsights:
             "Experiences with remote controls",
             (103, 130),
             ["buttons", "LED", "remote controls"],
-            "Participants compared the remote controls they use at home.",
+            opening_turns=(104, 120),
         ),
         _topic(
             transcript,
@@ -221,11 +222,13 @@ def _topic(
     title: str,
     turns: tuple[int, int],
     keywords: list[str],
-    summary: str = "",
+    opening_turns: tuple[int, ...] = (),
 ) -> Topic:
     first, last = (transcript.segments[turn - FIRST_TURN] for turn in turns)
+    opening = [transcript.segments[turn - FIRST_TURN] for turn in opening_turns]
     return Topic(
-        index=index, title=title, keywords=keywords, start=first.start, end=last.end, summary=summary
+        index=index, title=title, keywords=keywords, start=first.start, end=last.end,
+        opening=[OpeningLine(text=line.text, speaker=line.speaker, start=line.start) for line in opening],
     )
 
 
@@ -298,6 +301,28 @@ def test_markdown_shows_every_theme_and_quote_with_speaker_and_time(meeting):
     assert "Project Manager**: Send the next instructions by email (due in half an hour)" in text
     for question in memo.next_session_questions:
         assert escape_markdown(question) in text
+
+
+def test_a_themes_opening_lines_show_who_said_each_and_link_to_its_own_time(meeting):
+    memo = _deterministic_memo(meeting)
+    lines = memo.themes[[theme.title for theme in memo.themes].index("Experiences with remote controls")].opening
+    assert len(lines) == 2 and lines[0].start < lines[1].start
+    markdown, page = render_memo(memo, "md"), render_memo(memo, "html")
+    for line in lines:
+        assert f"{line.speaker}: {escape_markdown(line.text)} [{format_timestamp(line.start)}]" in markdown
+        link = f'<a class="t" href="#t={int(line.start)}">[{format_timestamp(line.start)}]</a>'
+        assert f'<span class="who">{line.speaker}:</span> {escape(line.text)} {link}' in page
+
+
+def test_a_session_structured_before_opening_lines_keeps_its_summary_at_the_topics_start(meeting):
+    transcript, insights = meeting
+    topic = insights.topics[0]
+    insights.topics[0] = Topic.model_validate(
+        topic.model_dump(exclude={"opening"}) | {"summary": "Participants compared their remote controls."}
+    )
+    memo = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None)
+    markdown = render_memo(memo, "md")
+    assert f"Participants compared their remote controls. [{format_timestamp(topic.start)}]" in markdown
 
 
 def test_html_escapes_transcript_text_and_links_every_quote_to_its_time(meeting):

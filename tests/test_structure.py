@@ -100,10 +100,12 @@ def test_topics_are_contiguous_and_cover_every_sentence(
     covered = [index for topic in structured.topics for index in topic.sentence_indices]
     assert covered == list(range(len(structured.sentences)))
     for topic in structured.topics:
-        assert topic.title and topic.keywords and topic.summary
+        assert topic.title and topic.keywords and topic.opening
         assert topic.start <= topic.end
-        # The summary is read as prose: the fillers of its spoken sentences are gone.
-        assert not re.search(r"\b(um|uh)\b", topic.summary, re.IGNORECASE)
+        for line in topic.opening:
+            # Each opening line is the topic's own sentence, read as prose: its fillers are gone.
+            assert topic.start <= line.start <= topic.end and line.speaker
+            assert not re.search(r"\b(um|uh)\b", line.text, re.IGNORECASE)
 
 
 @pytest.mark.slow

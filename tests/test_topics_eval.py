@@ -20,7 +20,7 @@ from insightcap.insights.schema import Sentence
 from insightcap.insights.sentences import ParsedSentence
 from insightcap.insights.topics import (
     OPENING_MIN_WORDS,
-    central_sentences,
+    opening_lines,
     segment_topics,
 )
 
@@ -77,15 +77,21 @@ def test_a_themes_opening_lines_are_not_its_shortest_fillers():
     texts = ["I think so.", "We should move the budget review to the first week of every month.",
              "I guess.", "The budget review keeps slipping because nobody owns the spreadsheet."]
     sentences = [
-        ParsedSentence(Sentence(index=i, text=text, start=i, end=i + 1, segment_index=i), nlp(text)[:])
+        ParsedSentence(
+            Sentence(index=i, text=text, start=10.0 * i, end=10.0 * i + 5, speaker=f"S{i}", segment_index=i),
+            nlp(text)[:],
+        )
         for i, text in enumerate(texts)
     ]
     # The fillers sit nearest the mean, as the shortest sentences do in real embeddings.
     embeddings = np.array([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0], [0.6, -0.8]])
-    assert central_sentences([0, 1, 2, 3], embeddings, sentences) == f"{texts[1]} {texts[3]}"
+    lines = opening_lines([0, 1, 2, 3], embeddings, sentences)
+    assert [line.text for line in lines] == [texts[1], texts[3]]
     assert all(len(texts[i].split()) >= OPENING_MIN_WORDS for i in (1, 3))
+    # Each line keeps who said it and when: the two may be minutes and speakers apart.
+    assert [(line.speaker, line.start) for line in lines] == [("S1", 10.0), ("S3", 30.0)]
     # A topic of nothing but short sentences still gets its opening lines.
-    assert central_sentences([0, 2], embeddings, sentences) == "I think so. I guess."
+    assert [line.text for line in opening_lines([0, 2], embeddings, sentences)] == ["I think so.", "I guess."]
 
 
 @pytest.mark.slow

@@ -73,6 +73,14 @@ class Insight(BaseModel):
         return bool(statement_words) and all(word in quote_words for word in statement_words)
 
 
+class OpeningLine(BaseModel):
+    """A sentence the memo opens a theme with: as it reads (its "um"s dropped), who said it, when."""
+
+    text: str
+    speaker: str | None = None
+    start: float
+
+
 class Topic(BaseModel):
     """A stretch of the session about one subject; the memo presents insights topic by topic."""
 
@@ -82,7 +90,15 @@ class Topic(BaseModel):
     start: float
     end: float
     sentence_indices: list[int] = Field(default_factory=list)
+    opening: list[OpeningLine] = Field(default_factory=list)
+    # Sessions structured before `opening` hold the same sentences here as one text, unattributed.
     summary: str = ""
+
+    def opening_lines(self) -> list[OpeningLine]:
+        """The theme's opening lines; an older session's summary counts as one line at the topic's start."""
+        if self.opening or not self.summary:
+            return self.opening
+        return [OpeningLine(text=self.summary, start=self.start)]
 
 
 class SessionInsights(BaseModel):

@@ -20,7 +20,7 @@ import numpy as np
 from spacy.tokens import Span
 
 from insightcap.insights.nlp import fluent_text
-from insightcap.insights.schema import Topic
+from insightcap.insights.schema import OpeningLine, Topic
 from insightcap.insights.sentences import ParsedSentence
 from insightcap.insights.topic_head import load_topic_head
 
@@ -128,27 +128,35 @@ def title_from(keywords: list[str]) -> str:
     return title[0].upper() + title[1:]
 
 
-def central_sentences(
+def opening_lines(
     members: list[int],
     embeddings: np.ndarray,
     sentences: list[ParsedSentence],
     count: int = 2,
-) -> str:
+) -> list[OpeningLine]:
     """The `count` sentences closest to the topic's mean embedding, in the order they were said,
-    without their "um"s and restarts: the memo shows them as the theme's opening lines, to be read.
+    without their "um"s and restarts: the memo opens the theme with them, each with who said it
+    and when, since they may be minutes and speakers apart.
     Only sentences of OPENING_MIN_WORDS words or more are chosen, unless the topic has none."""
     centroid = embeddings[members].mean(axis=0)
     worded = [index for index in members if len(sentences[index].sentence.text.split()) >= OPENING_MIN_WORDS]
     candidates = worded or members
     closeness = embeddings[candidates] @ centroid
     best = sorted(candidates[position] for position in np.argsort(-closeness)[:count])
-    return " ".join(fluent_text(sentences[index].span) for index in best)
+    return [
+        OpeningLine(
+            text=fluent_text(sentences[index].span),
+            speaker=sentences[index].sentence.speaker,
+            start=sentences[index].sentence.start,
+        )
+        for index in best
+    ]
 
 
 def segment_topics(
     sentences: list[ParsedSentence], embeddings: np.ndarray
 ) -> list[Topic]:
-    """Contiguous topics covering every sentence, each with keywords, a title and a summary."""
+    """Contiguous topics covering every sentence, each with keywords, a title and opening lines."""
     if not sentences:
         return []
     edges = [0, *boundaries(sentences, embeddings), len(sentences)]
@@ -164,7 +172,7 @@ def segment_topics(
             start=sentences[members[0]].sentence.start,
             end=sentences[members[-1]].sentence.end,
             sentence_indices=members,
-            summary=central_sentences(members, embeddings, sentences),
+            opening=opening_lines(members, embeddings, sentences),
         )
         for topic_index, (members, topic_keywords) in enumerate(zip(spans, keywords))
     ]

@@ -111,7 +111,7 @@ def _theme(
     return MemoTheme(
         topic_index=topic.index,
         title=topic.title,
-        context=topic.summary,
+        opening=topic.opening_lines(),
         context_insights=[i for i in of(Section.CONTEXT) if id(i) not in background],
         ideas=of(Section.IDEA),
         strategies=of(Section.STRATEGY),

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from insightcap.insights.schema import Insight
+from insightcap.insights.schema import Insight, OpeningLine
 from insightcap.themes.schema import ThemeRecurrence
 
 
@@ -15,8 +15,9 @@ class MemoTheme(BaseModel):
 
     topic_index: int
     title: str
-    # The structure stage's topic summary, and the context insights that back it.
-    context: str = ""
+    # The sentences that say what the theme was about (each with its speaker and time), and the
+    # context insights that back them.
+    opening: list[OpeningLine] = Field(default_factory=list)
     context_insights: list[Insight] = Field(default_factory=list)
     ideas: list[Insight] = Field(default_factory=list)
     strategies: list[Insight] = Field(default_factory=list)
