@@ -312,6 +312,8 @@ def test_a_themes_opening_lines_show_who_said_each_and_link_to_its_own_time(meet
         assert f"{line.speaker}: {escape_markdown(line.text)} [{format_timestamp(line.start)}]" in markdown
         link = f'<a class="t" href="#t={int(line.start)}">[{format_timestamp(line.start)}]</a>'
         assert f'<span class="who">{line.speaker}:</span> {escape(line.text)} {link}' in page
+    # The lines are a paragraph of their own, apart from the section heading after them.
+    assert f"{escape_markdown(lines[-1].text)} [{format_timestamp(lines[-1].start)}]\n\n" in markdown
 
 
 def test_a_session_structured_before_opening_lines_keeps_its_summary_at_the_topics_start(meeting):
