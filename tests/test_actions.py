@@ -65,6 +65,12 @@ def test_you_is_the_participant_named_in_the_sentence(nlp):
     assert "designer" not in item.task
 
 
+def test_the_task_keeps_the_words_in_the_order_they_were_said(nlp):
+    # ES2009d: the parse attaches "what the de-" across the rest of the clause.
+    item = action(nlp, "T I I'm curious about what the de-briefing is gonna be like.")
+    assert item.task == "be curious about what the debriefing is gonna be like"
+
+
 def test_you_is_named_in_the_speakers_previous_sentence(nlp):
     item = action(
         nlp, "you'll be just thinking about the user requirements", said_before="Um and uh marketing expert,"

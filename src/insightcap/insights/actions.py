@@ -229,12 +229,12 @@ def find_task(span: Span, deadline: Span | None = None) -> str:
     for addressed in _addressed(span):
         excluded.update(token.i for token in _name_tokens(addressed))
     negation = [child for child in verb.lefts if child.dep_ == "neg"]
-    tail = [
-        token
-        for child in verb.rights
-        for token in child.subtree
-        if token.i not in excluded and not token.is_punct
-    ]
+    # In the order said: a subtree is walked in tree order, which differs from it where the parse
+    # crosses itself ("curious about what the de-briefing is gonna be like").
+    tail = sorted(
+        (token for child in verb.rights for token in child.subtree if token.i not in excluded and not token.is_punct),
+        key=lambda token: token.i,
+    )
     words = fluent_text(tail)
     head = verb.lemma_ if verb.tag_ in {"VBG", "VBN", "VBZ", "VBD", "VBP"} else verb.text
     return " ".join(part for part in ("not" if negation else "", head.lower(), words) if part)
