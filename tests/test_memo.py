@@ -316,6 +316,17 @@ def test_a_themes_opening_lines_show_who_said_each_and_link_to_its_own_time(meet
     assert f"{escape_markdown(lines[-1].text)} [{format_timestamp(lines[-1].start)}]\n\n" in markdown
 
 
+def test_a_theme_does_not_open_with_a_sentence_the_background_already_quotes(meeting):
+    transcript, insights = meeting
+    quoted = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None).background_insights[0]
+    topic = next(topic for topic in insights.topics if topic.index == quoted.topic_index)
+    kept = topic.opening[0]
+    topic.opening = [kept, OpeningLine(text=quoted.quote, speaker=quoted.speaker, start=quoted.start)]
+    memo = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None)
+    assert memo.background_insights[0] == quoted
+    assert next(theme for theme in memo.themes if theme.topic_index == topic.index).opening == [kept]
+
+
 def test_a_session_structured_before_opening_lines_keeps_its_summary_at_the_topics_start(meeting):
     transcript, insights = meeting
     topic = insights.topics[0]

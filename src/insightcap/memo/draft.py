@@ -103,16 +103,20 @@ def _by_time(insights: Sequence[Insight]) -> list[Insight]:
 
 
 def _theme(
-    topic: Topic, insights: list[Insight], background: set[int], program_themes: list[ThemeRecurrence]
+    topic: Topic, insights: list[Insight], background: Sequence[Insight], program_themes: list[ThemeRecurrence]
 ) -> MemoTheme:
+    """The theme of `topic`, leaving out what the memo's background already quotes."""
+    shown = {id(insight) for insight in background}
+    quoted = {(insight.speaker, insight.start) for insight in background}
+
     def of(section: Section) -> list[Insight]:
         return _by_time([i for i in insights if i.section == section])
 
     return MemoTheme(
         topic_index=topic.index,
         title=topic.title,
-        opening=topic.opening_lines(),
-        context_insights=[i for i in of(Section.CONTEXT) if id(i) not in background],
+        opening=[line for line in topic.opening_lines() if (line.speaker, line.start) not in quoted],
+        context_insights=[i for i in of(Section.CONTEXT) if id(i) not in shown],
         ideas=of(Section.IDEA),
         strategies=of(Section.STRATEGY),
         reactions=of(Section.REACTION),
@@ -394,10 +398,9 @@ def build_memo(
     progress(0.0, "Picking the sentences that summarise the session")
     candidates = SummaryCandidates.of(insights, Embedder(settings))
     extracts, background = background_picks(insights, candidates)
-    background_ids = {id(insight) for insight in background}
     topics = theme_topics(insights, transcript)
     themes = [
-        _theme(topic, insights.for_topic(topic.index), background_ids, program_themes.get(topic.index, []))
+        _theme(topic, insights.for_topic(topic.index), background, program_themes.get(topic.index, []))
         for topic in topics
     ]
 
