@@ -20,12 +20,13 @@ talk by meeting, so themes keep clustering the packaged model's vectors, stored 
 With it, equal weights and k = 60 stay: on the 281 queries of the encoder's held-out train_extra
 programs (over all 162 meetings) they gave 0.466 / 0.273, a semantic weight of 1.5 or 2 0.456 /
 0.265 and 0.452 / 0.258, k = 30 0.477 / 0.275 (within noise).
-Fusing scores instead of ranks (the weighted sum of min-max, z-score or max-normalised BM25 and
-cosine, 36 settings) and adding to a passage's cosine a share of its neighbouring passages' (the
-moment around it) did not beat it either: on the 35 eval meetings without the speaker ranking, RRF
-0.654 / 0.410, the best score fusion 0.662 / 0.423 (min-max, cosine weight 0.6), the best neighbour
-share 0.662 / 0.438 with the speaker ranking against 0.662 / 0.418, while it lowered semantic search
-alone (0.612 / 0.384 → 0.603 / 0.381).
+Fusing scores instead of ranks (a weighted sum of BM25 and cosine, each min-max, z-score or
+max-normalised; 36 settings) and adding to a passage's cosine a share of its neighbouring passages'
+(the moment around it) did not beat it either, on the 35 eval meetings with a speaker ranking on
+top: RRF 0.662 / 0.418; score fusion at best 0.662 / 0.423 (min-max, cosine weight 0.6) or 0.658 /
+0.434 (max-normalised, 0.8); half the best neighbour's cosine added 0.662 / 0.438, but it lowered
+semantic search alone (0.612 / 0.384 → 0.603 / 0.381). Each best is the peak of a noisy grid of
+237 queries (one query is 0.004 of recall), not measured on train_extra.
 """
 
 from __future__ import annotations
