@@ -39,7 +39,14 @@ from insightcap.memo.draft import (
     build_memo,
 )
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
-from insightcap.memo.render import escape_markdown, format_timestamp, render_memo
+from insightcap.memo.render import (
+    MemoTemplateError,
+    escape_markdown,
+    format_timestamp,
+    program_memo,
+    program_template_dir,
+    render_memo,
+)
 from insightcap.memo.schema import MemoDraft
 from insightcap.memo.templated import key_phrase
 from insightcap.themes.schema import ThemeQuote, ThemeRecurrence
@@ -366,6 +373,22 @@ def test_a_program_can_use_its_own_template(meeting, tmp_path: Path):
         render_memo(_deterministic_memo(meeting), "md", template_dir=tmp_path)
         == "Kick-off: remote control: 2 themes\n"
     )
+
+
+def test_a_programs_folder_overrides_only_the_formats_it_has(meeting, tmp_path: Path):
+    memo = _deterministic_memo(meeting).model_copy(update={"program": "Demo Circle!"})
+    folder = program_template_dir(tmp_path, "Demo Circle!")
+    assert folder == tmp_path / "templates" / "demo-circle"
+    folder.mkdir(parents=True)
+    (folder / "memo.md.j2").write_text("{{ memo.program }}\n", encoding="utf-8")
+    assert program_memo(tmp_path, memo, "md") == "Demo Circle!\n"
+    assert program_memo(tmp_path, memo, "html") == render_memo(memo, "html")
+
+
+def test_a_broken_program_template_says_which_file_and_what_to_do(meeting, tmp_path: Path):
+    (tmp_path / "memo.md.j2").write_text("{{ memo.facilitator }}\n", encoding="utf-8")
+    with pytest.raises(MemoTemplateError, match=r"memo\.md\.j2 cannot be used: .*facilitator.*delete the file"):
+        render_memo(_deterministic_memo(meeting), "md", template_dir=tmp_path)
 
 
 @pytest.mark.parametrize(

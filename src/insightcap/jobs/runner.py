@@ -36,10 +36,11 @@ def _worker_id() -> str:
 def user_facing_errors() -> tuple[type[Exception], ...]:
     """Exceptions whose message is written for the user (bad input, missing model)."""
     from insightcap.audio.decode import MediaError
+    from insightcap.memo.render import MemoTemplateError
     from insightcap.transcript.importers import TranscriptFormatError
     from insightcap.weights import ModelUnavailable
 
-    return (MediaError, TranscriptFormatError, ModelUnavailable)
+    return (MediaError, TranscriptFormatError, ModelUnavailable, MemoTemplateError)
 
 
 class _ProgressRecorder:

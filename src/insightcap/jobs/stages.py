@@ -110,7 +110,7 @@ def memo(ctx: StageContext) -> None:
     beside it and only becomes a version when the session has none yet."""
     from insightcap.generator.factory import get_generator
     from insightcap.memo.draft import build_memo
-    from insightcap.memo.render import render_memo
+    from insightcap.memo.render import MemoTemplateError, program_memo
     from insightcap.themes.program import session_theme_links
 
     with session_scope(ctx.settings) as db:
@@ -130,10 +130,14 @@ def memo(ctx: StageContext) -> None:
         progress=ctx.progress,
         settings=ctx.settings,
     )
+    try:
+        markdown = program_memo(ctx.settings.data_dir, draft, "md")
+    except MemoTemplateError as error:
+        raise MemoTemplateError(f"{error} Then run `insightcap retry {ctx.session_id}`.") from error
     with session_scope(ctx.settings) as db:
         repo.save_output(db, ctx.session_id, "memo", draft)
         if repo.latest_memo(db, ctx.session_id) is None:
-            repo.add_memo_version(db, ctx.session_id, render_memo(draft, "md"))
+            repo.add_memo_version(db, ctx.session_id, markdown)
 
 
 STAGES: dict[str, Stage] = {

@@ -7,17 +7,20 @@ so transcript text can never inject markup.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from insightcap.config import Settings
 from insightcap.memo.documents import html_to_pdf, markdown_to_docx, render_markdown
-from insightcap.memo.render import render_memo
+from insightcap.memo.render import MemoTemplateError, program_memo
 from insightcap.memo.schema import MemoDraft
 from insightcap.resources import resource_dir
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+
+log = logging.getLogger(__name__)
 
 
 class MemoMissing(LookupError):
@@ -46,8 +49,12 @@ def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]
         )
     if fmt == "md":
         return latest.markdown
-    if draft is not None and render_memo(draft, "md") == latest.markdown:
-        return render_memo(draft, "html")
+    # Unedited, the memo is the draft: its HTML template lays it out better than converted Markdown.
+    try:
+        if draft is not None and program_memo(settings.data_dir, draft, "md") == latest.markdown:
+            return program_memo(settings.data_dir, draft, "html")
+    except MemoTemplateError as error:
+        log.warning("%s Exporting the memo's Markdown as HTML instead.", error)
     return markdown_to_html_page(latest.markdown, title)
 
 

@@ -1,22 +1,32 @@
 """Renders a memo draft to Markdown or HTML with the Jinja2 templates in web/templates/memo/.
 
-A program can use its own templates (same file names) by passing `template_dir`. Transcript text is
-escaped for the target format: HTML by Jinja's autoescape, Markdown by escaping every value the
-template prints, so a quote can never inject markup or break the memo's structure.
+A program can have its own templates: files of the same names in its folder under the data dir
+(`program_template_dir`; `insightcap template PROGRAM` puts copies of the defaults there to edit).
+A format the folder has no file for uses the default. Transcript text is escaped for the target
+format: HTML by Jinja's autoescape, Markdown by escaping every value the template prints, so a
+quote can never inject markup or break the memo's structure.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+)
 from markupsafe import Markup
 
 from insightcap.insights.schema import Insight
 from insightcap.memo.schema import MemoDraft
 from insightcap.resources import resource_dir
+from insightcap.storage.files import PROGRAM_TEMPLATES
 
 TEMPLATE_NAMES = {"md": "memo.md.j2", "html": "memo.html.j2"}
 # Characters that start Markdown syntax (emphasis, code, links, HTML, tables) anywhere in a line.
@@ -55,12 +65,16 @@ def escape_markdown(value: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _environment(fmt: Literal["md", "html"], template_dir: Path) -> Environment:
+class MemoTemplateError(RuntimeError):
+    """A program's own memo template cannot be rendered."""
+
+
+def _environment(fmt: Literal["md", "html"], template_dirs: list[Path]) -> Environment:
     if fmt == "html":
-        env = Environment(loader=FileSystemLoader(template_dir), autoescape=True, undefined=StrictUndefined)
+        env = Environment(loader=FileSystemLoader(template_dirs), autoescape=True, undefined=StrictUndefined)
     else:
         env = Environment(
-            loader=FileSystemLoader(template_dir),
+            loader=FileSystemLoader(template_dirs),
             autoescape=False,
             finalize=escape_markdown,
             undefined=StrictUndefined,
@@ -79,10 +93,46 @@ def default_template_dir() -> Path:
     return resource_dir("web") / "templates" / "memo"
 
 
+def program_template_dir(data_dir: Path, program: str) -> Path:
+    """The folder of a program's own memo templates: its name in lower case, each run of characters
+    other than letters, digits and "_" turned into "-" ("Demo circle" → templates/demo-circle)."""
+    folder = re.sub(r"\W+", "-", program.strip().lower()).strip("-") or "program"
+    return data_dir / PROGRAM_TEMPLATES / folder
+
+
 def render_memo(draft: MemoDraft, fmt: Literal["md", "html"], template_dir: Path | None = None) -> str:
+    """The memo in `fmt`, with the template of that format in `template_dir` when it has one."""
     if fmt not in TEMPLATE_NAMES:
         raise ValueError(f"Unknown memo format '{fmt}': use 'md' or 'html'.")
-    env = _environment(fmt, template_dir or default_template_dir())
-    text = env.get_template(TEMPLATE_NAMES[fmt]).render(memo=draft)
+    env = _environment(fmt, [template_dir, default_template_dir()] if template_dir else [default_template_dir()])
+    try:
+        text = env.get_template(TEMPLATE_NAMES[fmt]).render(memo=draft)
+    except TemplateError as error:
+        if template_dir is None or not (template_dir / TEMPLATE_NAMES[fmt]).is_file():
+            raise
+        where = f" (line {error.lineno})" if isinstance(error, TemplateSyntaxError) and error.lineno else ""
+        raise MemoTemplateError(
+            f"The memo template {template_dir / TEMPLATE_NAMES[fmt]}{where} cannot be used: {error.message}. "
+            "Fix it, or delete the file to use the default template."
+        ) from error
     # Optional sections leave runs of blank lines behind; one blank line is all either format needs.
     return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def start_program_templates(data_dir: Path, program: str) -> dict[Path, bool]:
+    """Copies of the default templates in the program's folder, to edit; a file already there is
+    kept. Each path maps to whether it was copied now."""
+    folder = program_template_dir(data_dir, program)
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = {}
+    for name in TEMPLATE_NAMES.values():
+        target = folder / name
+        copied[target] = not target.exists()
+        if copied[target]:
+            shutil.copyfile(default_template_dir() / name, target)
+    return copied
+
+
+def program_memo(data_dir: Path, draft: MemoDraft, fmt: Literal["md", "html"]) -> str:
+    """The memo rendered with its program's own template for `fmt` where there is one."""
+    return render_memo(draft, fmt, program_template_dir(data_dir, draft.program) if draft.program else None)

@@ -16,6 +16,9 @@ from typing import BinaryIO
 
 from insightcap.config import Settings
 
+# The programs' own memo templates, one folder per program (memo/render.py): a facilitator's work,
+# backed up with the sessions.
+PROGRAM_TEMPLATES = "templates"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
 _MAX_STEM = 100
@@ -54,6 +57,14 @@ def replacing(target: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def program_template_files(data_dir: Path) -> list[str]:
+    """Every file of the programs' own memo templates, relative to `data_dir`."""
+    folder = data_dir / PROGRAM_TEMPLATES
+    if not folder.is_dir():
+        return []
+    return sorted(path.relative_to(data_dir).as_posix() for path in folder.rglob("*") if path.is_file())
 
 
 def store_original(source: Path, session_id: str, settings: Settings) -> Path:
