@@ -65,6 +65,10 @@ def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(da
             assert editor.saved.acquire(timeout=30) and editor.saved.acquire(timeout=30)
             added.append(submit_transcript(TRANSCRIPTS / "captions.srt", settings, program=PROGRAM).session_id)
 
+    # A program's own memo template is a facilitator's work too.
+    template = settings.data_dir / "templates" / "circle" / "memo.md.j2"
+    template.parent.mkdir(parents=True)
+    template.write_text("{{ memo.title }}\n", encoding="utf-8")
     (tmp_path / "backups").mkdir()
     try:
         assert editor.saved.acquire(timeout=30)
@@ -83,7 +87,7 @@ def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(da
                    for name, digest in manifest["members"].items())
     assert set(manifest["members"]) == set(names) - {"manifest.json"}
     assert not any(name.startswith(("index/", "logs/", "exports/")) for name in names)
-    assert manifest["sessions"] == report.sessions == 2 and report.files == 2 and not report.missing_files
+    assert manifest["sessions"] == report.sessions == 2 and report.files == 3 and not report.missing_files
 
     restored = Settings(data_dir=tmp_path / "restored", generator="none")
     result = restore(restored, report.archive)
@@ -98,6 +102,7 @@ def test_a_backup_taken_during_edits_restores_to_a_consistent_searchable_copy(da
     assert versions == original_memos[edited][: len(versions)]
     assert memos[ids["teams.vtt"]] == original_memos[ids["teams.vtt"]]
     assert _files(restored) == {name: data for name, data in original_files.items() if added[0] not in name}
+    assert (restored.data_dir / "templates" / "circle" / "memo.md.j2").read_text(encoding="utf-8") == "{{ memo.title }}\n"
 
     rebuild_indexes(restored)
     for mode in ("keyword", "semantic", "hybrid"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -85,6 +86,34 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
     assert f"{session_id} at" in found and "voice recognition" in found.lower()
     assert "No themes yet" not in cli(data, "themes", "Design team").stdout
     assert "Error" in cli(data, "themes", "No such program", check=False).stderr
+
+
+def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared_eval: Path) -> None:
+    data = tmp_path / "data"
+    made = cli(data, "template", "Design team")
+    folder = data / "templates" / "design-team"
+    assert "a copy of the default" in made.stdout and "No program 'Design team'" in made.stderr
+    assert (folder / "memo.md.j2").read_text() == (REPO / "web" / "templates" / "memo" / "memo.md.j2").read_text()
+    (folder / "memo.md.j2").write_text("{{ memo.title }} for {{ memo.program }}: {{ memo.themes | length }} themes\n")
+    assert "already there, left as it is" in cli(data, "template", "design team").stdout
+
+    vtt = tmp_path / "es2009d.vtt"
+    subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
+                    "--max-turns", "60", "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
+    first = cli(data, "import", str(vtt), "--title", "Kick-off", "--program", "Design team").stdout.splitlines()[-1]
+    assert re.fullmatch(r"Kick-off for Design team: \d+ themes\n", cli(data, "memo", first).stdout)
+    # The program's HTML template (here the default's copy) lays out the unedited memo.
+    assert "<h2>Key themes</h2>" in cli(data, "memo", first, "--format", "html").stdout
+
+    # A broken template stops the memo with where it is broken and what to do; nothing else is lost.
+    (folder / "memo.md.j2").write_text("{{ memo.title \n")
+    failed = cli(data, "import", str(vtt), "--title", "Second", "--program", "Design team", check=False)
+    second = next(s["id"] for s in sessions(data) if s["title"] == "Second")
+    assert failed.returncode != 0 and "memo.md.j2 (line 1) cannot be used" in failed.stderr
+    assert f"insightcap retry {second}" in failed.stderr
+    (folder / "memo.md.j2").unlink()  # back to the default
+    cli(data, "retry", second)
+    assert "## Key themes" in cli(data, "memo", second).stdout
 
 
 def test_bad_inputs_are_rejected_with_clear_errors_and_nothing_stored(tmp_path: Path) -> None:

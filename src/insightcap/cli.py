@@ -400,6 +400,28 @@ def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) 
 
 
 @app.command()
+def template(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
+    """Give a program its own memo templates: copies of the defaults to edit, used for its next memos."""
+    from insightcap.memo.render import start_program_templates
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+    from insightcap.storage.repository import NotFound
+
+    settings = get_settings()
+    with session_scope(settings) as db:
+        try:
+            repo.program_by_name(db, program)
+        except NotFound as error:
+            err.print(f"Note: {error} These templates will apply once it has sessions.")
+    for path, copied in start_program_templates(settings.data_dir, program).items():
+        out.print(f"{path} ({'a copy of the default' if copied else 'already there, left as it is'})", highlight=False)
+    out.print(
+        "Edit them (Jinja2, see web/templates/memo/ for the fields); the program's next memos use them. "
+        "Delete a file to go back to the default; memos already drafted are not changed."
+    )
+
+
+@app.command()
 def reindex() -> None:
     """Rebuild the search indexes and program themes from the database (e.g. after changing the embedding model)."""
     from insightcap.search.indexing import rebuild_indexes

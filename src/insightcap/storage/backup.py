@@ -36,6 +36,7 @@ from insightcap import __version__
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.storage.db import MIGRATIONS_DIR, get_engine
+from insightcap.storage.files import program_template_files
 
 FORMAT = "insightcap-backup"
 FORMAT_VERSION = 1
@@ -100,6 +101,7 @@ def backup(settings: Settings, destination: Path, progress: ProgressCallback | N
         snapshot = work / DATABASE
         _snapshot_database(live, snapshot)
         stored, sessions, memo_versions, revision = _read_snapshot(snapshot)
+        stored += program_template_files(settings.data_dir)
         progress(0.1, f"database copied ({sessions} sessions)")
         members: dict[str, str] = {}
         missing: list[str] = []
