@@ -9,10 +9,11 @@ LexRank (PageRank on TF-IDF cosine, Erkan & Radev 2004) and TextRank (PageRank o
 Mihalcea & Tarau 2004). The table also gives the seconds build_memo took per meeting (titles,
 follow-up questions and summary), which is what a user waits for after the structure stage.
 
-By default the memo is built without a text generator (the deterministic extractive summary every
-installation has), so a run over many meetings takes minutes. `--generator auto` measures what a user
-with the local model gets: a model-written summary per topic, checked against the transcript, at
-about 3 minutes per meeting on 2 CPU cores.
+By default the memo is built as a user gets it: with the local text generator when it is installed
+(`make demo` installs it), which writes a summary of each topic and has it checked against the
+transcript, about 35 seconds per memo on 2 CPU cores; without it, the extractive summary. On the
+35 development meetings that is ROUGE-2 0.067 with the generator and 0.056 without.
+`--generator none` measures the extractive summary every installation has, in a few minutes.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def main() -> None:
     parser.add_argument(
         "--generator",
         choices=CHOICES,
-        default="none",
-        help="the text generator to build memos with (default: none; auto = what a user with the local model gets)",
+        default="auto",
+        help="the text generator to build memos with (default: auto, the local model when installed, as a user "
+        "gets it; none = the extractive summary alone)",
     )
     parser.add_argument("--limit", type=int, help="score only the first N meetings (for quick checks)")
     args = parser.parse_args()
