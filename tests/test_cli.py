@@ -30,6 +30,14 @@ def sessions(data_dir: Path) -> list[dict]:
     return json.loads(cli(data_dir, "sessions", "--json").stdout)
 
 
+def es2009d_captions(folder: Path, shared_eval: Path, turns: int) -> Path:
+    """The first `turns` turns of AMI ES2009d as a WebVTT caption file, as a user would import it."""
+    vtt = folder / "es2009d.vtt"
+    subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
+                    "--max-turns", str(turns), "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
+    return vtt
+
+
 @pytest.mark.slow
 def test_process_a_real_meeting_recording_end_to_end(tmp_path: Path) -> None:
     """The README's main job, with the fast ASR model and the real local text generator."""
@@ -71,9 +79,7 @@ def test_process_real_speech_reports_language_and_words(tmp_path: Path) -> None:
 
 def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path) -> None:
     data = tmp_path / "data"
-    vtt = tmp_path / "es2009d.vtt"
-    subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
-                    "--max-turns", "220", "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
+    vtt = es2009d_captions(tmp_path, shared_eval, turns=220)
     result = cli(data, "import", str(vtt), "--title", "Retro from captions", "--date", "2026-11-20",
                  "--program", "Design team")
     session_id = result.stdout.strip().splitlines()[-1]
@@ -97,9 +103,7 @@ def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared
     (folder / "memo.md.j2").write_text("{{ memo.title }} for {{ memo.program }}: {{ memo.themes | length }} themes\n")
     assert "already there, left as it is" in cli(data, "template", "design team").stdout
 
-    vtt = tmp_path / "es2009d.vtt"
-    subprocess.run([sys.executable, "-m", "eval.qmsum_to_vtt", "--data", str(shared_eval), "--meeting", "ES2009d",
-                    "--max-turns", "60", "--out", str(vtt)], check=True, cwd=REPO, capture_output=True)
+    vtt = es2009d_captions(tmp_path, shared_eval, turns=60)
     first = cli(data, "import", str(vtt), "--title", "Kick-off", "--program", "Design team").stdout.splitlines()[-1]
     assert re.fullmatch(r"Kick-off for Design team: \d+ themes\n", cli(data, "memo", first).stdout)
     # The program's HTML template (here the default's copy) lays out the unedited memo.

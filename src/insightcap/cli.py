@@ -405,13 +405,12 @@ def template(program: Annotated[str, typer.Argument(help="The program's name.")]
     from insightcap.memo.render import start_program_templates
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
-    from insightcap.storage.repository import NotFound
 
     settings = get_settings()
     with session_scope(settings) as db:
         try:
             repo.program_by_name(db, program)
-        except NotFound as error:
+        except repo.NotFound as error:
             err.print(f"Note: {error} These templates will apply once it has sessions.")
     for path, copied in start_program_templates(settings.data_dir, program).items():
         out.print(f"{path} ({'a copy of the default' if copied else 'already there, left as it is'})", highlight=False)
