@@ -14,6 +14,8 @@ from insightcap.insights.actions import (
     action_statement,
     extract_action,
     find_action_items,
+    names_work,
+    promises_by_date,
     task_problem,
 )
 from insightcap.insights.nlp import load_nlp
@@ -69,6 +71,43 @@ def test_the_task_keeps_the_words_in_the_order_they_were_said(nlp):
     # ES2009d: the parse attaches "what the de-" across the rest of the clause.
     item = action(nlp, "T I I'm curious about what the de-briefing is gonna be like.")
     assert item.task == "be curious about what the debriefing is gonna be like"
+
+
+@pytest.mark.parametrize(
+    ("text", "owner", "statement"),
+    [
+        # AMI ES2007b and TS3004: the hedge is how sure the speaker is, not the work or its owner.
+        ("I I think we have to fill in a questionnaire again,", GROUP, "The group will fill in a questionnaire again."),
+        ("I thought I should probably look into them,", "Project Manager", "Project Manager will look into them."),
+    ],
+)
+def test_a_hedge_gives_way_to_the_clause_it_introduces(nlp, text, owner, statement):
+    item = action(nlp, text)
+    assert item.owner == owner
+    assert action_statement(item) == statement
+
+
+def test_thinking_about_something_is_still_the_work(nlp):
+    # ES2002b.
+    item = action(nlp, "um for uh our Industrial Designer, you're gonna be thinking about the components concept.")
+    assert action_statement(item) == "Industrial Designer will think about the components concept."
+
+
+@pytest.mark.parametrize(
+    ("text", "work"),
+    [
+        ("Yes, I yes, I think I can.", False),  # ES2008a
+        ("If everyone could do that as well, that'd be great.", False),  # IS1001a
+        ("Um I'd like first to give a quick a very simple introduction, how does it work,", False),  # IS1000b
+        ("I'll send the template to everyone.", True),
+        ("I'll look into that.", True),
+        ("I will investigate.", True),  # IS1006: a promise needs no object
+        ("and then in the last stage I will be responsible for the user interface design", True),  # IS1006
+        ("it will be complicated", False),
+    ],
+)
+def test_only_sentences_that_name_the_work_are_commitments(nlp, text, work):
+    assert names_work(nlp(text)[:]) is work
 
 
 def test_you_is_named_in_the_speakers_previous_sentence(nlp):
@@ -138,24 +177,28 @@ def test_writer_keeps_only_grounded_tasks(nlp):
     assert TaskWriter(_Reply("Email the slides to the client"), nlp).task(quote, "", item) is None
 
 
-def test_find_action_items_on_an_ami_close(settings, nlp):
-    # ES2008b's last minutes: work handed out, then chatter.
-    lines = [
-        ("Project Manager", "Okay, so that's all for today I think."),
-        ("Project Manager", "Um after the meeting we're gonna each complete a questionnaire and a summary."),
-        ("Project Manager", "Um I'll make sure to put up um the minutes and the project documentation."),
-        ("Marketing Expert", "Yeah the weather was nice this morning."),
-        ("Project Manager", "Industrial Designer, you will look at the components concept by Friday."),
-    ]
+def session_action_items(settings, nlp, lines: list[tuple[str, str]]):
+    """find_action_items on a session of these (speaker, line)s, one every 10 seconds."""
     transcript = Transcript(
         segments=[Segment(start=10.0 * i, end=10.0 * i + 8, text=text, speaker=who) for i, (who, text) in enumerate(lines)],
-        duration=60.0,
+        duration=10.0 * len(lines),
         source="import",
     )
     sentences = split_sentences(transcript, nlp)
     embedder = Embedder(settings)
     embeddings = embedder.encode([parsed.sentence.text for parsed in sentences])
-    items = find_action_items(sentences, embeddings, {}, ActionContext(SESSION, embedder))
+    return find_action_items(sentences, embeddings, {}, ActionContext(SESSION, embedder))
+
+
+def test_find_action_items_on_an_ami_close(settings, nlp):
+    # ES2008b's last minutes: work handed out, then chatter.
+    items = session_action_items(settings, nlp, [
+        ("Project Manager", "Okay, so that's all for today I think."),
+        ("Project Manager", "Um after the meeting we're gonna each complete a questionnaire and a summary."),
+        ("Project Manager", "Um I'll make sure to put up um the minutes and the project documentation."),
+        ("Marketing Expert", "Yeah the weather was nice this morning."),
+        ("Project Manager", "Industrial Designer, you will look at the components concept by Friday."),
+    ])
     quotes = {item.quote for item in items}
     assert all(item.section == Section.ACTION_ITEM and item.action is not None for item in items)
     assert "Um I'll make sure to put up um the minutes and the project documentation." in quotes
@@ -165,9 +208,38 @@ def test_find_action_items_on_an_ami_close(settings, nlp):
     assert np.all(np.diff([item.confidence for item in items]) <= 0)
 
 
+def test_a_peer_circles_dated_promise_is_listed_with_its_day(settings, nlp):
+    # A first meeting of mentors: neither model, trained on AMI, reads Sam's promise as one.
+    items = {item.speaker: item for item in session_action_items(settings, nlp, [
+        ("Maria", "Welcome everyone, today we look at onboarding new mentors."),
+        ("Sam", "I think the biggest problem is that mentors don't know what a first meeting should look like."),
+        ("Maria", "Good point. I'll send the template by next Tuesday."),
+        ("Sam", "And I will call the two new mentors before Friday to check in."),
+    ])}
+    assert items["Sam"].action.owner == "Sam"
+    assert items["Sam"].action.due == date(2024, 3, 8)  # the Friday after the Wednesday session
+    assert items["Sam"].statement == "Sam will call the two new mentors to check in before Friday."
+
+
 @pytest.mark.slow
 def test_local_generator_task_is_grounded_or_refused(llama_generator, nlp):
     quote = "Um I'll make sure to put up um the minutes and the project documentation."
     item = action(nlp, quote)
     task = TaskWriter(llama_generator, nlp).task(quote, "", item)
     assert task is None or task_problem(task, quote, nlp) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "promise"),
+    [
+        ("And I will call the two new mentors before Friday to check in.", True),
+        ("I'm going to send you the slides by next Monday.", True),
+        ("We'll share the notes on Tuesday.", True),
+        ("I called the two new mentors on Friday.", False),  # done, not promised
+        ("You will call the mentors before Friday.", False),  # handed out: the detectors' call
+        ("I will call the mentors.", False),  # no day: the detectors' call
+        ("Thank you all for coming on Friday.", False),
+    ],
+)
+def test_a_dated_promise_is_a_commitment(nlp, text, promise):
+    assert promises_by_date(nlp(text)[:]) is promise

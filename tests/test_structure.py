@@ -234,6 +234,9 @@ def test_a_memo_shows_a_statement_only_when_it_is_more_than_the_quote_cleaned(st
         ("I think, I think we should um go.", "I think we should go."),
         ("We need to we need to buy the the tools.", "We need to buy the tools."),
         ("The tools would break the tools.", "The tools would break the tools."),
+        # ES2009d: a word cut off and said again in full; a short word of its own stays.
+        ("I will see wh what my handwriting looks like.", "I will see what my handwriting looks like."),
+        ("Let's go to today's plan.", "Let's go to today's plan."),
     ],
 )
 def test_fluent_text_drops_restarts_but_keeps_words_said_again_later(settings: Settings, said, fluent) -> None:

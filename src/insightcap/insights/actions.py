@@ -60,6 +60,12 @@ _DEADLINE_MARKERS = frozenset({"by", "before", "until", "till", "on", "for", "wi
 # weeks" and a bare "two weeks" are how long something lasts.
 _OFFSET_MARKERS = frozenset({"in", "within"})
 _VOCATIVE_DEPS = frozenset({"npadvmod", "intj", "vocative", "dep"})
+# Verbs of politeness: "thank you", "sorry, excuse me" are no one's work.
+_COURTESIES = frozenset({"thank", "welcome", "excuse", "pardon", "apologise", "apologize"})
+# Verbs that hedge what follows them ("I think…", "…, I guess"), by lemma.
+_HEDGES = frozenset(
+    {"think", "guess", "suppose", "reckon", "believe", "know", "mean", "hope", "imagine", "assume", "expect", "bet", "say"}
+)
 
 
 # --- who -------------------------------------------------------------------------------------
@@ -82,9 +88,21 @@ def _complement(verb: Token) -> Token | None:
     return None
 
 
+def _clause_head(span: Span) -> Token:
+    """The root of the clause that says what will be done: the sentence's root, or the clause a
+    hedge at the root introduces ("I think we have to fill in the questionnaire", "I'll send it,
+    I guess"); the hedge is the speaker's certainty, not the work, nor its owner."""
+    root = span.root
+    if root.lemma_.lower() not in _HEDGES:
+        return root
+    clause = next((child for child in root.children if child.dep_ == "ccomp" and child.pos_ in {"VERB", "AUX"}), None)
+    return clause if clause is not None else root
+
+
 def _task_verb(span: Span) -> Token | None:
-    """The verb naming the work: the root, or the verb it hands over to (see _complement)."""
-    verb = span.root
+    """The verb naming the work: the clause's head (see _clause_head), or the verb it hands over
+    to (see _complement)."""
+    verb = _clause_head(span)
     if verb.pos_ not in {"VERB", "AUX"}:
         return None
     while True:
@@ -139,7 +157,7 @@ def find_owner(
     just before, where the person addressed is often named.
     """
     verb = _task_verb(span)
-    subject = _subject(span.root) or (_subject(verb) if verb is not None else None)
+    subject = _subject(_clause_head(span)) or (_subject(verb) if verb is not None else None)
     if subject is None:
         return None
     person = subject.morph.get("Person")
@@ -238,6 +256,48 @@ def find_task(span: Span, deadline: Span | None = None) -> str:
     words = fluent_text(tail)
     head = verb.lemma_ if verb.tag_ in {"VBG", "VBN", "VBZ", "VBD", "VBP"} else verb.text
     return " ".join(part for part in ("not" if negation else "", head.lower(), words) if part)
+
+
+def _promised(span: Span, verb: Token) -> bool:
+    """The speaker saying they will do it: "I will / I'll / I shall…", "I'm going to / gonna…"."""
+    clause = _clause_head(span)
+    subject = _subject(clause) or _subject(verb)
+    if subject is None or subject.morph.get("Person") != ["1"]:
+        return False
+    auxiliaries = [child for head in (verb, clause) for child in head.children if child.dep_ == "aux"]
+    return any(aux.lemma_.lower() in {"will", "shall"} for aux in auxiliaries) or (
+        clause.lemma_.lower() == "go" and clause.tag_ == "VBG" and clause is not verb
+    )
+
+
+def names_work(span: Span) -> bool:
+    """Whether the sentence says what is to be done: its task verb acts on something ("send the
+    template", "look into that"), or the speaker promises it ("I'll investigate"). "I think I
+    can", "how does it work" or "that'd be great" name no work a memo could list."""
+    verb = _task_verb(span)
+    if verb is None:
+        return True
+    if verb.lemma_.lower() in _COURTESIES:
+        return False
+    said_after = [token for child in verb.rights for token in child.subtree]
+    if verb.lemma_ == "be":
+        # "that'd be great", "that will be the evaluation" describe; "I'll be responsible for the
+        # budget" and "it'd be good if you looked at the costs" hand work out.
+        return any(token.pos_ == "VERB" for token in said_after) or any(
+            child.dep_ == "acomp" and any(grand.dep_ == "prep" for grand in child.children) for child in verb.rights
+        )
+    return any(not token.is_punct and token.pos_ != "INTJ" for token in said_after) or _promised(span, verb)
+
+
+def promises_by_date(span: Span) -> bool:
+    """A speaker promising work by a day ("I will call the new mentors before Friday"): a
+    commitment whatever the detectors say. They learned from AMI's design meetings, where work is
+    handed out and hardly ever dated; in a peer-learning circle people take work on themselves."""
+    verb = _task_verb(span)
+    if verb is None or not names_work(span) or not _promised(span, verb):
+        return False
+    _, due_text, _ = find_due(span, None)
+    return due_text is not None
 
 
 def extract_action(
@@ -378,22 +438,30 @@ def find_action_items(
     """The session's commitments as action-item insights, the most likely first, near-duplicates
     dropped. `topic_of` maps a sentence index to its topic.
 
-    Two detectors vote: this module's, trained on the acts AMI's annotators linked to action items
-    (mostly work being handed out in design meetings), and `offers`, the sentence index → confidence
-    of sentences the section head read as a speaker taking work on ("I'll send you the template by
-    Friday"), which the first rarely sees in AMI and would miss in a peer-learning circle.
+    Three votes: this module's detector, trained on the acts AMI's annotators linked to action
+    items (mostly work being handed out in design meetings); `offers`, the sentence index →
+    confidence of sentences the section head read as a speaker taking work on ("I'll send you the
+    template"), which the first rarely sees in AMI and would miss in a peer-learning circle; and
+    a speaker's dated promise (promises_by_date), whatever either model says. A sentence that
+    names no work (names_work) is never listed.
     """
     detected = commitment_probabilities(sentences, embeddings)
     threshold = float(load_action_head().meta["threshold"])
     probability = detected.copy()
-    for index, confidence in (offers or {}).items():
+    taken_on = dict(offers or {})
+    for index, parsed in enumerate(sentences):
+        if promises_by_date(parsed.span):
+            taken_on[index] = max(taken_on.get(index, 0.0), threshold)
+    for index, confidence in taken_on.items():
         probability[index] = max(probability[index], confidence)
     participants = {parsed.sentence.speaker for parsed in sentences if parsed.sentence.speaker}
     insights: list[Insight] = []
     for index in np.argsort(-probability, kind="stable"):
-        if detected[index] < threshold and int(index) not in (offers or {}):
+        if detected[index] < threshold and int(index) not in taken_on:
             continue
         parsed = sentences[int(index)]
+        if not names_work(parsed.span):
+            continue
         sentence = parsed.sentence
         before = _said_before(sentences, int(index))
         action = extract_action(

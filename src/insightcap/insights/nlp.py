@@ -84,6 +84,8 @@ def fluent_text(tokens: Iterable[Token]) -> str:
             continue
         if kept and not token.is_punct and token.lower_ == kept[-1].lower_:
             continue
+        if kept and _cut_off_before(kept[-1], token):
+            kept.pop()
         if token.text in {",", ";", "-", "--"} and (
             not kept or kept[-1].is_punct or _next_to_interjection(token)
         ):
@@ -92,6 +94,23 @@ def fluent_text(tokens: Iterable[Token]) -> str:
         if not token.is_punct:
             _drop_repeated_run(kept)
     return re.sub(r"\s*[,;]\s*([.?!]|$)", r"\1", _joined(kept)).strip()
+
+
+# The longest word start taken for a speaker cutting themselves off ("see wh what", "a pro product").
+FALSE_START_LETTERS = 3
+
+
+def _cut_off_before(previous: Token, token: Token) -> bool:
+    """Whether `previous` is the start of `token` said and abandoned ("wh" before "what"); a word
+    that is a word of its own ("to today's", "a about") is not."""
+    start = previous.lower_
+    return (
+        previous.is_alpha
+        and len(start) <= FALSE_START_LETTERS
+        and not previous.is_stop
+        and token.lower_.startswith(start)
+        and token.lower_ != start
+    )
 
 
 # Runs of this many words said twice in a row are a speaker restarting ("it's it's", "I think I
