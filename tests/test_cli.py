@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from insightcap.memo.render import format_timestamp
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
@@ -85,11 +87,32 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
     session_id = result.stdout.strip().splitlines()[-1]
     assert sessions(data)[0]["status"] == "ready"
     memo = cli(data, "memo", session_id).stdout
+    # Lengths and moments read the same in the summary, `show` and the memo: cut to the second, not rounded.
+    length = re.search(r"\*\*Length:\*\* (\S+)", memo).group(1)
+    assert re.search(rf"│ Duration\s+│ {length}\s+│", result.stdout)
+    with sqlite3.connect(data / "insightcap.db") as db:
+        segments = json.loads(db.execute("SELECT payload FROM stage_outputs WHERE session_id=? AND stage='transcript'",
+                                          (session_id,)).fetchone()[0])["segments"][:40]
+    assert any(round(segment["start"]) != int(segment["start"]) for segment in segments)
+    shown = cli(data, "show", session_id, "--lines", "40").stdout.split("Transcript", 1)[1].split("Theme:", 1)[0]
+    assert re.findall(r"^(\d\d:\d\d) ", shown, re.MULTILINE) == [format_timestamp(segment["start"]) for segment in segments]
     assert "Retro from captions" in memo
     assert "Project Manager" in memo  # speakers from the caption file are kept
 
     found = cli(data, "search", "speech recognition in the remote").stdout
     assert f"{session_id} at" in found and "voice recognition" in found.lower()
+    # A stretch of transcript is credited to everyone speaking in it, never to one of them alone.
+    said = [" ".join(hit.split()) for hit in cli(data, "search", "remote", "--section", "transcript", "--speaker",
+                                                 "marketing").stdout.split("Retro from captions (")[1:]]
+    credited = [re.search(r"\) transcript (.+?): ", hit).group(1) for hit in said]
+    assert credited and all(who == "Marketing" or who.startswith("conversation between") and "Marketing" in who
+                            for who in credited)
+    assert any(who.startswith("conversation between") for who in credited)
+    commitments = cli(data, "search", "remote", "--section", "Commitments").stdout.split("Retro from captions (")[1:]
+    assert commitments and all(") action_item " in hit for hit in commitments)
+    unknown = cli(data, "search", "remote", "--section", "decisions", check=False)
+    assert unknown.returncode == 1 and "No matches" not in unknown.stdout
+    assert "There is no section 'decisions'. Choose one of: context, idea, strategy, resource, action_item" in unknown.stderr
     assert "No themes yet" not in cli(data, "themes", "Design team").stdout
     assert "Error" in cli(data, "themes", "No such program", check=False).stderr
 
@@ -115,9 +138,33 @@ def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared
     second = next(s["id"] for s in sessions(data) if s["title"] == "Second")
     assert failed.returncode != 0 and "memo.md.j2 (line 1) cannot be used" in failed.stderr
     assert f"insightcap retry {second}" in failed.stderr
+    # Its progress bar says it failed, not that the memo was drafted; the stages before it are done.
+    assert "100%" not in bar_of(failed, "Drafting memo") and "failed" in bar_of(failed, "Drafting memo")
+    assert "100%" in bar_of(failed, "Indexing insights") and "done" in bar_of(failed, "Indexing insights")
     (folder / "memo.md.j2").unlink()  # back to the default
-    cli(data, "retry", second)
+    retried = cli(data, "retry", second)
     assert "## Key themes" in cli(data, "memo", second).stdout
+    # Stages done by the first run are not run again, and have no clock of their own.
+    for stage in ("Finding insights", "Indexing insights"):
+        assert re.search(r" skipped -:--:-- done in an earlier run", bar_of(retried, stage))
+    assert re.search(r" 100% \d:\d\d:\d\d done", bar_of(retried, "Drafting memo"))
+
+
+def bar_of(run: subprocess.CompletedProcess, stage: str) -> str:
+    """The progress bar line of `stage`, as the run left it."""
+    return next(line for line in run.stderr.splitlines() if line.startswith(stage))
+
+
+def test_models_names_the_packages_of_every_model_and_those_in_use(tmp_path: Path) -> None:
+    from insightcap.weights import load_manifest
+
+    listed = cli(tmp_path / "data", "models").stdout
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.splitlines() if line.startswith("│")]
+    # Recognition (tiny.en here), speakers, embeddings and language; not the generator, as `cli` turns it off.
+    assert {cells[0] for cells in rows if cells[4] == "yes"} == {"whisper-tiny-en", "ge2e-speaker", "minilm", "spacy-en-sm"}
+    packages = {cells[2] for cells in rows}
+    assert {package for spec in load_manifest().values() for package in spec.packages} <= packages
+    assert ["ge2e-speaker", "speaker", "resemblyzer==0.1.4"] == next(cells[:3] for cells in rows if cells[0] == "ge2e-speaker")
 
 
 def test_bad_inputs_are_rejected_with_clear_errors_and_nothing_stored(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from insightcap.memo.draft import (
     background_insights,
     build_memo,
 )
+from insightcap.memo.export import absolute_links, export_memo
 from insightcap.memo.followups import ThemeEvidence, prompt_instructions
 from insightcap.memo.render import (
     MemoTemplateError,
@@ -314,10 +315,10 @@ def test_a_themes_opening_lines_show_who_said_each_and_link_to_its_own_time(meet
     memo = _deterministic_memo(meeting)
     lines = memo.themes[[theme.title for theme in memo.themes].index("Experiences with remote controls")].opening
     assert len(lines) == 2 and lines[0].start < lines[1].start
-    markdown, page = render_memo(memo, "md"), render_memo(memo, "html")
+    markdown, page = render_memo(memo, "md"), render_memo(memo, "html", session_id="ts3010a")
     for line in lines:
         assert f"{line.speaker}: {escape_markdown(line.text)} [{format_timestamp(line.start)}]" in markdown
-        link = f'<a class="t" href="#t={int(line.start)}">[{format_timestamp(line.start)}]</a>'
+        link = f'<a class="t" href="/sessions/ts3010a?t={int(line.start)}">[{format_timestamp(line.start)}]</a>'
         assert f'<span class="who">{line.speaker}:</span> {escape(line.text)} {link}' in page
     # The lines are a paragraph of their own, apart from the section heading after them.
     assert f"{escape_markdown(lines[-1].text)} [{format_timestamp(lines[-1].start)}]\n\n" in markdown
@@ -349,20 +350,25 @@ def test_html_escapes_transcript_text_and_links_every_quote_to_its_time(meeting)
     transcript, insights = meeting
     insights.insights[1].quote = "Big one <script>alert('x')</script> not easy to use."
     memo = build_memo(title="Kick-off <b>", transcript=transcript, insights=insights, generator=None)
-    page = render_memo(memo, "html")
+    page = render_memo(memo, "html", session_id="ts3010a")
 
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "<title>Kick-off &lt;b&gt;</title>" in page
     for theme in memo.themes:
         assert str(escape(theme.title)) in page
         for insight in [*theme.ideas, *theme.strategies, *theme.reactions]:
-            link = f'<a class="t" href="#t={int(insight.start)}">[{format_timestamp(insight.start)}]</a>'
+            link = f'<a class="t" href="/sessions/ts3010a?t={int(insight.start)}">[{format_timestamp(insight.start)}]</a>'
             assert (
                 f'<q>{escape(insight.quote)}</q> <span class="who">— {insight.speaker}</span> {link}' in page
             )
     assert "http" not in page.replace("https://", "")  # self-contained: no external assets
     markdown = render_memo(memo, "md")
     assert "\\<script\\>" in markdown and "<script>" not in markdown
+
+
+def test_without_a_session_id_the_html_shows_times_unlinked(meeting):
+    page = render_memo(_deterministic_memo(meeting), "html")
+    assert '<a class="t"' not in page and '<span class="t">[' in page
 
 
 def test_a_program_can_use_its_own_template(meeting, tmp_path: Path):
@@ -639,6 +645,91 @@ def test_how_a_theme_is_linked_depends_on_the_sessions_so_far(meeting, shared_ev
         assert "**Recurring:**" not in markdown and "**New:**" not in markdown
     else:
         assert said in markdown
+
+
+# --- Exported memos link into the user's web app ----------------------------------------------
+
+
+def _stored(settings, memo: MemoDraft, *markdowns: str) -> str:
+    """A session holding `memo` as its draft and `markdowns` as its saved versions; its id."""
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(settings) as db:
+        repo.create_session(
+            db, session_id="ts3010a", title=memo.title, source_kind="transcript",
+            original_filename="ts3010a.vtt", stored_path="media/x", program=memo.program,
+        )
+        repo.save_output(db, "ts3010a", "memo", memo)
+        for markdown in markdowns:
+            repo.add_memo_version(db, "ts3010a", markdown)
+    return "ts3010a"
+
+
+# Where a program serves its web app (INSIGHTCAP_APP_URL): exported memos link there.
+APP_URL = "https://circle.example.org"
+
+
+def test_an_exported_memo_links_each_time_to_the_session_page_at_that_second(settings, meeting, shared_eval):
+    settings = settings.model_copy(update={"app_url": APP_URL})
+    memo = _memo_with_links(meeting, [_link(shared_eval, seen=3, so_far=5)])
+    session_id = _stored(settings, memo, render_memo(memo, "md"))
+    page = export_memo(settings, session_id, "html")
+
+    for theme in memo.themes:
+        for insight in [*theme.ideas, *theme.strategies, *theme.reactions]:
+            assert (
+                f'<a class="t" href="{APP_URL}/sessions/ts3010a?t={int(insight.start)}">'
+                f"[{format_timestamp(insight.start)}]</a>"
+            ) in page
+    assert f'<a href="{APP_URL}/sessions/ts3010b?t=312">Functional design</a>' in page
+    assert f'<a href="{APP_URL}/themes?program=Product%20design%20circle#theme-7">' in page
+    assert 'href="/' not in page and 'href="#' not in page
+    markdown = export_memo(settings, session_id, "md")
+    assert f"[Functional design]({APP_URL}/sessions/ts3010b?t=312)" in markdown
+    assert f"({APP_URL}/themes?program=Product%20design%20circle#theme-7)" in markdown
+    assert "](/" not in markdown
+
+
+def test_a_memo_edited_in_the_app_keeps_relative_links_there_and_exports_them_absolute(settings, meeting, shared_eval):
+    settings = settings.model_copy(update={"app_url": APP_URL})
+    memo = _memo_with_links(meeting, [_link(shared_eval, seen=3, so_far=5)])
+    edited = render_memo(memo, "md").replace("# Kick-off", "# Kick-off, edited", 1)
+    session_id = _stored(settings, memo, edited)
+    assert "[Functional design](/sessions/ts3010b?t=312)" in edited  # what the app's memo page shows
+
+    assert f"[Functional design]({APP_URL}/sessions/ts3010b?t=312)" in export_memo(settings, session_id, "md")
+    page = export_memo(settings, session_id, "html")  # converted from the facilitator's Markdown
+    assert f'<a href="{APP_URL}/sessions/ts3010b?t=312">Functional design</a>' in page
+    assert 'href="/' not in page
+
+
+@pytest.mark.parametrize(
+    "fmt, text, expected",
+    [
+        ("md", "[x](/sessions/a?t=5)", "[x](https://ic.example.org/sessions/a?t=5)"),
+        ("md", "“see \\[x\\](/etc)” — Ann", "“see \\[x\\](/etc)” — Ann"),  # a quote's escaped text
+        ("md", "[x](//example.org/a)", "[x](//example.org/a)"),
+        ("html", '<a href="/themes?program=P">P</a>', '<a href="https://ic.example.org/themes?program=P">P</a>'),
+        ("html", '<a href="https://example.org/">x</a>', '<a href="https://example.org/">x</a>'),
+    ],
+)
+def test_only_links_from_the_apps_root_are_made_absolute(fmt, text, expected):
+    assert absolute_links(text, fmt, "https://ic.example.org/") == expected
+
+
+def test_a_memo_without_themes_says_so_once_and_names_its_commitments(meeting):
+    """A topic holding only a commitment is no theme: the commitment has its own section."""
+    transcript, insights = meeting
+    commitments_only = insights.model_copy(
+        update={"insights": [i for i in insights.insights if i.section == Section.ACTION_ITEM]}
+    )
+    memo = build_memo(title="Wrap-up", transcript=transcript, insights=commitments_only, generator=None)
+    assert memo.themes == [] and len(memo.commitments) == 1
+    assert "and agreed on 1 commitment (listed below); no themes with clear insights were found." in memo.background
+    markdown, page = render_memo(memo, "md"), render_memo(memo, "html")
+    assert "Key themes" not in markdown and "Key themes" not in page
+    assert "## Commitments\n\n- **Project Manager**: Send the next instructions by email" in markdown
 
 
 class _ScriptedGenerator:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from eval.retrieval import meeting_transcript as qmsum_transcript
@@ -21,6 +22,7 @@ from insightcap.search.documents import session_keys
 from insightcap.search.encoder import search_embedder
 from insightcap.search.hybrid import search
 from insightcap.search.indexing import (
+    PASSAGE_FORMAT,
     delete_session_from_indexes,
     index_session,
     indexed_model,
@@ -28,7 +30,13 @@ from insightcap.search.indexing import (
 )
 from insightcap.search.keyword import fts_query, mentioned_speakers
 from insightcap.search.passages import build_passages
-from insightcap.search.schema import SearchFilters
+from insightcap.search.schema import (
+    SEARCH_SECTIONS,
+    SearchFilters,
+    SearchHit,
+    filter_problems,
+    only_by_meaning,
+)
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.search_tables import PassageRecord
@@ -107,7 +115,39 @@ def test_passages_are_overlapping_windows_covering_every_segment(shared_eval: Pa
     assert all(later.first_segment <= earlier.last_segment + 1 for earlier, later in pairs)
     # Consecutive windows share their tail unless that tail alone is longer than the overlap.
     assert all(later.start < earlier.end for earlier, later in pairs)
-    assert all(passage.speaker in passage.speakers for passage in passages)
+    # A passage names a speaker only when they are the only one in it: a conversation is not one person's.
+    assert all(passage.speaker == (passage.speakers[0] if len(passage.speakers) == 1 else None) for passage in passages)
+    assert any(len(passage.speakers) > 1 for passage in passages)
+    for passage in passages:
+        spoken = [segment for segment in transcript.segments[passage.first_segment : passage.last_segment + 1]
+                  if segment.text.split()]
+        assert passage.speakers == list(dict.fromkeys(segment.speaker for segment in spoken))
+
+
+def test_a_section_is_named_as_stored_as_in_the_memo_or_as_in_the_web_app() -> None:
+    names = {"idea": "idea", "Commitments": "action_item", "action items": "action_item", "Action-Item": "action_item",
+             "Open questions": "question", "Practical strategies": "strategy", "background": "context",
+             "transcript": "transcript"}
+    assert {name: SearchFilters(section=name).section for name in names} == names
+    with pytest.raises(ValidationError) as unknown:
+        SearchFilters(section="bogus")
+    problem = filter_problems(unknown.value)
+    assert problem.startswith("There is no section 'bogus'. Choose one of: context, idea,")
+    assert all(section in problem for section in SEARCH_SECTIONS)
+    with pytest.raises(ValidationError) as both:
+        SearchFilters.model_validate({"section": "decisions", "date_from": "next week", "date_to": "soon"})
+    assert filter_problems(both.value) == ("Dates must look like 2026-11-25. There is no section 'decisions'. Choose one of: "
+                                           f"{', '.join(SEARCH_SECTIONS)} (action_item is the memo's commitments; "
+                                           "transcript finds what was said, without insights).")
+
+
+def test_a_passage_hit_is_credited_to_the_conversation_not_to_one_of_its_speakers() -> None:
+    common = {"session_id": "s", "session_title": "Mentor onboarding", "quote": "…", "start": 1.0, "end": 9.0, "score": 1.0}
+    assert SearchHit(kind="passage", speakers=["Sam", "Maria"], **common).said_by == "conversation between Sam and Maria"
+    several = SearchHit(kind="passage", speakers=["Sam", "Maria", "Ana"], **common)
+    assert several.said_by == "conversation between Sam, Maria and Ana"
+    assert SearchHit(kind="passage", speaker="Maria", speakers=["Maria"], **common).said_by == "Maria"
+    assert SearchHit(kind="passage", **common).said_by == ""
 
 
 def test_hostile_query_syntax_is_searched_as_words() -> None:
@@ -139,6 +179,13 @@ def test_search_finds_an_insight_by_keyword_and_by_paraphrase(settings_copy: Set
     by_meaning = search(settings_copy, "mail the slideshows to the manager", SearchFilters(kind="insight"), limit=1,
                         mode="semantic")
     assert by_meaning[0].statement == "Everyone sends their slides to the project manager"
+    assert by_keyword[0].has_query_words and not only_by_meaning(by_keyword)
+
+
+def test_results_with_no_word_of_the_query_are_flagged_as_only_close_in_meaning(settings_copy: Settings) -> None:
+    # Nothing in two design meetings is about taxes: search still returns its nearest neighbours.
+    unrelated = search(settings_copy, "xylophone quarterly tax audit", limit=5)
+    assert unrelated and only_by_meaning(unrelated)
 
 
 @pytest.mark.slow
@@ -151,16 +198,23 @@ def test_filters_restrict_results(settings_copy: Settings) -> None:
     assert search(settings_copy, query, SearchFilters(program="Another cohort")) == []
     ideas = search(settings_copy, query, SearchFilters(section="idea"))
     assert ideas and all(hit.kind == "insight" and hit.section == "idea" for hit in ideas)
+    commitments = search(settings_copy, "slides", SearchFilters(section="commitments"))
+    assert [hit.statement for hit in commitments] == ["Everyone sends their slides to the project manager"]
+    transcript_only = search(settings_copy, "LCD display", SearchFilters(section="transcript"))
+    assert transcript_only and all(hit.kind == "passage" and hit.section is None for hit in transcript_only)
     marketing = search(settings_copy, query, SearchFilters(speaker="marketing"))
-    assert marketing and all(hit.kind == "passage" for hit in marketing)
+    assert marketing and all(hit.kind == "passage" and "Marketing" in hit.speakers for hit in marketing)
     given = {"Marketing": "Cat", "User Interface": "Uma", "Project Manager": "Pat", "Industrial Designer": "Ian"}
     with session_scope(settings_copy) as db:
         repo.get_session(db, "es2006a").speaker_names = given
     # A passage matches a speaker who spoke in it, by transcript label or by the name given later,
-    # and shows its main speaker (who need not be the one filtered for) by the given name.
+    # and shows everyone speaking in it, by their given names: never one of them as if they said it all.
     by_name = search(settings_copy, query, SearchFilters(speaker="cat"))
     assert by_name and {hit.session_id for hit in by_name} == {"es2006a"}
-    assert all(hit.speaker in given.values() for hit in by_name)
+    assert all("Cat" in hit.speakers and set(hit.speakers) <= set(given.values()) for hit in by_name)
+    assert all(hit.speaker is None and hit.said_by.startswith("conversation between") for hit in by_name
+               if len(hit.speakers) > 1)
+    assert any(len(hit.speakers) > 1 for hit in by_name)
 
 
 @pytest.mark.slow
@@ -264,6 +318,28 @@ def test_an_index_of_another_model_is_refused_by_search_and_rebuilt_by_the_next_
         stored = np.frombuffer(first.search_embedding, dtype=np.float32)
     assert np.allclose(stored, encoder.encode([first_text])[0], atol=1e-5)
     assert {hit.session_id for hit in search(settings_copy, "remote control design", mode="semantic")}
+
+
+def test_passages_stored_by_an_earlier_version_are_shown_right_and_cut_again_by_the_next_indexing(
+    settings_copy: Settings,
+) -> None:
+    """Before PASSAGE_FORMAT 2, a passage's stored speaker was whoever said most in it."""
+    with session_scope(settings_copy) as db:
+        db.execute(text("UPDATE passages SET speaker = 'Marketing'"))
+        vectors = {row.search_embedding for row in db.query(PassageRecord)}
+    meta = settings_copy.data_dir / "index" / "search.json"
+    meta.write_text(json.dumps({key: value for key, value in json.loads(meta.read_text()).items()
+                                if key != "passage_format"}))
+    hits = search(settings_copy, "remote control design", SearchFilters(kind="passage"), mode="keyword")
+    assert any(len(hit.speakers) > 1 for hit in hits)
+    assert all(hit.speaker is None for hit in hits if len(hit.speakers) > 1)
+
+    index_session(settings_copy, "es2006b")
+    with session_scope(settings_copy) as db:
+        rows = db.query(PassageRecord).all()
+        assert all(row.speaker == (row.speakers[0] if len(row.speakers) == 1 else None) for row in rows)
+        assert {row.search_embedding for row in rows} == vectors  # cut again, not embedded again
+    assert json.loads(meta.read_text())["passage_format"] == PASSAGE_FORMAT
 
 
 def test_each_row_stores_the_packaged_vector_for_themes_and_the_search_encoders_for_search(

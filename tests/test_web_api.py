@@ -211,6 +211,13 @@ def test_memo_exports(client, seeded_session) -> None:
     assert client.get(f"{base}/rtf").status_code == 422
 
 
+def test_an_exported_memo_links_back_to_the_app_it_was_downloaded_from(client, seeded_session) -> None:
+    linked = FIRST_MEMO + f"\n[The moment]({'/sessions/' + seeded_session}?t=12)\n"
+    client.post(f"/sessions/{seeded_session}/memo", data={"markdown": linked, "version": 1})
+    exported = client.get(f"/api/sessions/{seeded_session}/memo/export/md").text
+    assert f"[The moment](http://testserver/sessions/{seeded_session}?t=12)" in exported
+
+
 def test_preview_never_renders_raw_html(client) -> None:
     html = client.post("/api/preview", json={"markdown": "**Hi** <script>alert(1)</script>"}).json()["html"]
     assert "<strong>Hi</strong>" in html and "<script>" not in html
@@ -305,6 +312,34 @@ def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session,
     page = client.get("/search", params={"q": "long email with every problem", "program": "Mentoring cohort"}).text
     assert f'href="/sessions/{seeded_session}?t=13.1"' in page
     assert client.get("/search", params={"q": "email", "program": "No such program"}).text.count('class="hit"') == 0
+    assert "Feedback circle at 00:13" in page  # 13.05 s, written as the memo and the CLI write it
+    assert "only the closest in meaning" not in page
+    unrelated = client.get("/search", params={"q": "xylophone quarterly tax audit"}).text
+    assert 'class="hit"' in unrelated and "None of these results contains a word of your search" in unrelated
+
+    # A stretch of transcript holds several people's words: it names them all, and no one as its speaker.
+    said = client.get("/api/search", params={"q": "long email with every problem", "section": "transcript"}).json()
+    assert said["hits"] and all(hit["kind"] == "passage" for hit in said["hits"])
+    first = said["hits"][0]
+    assert first["speaker"] is None
+    assert first["speakers"] == ["Hannah Lee", "Marcus Johnson", "Sofia Rossi", "Kwame Mensah"]
+    page = client.get("/search", params={"q": "long email with every problem", "section": "transcript"}).text
+    assert "· conversation between Hannah Lee, Marcus Johnson, Sofia Rossi and Kwame Mensah" in page
+
+
+def test_an_unknown_search_section_is_refused_with_the_valid_ones(client, seeded_session) -> None:
+    refused = client.get("/api/search", params={"q": "feedback", "section": "bogus"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith(
+        "There is no section 'bogus'. Choose one of: context, idea, strategy, resource, action_item, question, "
+        "reaction, transcript")
+    assert client.get("/api/search", params={"q": "feedback", "section": "commitments"}).status_code == 200
+    page = client.get("/search", params={"q": "feedback", "section": "bogus"}).text
+    assert '<p class="alert error" role="alert">There is no section &#39;bogus&#39;. Choose one of:' in page
+    # The memo's heading picks its section in the form, which offers the transcript alone too.
+    form = client.get("/search", params={"q": "feedback", "section": "Commitments"}).text
+    assert '<option value="action_item" selected>Action items</option>' in form
+    assert '<option value="transcript" >Transcript only</option>' in form
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
 
     from insightcap.storage.tables import SessionRecord
+    from insightcap.weights import ModelSpec
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 out = Console()
@@ -71,39 +72,77 @@ def _session_or_fail(db: DbSession, session_ref: str) -> SessionRecord:
         _fail(str(error))
 
 
+class _StageBars:
+    """One progress bar per stage of a job, each with its own clock.
+
+    A bar reads 100% only once the job has recorded its stage as completed: a stage can report its
+    end and still fail after it (the memo is drafted, then its template turns out to be broken).
+    Stages completed by an earlier run are shown as such, without a clock, as they do not run now.
+    """
+
+    COLUMNS = (
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        TextColumn("{task.fields[state]:>7}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
+    # Below 100% until the runner has recorded the stage as completed.
+    UNCONFIRMED = 0.99
+
+    def __init__(self, bar: Progress, stage_names: list[str], done_before: set[str]) -> None:
+        from insightcap.jobs.stages import STAGES
+
+        self.bar = bar
+        self.tasks = {
+            name: bar.add_task(STAGES[name].label, total=1.0, start=False, completed=float(name in done_before),
+                               state="skipped" if name in done_before else "",
+                               message="done in an earlier run" if name in done_before else "")
+            for name in stage_names
+        }
+        self.done_before = done_before
+        self.started: list[str] = []
+
+    def report(self, stage: str, fraction: float, message: str) -> None:
+        """The job runner's listener."""
+        if stage not in self.started:
+            # The runner starts a stage only after recording the one before as completed.
+            if self.started:
+                self._end(self.started[-1], "100%", "done", completed=1.0)
+            self.bar.start_task(self.tasks[stage])
+            self.started.append(stage)
+        shown = min(fraction, self.UNCONFIRMED)
+        self.bar.update(self.tasks[stage], completed=shown, state=f"{shown:.0%}", message=message)
+
+    def settle(self, completed_stages: list[str]) -> None:
+        """Show how the run ended: the last stage that ran completed or failed; later ones did not run."""
+        if self.started:
+            last = self.started[-1]
+            if last in completed_stages:
+                self._end(last, "100%", "done", completed=1.0)
+            else:
+                self._end(last, "failed", "see the error below")
+        for name, task in self.tasks.items():
+            if name not in self.done_before and name not in self.started:
+                self.bar.update(task, message="not run")
+
+    def _end(self, stage: str, state: str, message: str, completed: float | None = None) -> None:
+        self.bar.stop_task(self.tasks[stage])
+        self.bar.update(self.tasks[stage], state=state, message=message, completed=completed)
+
+
 def _run_with_progress(settings: Settings, job_id: str) -> None:
     from insightcap.jobs.runner import run_job
-    from insightcap.jobs.stages import STAGES
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
     with session_scope(settings) as db:
         job = repo.get_job(db, job_id)
-        stage_names = [name for name in job.stages]
-        done = set(job.completed_stages)
-    columns = (
-        TextColumn("{task.description:<20}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[message]}"),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        # A stage's clock starts when it does, so each bar shows that stage's own time.
-        tasks = {
-            name: bar.add_task(STAGES[name].label, total=1.0, completed=1.0 if name in done else 0.0,
-                               message="done" if name in done else "", start=name in done)
-            for name in stage_names
-        }
-
-        def listener(stage: str, fraction: float, message: str) -> None:
-            if not bar.tasks[tasks[stage]].started:
-                bar.start_task(tasks[stage])
-            bar.update(tasks[stage], completed=fraction, message=message)
-            if fraction >= 1.0:
-                bar.stop_task(tasks[stage])
-
-        finished = run_job(settings, job_id, listener)
+        stage_names, done_before = list(job.stages), set(job.completed_stages)
+    with Progress(*_StageBars.COLUMNS, console=err, transient=False) as bar:
+        stages = _StageBars(bar, stage_names, done_before)
+        finished = run_job(settings, job_id, stages.report)
+        stages.settle(finished.completed_stages)
     if finished.status == "failed":
         _fail(finished.error or "processing failed")
 
@@ -143,12 +182,13 @@ def _summarise(settings: Settings, session_id: str) -> None:
         record = repo.get_session(db, session_id)
         transcript = repo.load_output(db, session_id, "transcript", Transcript)
         insights = repo.load_output(db, session_id, "insights", SessionInsights)
+        titles = _theme_titles(db, session_id)
         title = record.title
     table = Table(title=f"Session {session_id}: {title}", show_header=False)
     table.add_row("Duration", _clock(transcript.duration))
-    table.add_row("Language", transcript.language or "unknown")
+    table.add_row("Language", transcript.language or ("not given in the transcript" if transcript.source == "import" else "unknown"))
     table.add_row("Transcript", f"{len(transcript.segments)} segments, speakers: {', '.join(transcript.speakers) or 'not identified'}")
-    table.add_row("Themes", escape(", ".join(topic.title for topic in insights.topics)))
+    table.add_row("Themes", escape("; ".join(titles.values()) or "none with clear insights"))
     for section in Section:
         count = len(insights.in_section(section))
         if count:
@@ -158,10 +198,23 @@ def _summarise(settings: Settings, session_id: str) -> None:
     out.print(table)
 
 
+def _theme_titles(db: DbSession, session_id: str) -> dict[int, str]:
+    """Topic index → the title the memo gives that theme (the generator may have written it), in
+    the memo's order, so the summary, `show` and the memo call a theme by one name. Topics the memo
+    has no theme for (nothing but chatter or a commitment) are not in it."""
+    from insightcap.memo.schema import MemoDraft
+    from insightcap.storage import repository as repo
+
+    draft = repo.load_output(db, session_id, "memo", MemoDraft)
+    return {theme.topic_index: theme.title for theme in draft.themes} if draft else {}
+
+
 def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+    """Moments and lengths exactly as the memo and the web app write them (truncated to the second),
+    so a quote found here is at the same time there."""
+    from insightcap.memo.render import format_timestamp
+
+    return format_timestamp(seconds)
 
 
 def _submit(
@@ -289,6 +342,7 @@ def show(
         record = _session_or_fail(db, session)
         transcript = repo.load_output(db, record.id, "transcript", Transcript)
         insights = repo.load_output(db, record.id, "insights", SessionInsights)
+        titles = _theme_titles(db, record.id)
         jobs = repo.jobs_for_session(db, record.id)
         names = record.speaker_names or {}
         header = f"[bold]{escape(record.title)}[/] ({record.id}) — {record.status}"
@@ -306,7 +360,7 @@ def show(
                       highlight=False)
     if insights:
         for topic in insights.topics:
-            out.rule(f"Theme: {escape(topic.title)}")
+            out.rule(f"Theme: {escape(titles.get(topic.index, topic.title))}")
             for insight in insights.for_topic(topic.index):
                 speaker = names.get(insight.speaker or "", insight.speaker) or "?"
                 out.print(
@@ -352,27 +406,37 @@ def memo(
 def search(
     query: Annotated[str, typer.Argument(help="Words or a question, e.g. 'how do we keep new members engaged'.")],
     program: ProgramOption = None,
-    section: Annotated[Optional[str], typer.Option(help="Only this section: idea, strategy, resource, action_item, …")] = None,
-    speaker: Annotated[Optional[str], typer.Option(help="Only what this speaker said.")] = None,
+    section: Annotated[Optional[str], typer.Option(
+        help="Only this section: context, idea, strategy, resource, action_item (or commitments), question, "
+             "reaction; or transcript for what was said, without insights.")] = None,
+    speaker: Annotated[Optional[str], typer.Option(
+        help="Only this speaker's insights, and stretches of transcript where they speak.")] = None,
     limit: Annotated[int, typer.Option(help="How many results.")] = 10,
 ) -> None:
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""
+    from pydantic import ValidationError
+
     from insightcap.search.hybrid import search as run_search
-    from insightcap.search.schema import SearchFilters
+    from insightcap.search.schema import NO_QUERY_WORDS, TRANSCRIPT, SearchFilters, filter_problems, only_by_meaning
     from insightcap.themes.index import IndexMismatch
 
-    filters = SearchFilters(program=program, section=section, speaker=speaker)
+    try:
+        filters = SearchFilters(program=program, section=section, speaker=speaker)
+    except ValidationError as invalid:
+        _fail(filter_problems(invalid))
     try:
         hits = run_search(get_settings(), query, filters, limit)
     except IndexMismatch as stale:
         _fail(str(stale))
     if not hits:
         out.print("No matches. Try other words, or fewer filters.")
+    elif only_by_meaning(hits):
+        out.print(f"[yellow]{NO_QUERY_WORDS}[/]")
     for hit in hits:
-        label = hit.section or "transcript"
+        label = hit.section or TRANSCRIPT
         out.print(
             f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
-            f"{escape(hit.speaker or '')}: {escape(hit.statement or hit.quote)}",
+            f"{escape(hit.said_by or 'unnamed speaker')}: {escape(hit.statement or hit.quote)}",
             highlight=False,
         )
 
@@ -537,8 +601,10 @@ def models(
     from insightcap.weights import ModelUnavailable, load_manifest, model_path
 
     settings = get_settings()
-    chosen = {settings.asr_model, settings.embedding_model, settings.nlp_model, settings.generator_model}
-    table = Table("name", "task", "source", "license", "in use", "weights")
+    chosen = {settings.asr_model, settings.embedding_model, settings.nlp_model, settings.speaker_model}
+    if settings.generator.strip().lower() not in ("none", "openai"):  # those draft without the local model
+        chosen.add(settings.generator_model)
+    table = Table("name", "task", "weights from", "license", "in use", "check")
     failures = 0
     for spec in load_manifest().values():
         status = ""
@@ -547,10 +613,17 @@ def models(
                 status = f"ok: {model_path(spec.name, settings.model_cache_dir)}"
             except ModelUnavailable as error:
                 status, failures = f"missing: {error}", failures + (spec.name in chosen and spec.task != "generator")
-        table.add_row(spec.name, spec.task, spec.source, spec.license, "yes" if spec.name in chosen else "", status)
+        table.add_row(spec.name, spec.task, _weights_source(spec), spec.license, "yes" if spec.name in chosen else "", status)
     out.print(table)
     if failures:
         raise typer.Exit(code=1)
+
+
+def _weights_source(spec: ModelSpec) -> str:
+    """The PyPI packages a model's weights ship in (one a line), else its hub id or folder."""
+    if spec.source == "pypi":
+        return "\n".join(spec.packages)
+    return f"hub: {spec.hub_id}" if spec.source == "hub" else f"folder: {spec.path}"
 
 
 @app.command("convert-whisper")

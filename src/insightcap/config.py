@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Web sign-in: how long a browser stays signed in, and whether its cookie is only ever sent over
     # HTTPS. None decides per request (Secure when the request came over HTTPS, as behind a proxy).
     login_days: int = 14
+    # The address people open the web app at: exported memos link each moment there. `serve`'s
+    # default; set it when the app is served elsewhere (another port, a shared host behind a proxy).
+    app_url: str = "http://127.0.0.1:8000"
     secure_cookies: bool | None = None
     # Failed sign-ins allowed per address and per account in `login_window_minutes` before refusing.
     login_attempts: int = 5

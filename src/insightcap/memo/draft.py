@@ -51,6 +51,7 @@ from insightcap.resources import prompt_text
 from insightcap.themes.embed import Embedder
 from insightcap.themes.schema import ThemeRecurrence
 from insightcap.transcript.schema import Transcript
+from insightcap.wording import in_words
 
 DETERMINISTIC = "no generator (deterministic)"
 # Share of the memo's progress bar for the follow-up questions; the summary takes the rest.
@@ -335,20 +336,28 @@ def _counted(count: int, noun: str) -> str:
 
 
 def overview(
-    participants: list[str], duration: float, titles: list[str], shown: int | None = OVERVIEW_TITLES
+    participants: list[str],
+    duration: float,
+    titles: list[str],
+    shown: int | None = OVERVIEW_TITLES,
+    *,
+    commitments: int = 0,
 ) -> str:
     """The background's first sentence: who met, for how long, how many themes and the titles of the
     first `shown` of them (`titles` come biggest first; None names them all). The "Key themes" section
-    right below lists every theme."""
+    right below lists every theme. With no theme, the memo has no "Key themes" section; a topic that
+    held only `commitments` is not a theme (they have their own section), so the sentence names them
+    rather than leave the reader wondering where what they agreed went."""
     who = f"{_counted(len(participants), 'participant')} ({', '.join(participants)})" if participants else "The group"
     length = _counted(max(1, round(duration / 60)), "minute")
     if not titles:
-        return f"{who} met for {length}; no themes with clear insights were found."
+        agreed = f" and agreed on {_counted(commitments, 'commitment')} (listed below)" if commitments else ""
+        return f"{who} met for {length}{agreed}; no themes with clear insights were found."
     met = f"{who} met for {length} and discussed {_counted(len(titles), 'theme')}"
     named = titles if shown is None else titles[:shown]
     if not named:
         return f"{met}."
-    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    listed = in_words(named)
     return f"{met}: {listed}." if len(named) == len(titles) else f"{met}, above all {listed}."
 
 
@@ -358,11 +367,17 @@ def session_duration(transcript: Transcript) -> float:
 
 
 def background_text(
-    transcript: Transcript, titles: list[str], summary: str, shown: int | None = OVERVIEW_TITLES
+    transcript: Transcript,
+    titles: list[str],
+    summary: str,
+    shown: int | None = OVERVIEW_TITLES,
+    *,
+    commitments: int = 0,
 ) -> str:
-    """The memo's background paragraph: the overview of the session (its `titles` biggest first),
-    then the `summary`. eval/train_summary.py tunes the summary on exactly this text."""
-    opening = overview(transcript.speakers, session_duration(transcript), titles, shown)
+    """The memo's background paragraph: the overview of the session (its `titles` biggest first, and
+    how many `commitments` when there is no theme), then the `summary`. eval/train_summary.py tunes
+    the summary on exactly this text."""
+    opening = overview(transcript.speakers, session_duration(transcript), titles, shown, commitments=commitments)
     return " ".join(filter(None, [opening, summary]))
 
 
@@ -443,7 +458,9 @@ def build_memo(
         session_date=session_date,
         duration_seconds=session_duration(transcript),
         participants=transcript.speakers,
-        background=background_text(transcript, [theme.title for theme in themes], summary),
+        background=background_text(
+            transcript, [theme.title for theme in themes], summary, commitments=len(commitments)
+        ),
         background_insights=background,
         themes=themes,
         resources=_by_time(insights.in_section(Section.RESOURCE)),

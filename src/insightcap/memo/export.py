@@ -2,12 +2,14 @@
 
 While the memo is still exactly the generated draft, HTML comes from the richer HTML template of the
 draft; once a facilitator has edited it, their Markdown is the memo, rendered with raw HTML disabled
-so transcript text can never inject markup.
+so transcript text can never inject markup. Either way the memo leaves the app as a file or an email,
+so its links into the web app are made absolute.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -22,6 +24,10 @@ from insightcap.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 
+# A link target from the app's root ("/sessions/…", not "//host"): in Markdown after "](" that is not
+# escaped (an escaped "\](" is a quote's text), in HTML in an href.
+_ROOT_LINK = {"md": re.compile(r"(?<!\\)(\]\()/(?!/)"), "html": re.compile(r'(href=")/(?!/)')}
+
 
 class MemoMissing(LookupError):
     """The session has no memo yet (still processing, or it failed)."""
@@ -35,8 +41,15 @@ def markdown_to_html_page(markdown: str, title: str) -> str:
     return environment.get_template("memo_page.html.j2").render(title=title, body=body)
 
 
+def absolute_links(text: str, fmt: Literal["md", "html"], app_url: str) -> str:
+    """`text` with its links into the web app made absolute: "/sessions/…" opens nothing from a file
+    or an email, while "http://127.0.0.1:8000/sessions/…" opens the session in the user's app."""
+    return _ROOT_LINK[fmt].sub(lambda link: f"{link[1]}{app_url.rstrip('/')}/", text)
+
+
 def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, approved_only: bool = False) -> str:
-    """The latest memo version, or the latest approved one (what a program's members may read)."""
+    """The latest memo version, or the latest approved one (what a program's members may read), with
+    absolute links."""
     with session_scope(settings) as db:
         record = repo.get_session(db, session_ref)
         latest = repo.latest_memo(db, record.id, approved_only=approved_only)
@@ -48,14 +61,19 @@ def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"]
             f"Check it with `insightcap show {record.id}`."
         )
     if fmt == "md":
-        return latest.markdown
-    # Unedited, the memo is the draft: its HTML template lays it out better than converted Markdown.
+        return absolute_links(latest.markdown, fmt, settings.app_url)
+    return absolute_links(_memo_page(settings, record.id, draft, latest.markdown, title), fmt, settings.app_url)
+
+
+def _memo_page(settings: Settings, session_id: str, draft: MemoDraft | None, markdown: str, title: str) -> str:
+    """The memo `markdown` as an HTML page. Unedited, the memo is the draft: its HTML template lays it
+    out better than converted Markdown, and links every time to the session at that moment."""
     try:
-        if draft is not None and program_memo(settings.data_dir, draft, "md") == latest.markdown:
-            return program_memo(settings.data_dir, draft, "html")
+        if draft is not None and program_memo(settings.data_dir, draft, "md") == markdown:
+            return program_memo(settings.data_dir, draft, "html", session_id=session_id)
     except MemoTemplateError as error:
         log.warning("%s Exporting the memo's Markdown as HTML instead.", error)
-    return markdown_to_html_page(latest.markdown, title)
+    return markdown_to_html_page(markdown, title)
 
 
 MemoFileFormat = Literal["md", "html", "docx", "pdf"]

@@ -5,6 +5,11 @@ A program can have its own templates: files of the same names in its folder unde
 A format the folder has no file for uses the default. Transcript text is escaped for the target
 format: HTML by Jinja's autoescape, Markdown by escaping every value the template prints, so a
 quote can never inject markup or break the memo's structure.
+
+Templates see the draft as `memo` and the session's id as `session_id` (None when the caller does
+not know it, as when the memo stage drafts the Markdown). Links into the web app are written from
+its root ("/sessions/…"), so they work on the app's own memo page; a memo leaving the app gets them
+absolute (memo/export.py, absolute_links).
 """
 
 from __future__ import annotations
@@ -100,19 +105,22 @@ def program_template_dir(data_dir: Path, program: str) -> Path:
     return data_dir / PROGRAM_TEMPLATES / folder
 
 
-def render_memo(draft: MemoDraft, fmt: Literal["md", "html"], template_dir: Path | None = None) -> str:
-    """The memo in `fmt`, with the template of that format in `template_dir` when it has one."""
+def render_memo(
+    draft: MemoDraft, fmt: Literal["md", "html"], template_dir: Path | None = None, *, session_id: str | None = None
+) -> str:
+    """The memo in `fmt`, with the template of that format in `template_dir` when it has one. With the
+    `session_id`, the HTML template links each time to the session page at that moment."""
     if fmt not in TEMPLATE_NAMES:
         raise ValueError(f"Unknown memo format '{fmt}': use 'md' or 'html'.")
     env = _environment(fmt, [template_dir, default_template_dir()] if template_dir else [default_template_dir()])
     try:
-        text = env.get_template(TEMPLATE_NAMES[fmt]).render(memo=draft)
+        text = env.get_template(TEMPLATE_NAMES[fmt]).render(memo=draft, session_id=session_id)
     except TemplateError as error:
         if template_dir is None or not (template_dir / TEMPLATE_NAMES[fmt]).is_file():
             raise
         where = f" (line {error.lineno})" if isinstance(error, TemplateSyntaxError) and error.lineno else ""
         raise MemoTemplateError(
-            f"The memo template {template_dir / TEMPLATE_NAMES[fmt]}{where} cannot be used: {error.message}. "
+            f"The memo template {template_dir / TEMPLATE_NAMES[fmt]}{where} cannot be used: {str(error.message).rstrip('.')}. "
             "Fix it, or delete the file to use the default template."
         ) from error
     # Optional sections leave runs of blank lines behind; one blank line is all either format needs.
@@ -133,6 +141,9 @@ def start_program_templates(data_dir: Path, program: str) -> dict[Path, bool]:
     return copied
 
 
-def program_memo(data_dir: Path, draft: MemoDraft, fmt: Literal["md", "html"]) -> str:
+def program_memo(
+    data_dir: Path, draft: MemoDraft, fmt: Literal["md", "html"], *, session_id: str | None = None
+) -> str:
     """The memo rendered with its program's own template for `fmt` where there is one."""
-    return render_memo(draft, fmt, program_template_dir(data_dir, draft.program) if draft.program else None)
+    template_dir = program_template_dir(data_dir, draft.program) if draft.program else None
+    return render_memo(draft, fmt, template_dir, session_id=session_id)

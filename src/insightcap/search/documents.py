@@ -9,12 +9,13 @@ top-k that can come back empty.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
-from insightcap.search.schema import SearchFilters, SearchHit
+from insightcap.search.schema import TRANSCRIPT, SearchFilters, SearchHit
 
 PASSAGE, INSIGHT = "passage", "insight"
 
@@ -79,14 +80,14 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
         f"ON programs.id = sessions.program_id WHERE {' AND '.join(shared)})"
     ) if shared else None
     keys: list[int] = []
-    # Passages have no section: a section filter asks for insights only.
-    if filters.section is None and filters.kind in (None, PASSAGE):
+    # Passages have no section: the "transcript" section asks for them only, any other for insights only.
+    if filters.section in (None, TRANSCRIPT) and filters.kind in (None, PASSAGE):
         conditions = [in_sessions.format(table="passages")] if in_sessions else []
         if filters.speaker:
             spoke = _SPEAKER_MATCH.format(label="spoke.value", table="passages")
             conditions.append(f"EXISTS (SELECT 1 FROM json_each(passages.speakers) AS spoke WHERE {spoke})")
         keys += _keys(db, "SELECT passages.id * 2 FROM passages", conditions, params)
-    if filters.kind in (None, INSIGHT):
+    if filters.section != TRANSCRIPT and filters.kind in (None, INSIGHT):
         conditions = [in_sessions.format(table="insights")] if in_sessions else []
         if filters.section:
             conditions.append("insights.section = :section")
@@ -107,14 +108,14 @@ def _keys(db: Session, query: str, conditions: list[str], params: dict[str, Any]
 
 _PASSAGE_HITS = """
 SELECT passages.id * 2 AS key, 'passage' AS kind, passages.session_id, sessions.title, programs.name AS program,
-       sessions.session_date, NULL AS section, passages.speaker, passages.text AS quote, NULL AS statement,
+       sessions.session_date, NULL AS section, passages.text AS quote, NULL AS statement,
        passages.start, passages."end", sessions.speaker_names, passages.speakers
 FROM passages JOIN sessions ON sessions.id = passages.session_id LEFT JOIN programs ON programs.id = sessions.program_id
 WHERE passages.id IN (SELECT value FROM json_each(:ids))
 """
 _INSIGHT_HITS = """
 SELECT insights.id * 2 + 1 AS key, 'insight' AS kind, insights.session_id, sessions.title, programs.name AS program,
-       sessions.session_date, insights.section, insights.speaker, insights.quote, insights.statement,
+       sessions.session_date, insights.section, insights.quote, insights.statement,
        insights.start, insights."end", sessions.speaker_names, json_array(insights.speaker) AS speakers
 FROM insights JOIN sessions ON sessions.id = insights.session_id LEFT JOIN programs ON programs.id = sessions.program_id
 WHERE insights.id IN (SELECT value FROM json_each(:ids))
@@ -138,21 +139,37 @@ def _given_names(row: RowMapping) -> dict[str, str]:
     return json.loads(names) if isinstance(names, str) else names
 
 
+def _labels(row: RowMapping) -> list[str]:
+    """The transcript labels of who speaks in a document, in the order they first speak."""
+    return [label for label in json.loads(row["speakers"] or "[]") if label]
+
+
 def speakers_of(row: RowMapping) -> set[str]:
     """Who speaks in a document: transcript labels and the names a facilitator gave them."""
-    labels = [label for label in json.loads(row["speakers"] or "[]") if label]
-    names = _given_names(row)
+    labels, names = _labels(row), _given_names(row)
     return {*labels, *(names[label] for label in labels if names.get(label))}
 
 
-def to_hits(rows: dict[int, RowMapping], scored: list[tuple[int, float]]) -> list[SearchHit]:
-    """Hits for the scored keys, in the given order, from their `load_rows` rows."""
+def _shown_speakers(row: RowMapping) -> list[str]:
+    """Who speaks in a document as a facilitator knows them: by given name where there is one.
+
+    A passage lists everyone in it (its stored `speaker` is not shown: a passage often holds several
+    people's words, and naming one would credit them with all of it)."""
+    names = _given_names(row)
+    return list(dict.fromkeys(names.get(label) or label for label in _labels(row)))
+
+
+def to_hits(
+    rows: dict[int, RowMapping], scored: list[tuple[int, float]], with_query_words: Collection[int] = ()
+) -> list[SearchHit]:
+    """Hits for the scored keys, in the given order, from their `load_rows` rows; `with_query_words`
+    are the keys keyword search matched."""
     hits = []
     for key, score in scored:
         row = rows.get(key)
         if row is None:
             continue
-        names = _given_names(row)
+        speakers = _shown_speakers(row)
         hits.append(
             SearchHit(
                 kind=row["kind"],
@@ -161,12 +178,14 @@ def to_hits(rows: dict[int, RowMapping], scored: list[tuple[int, float]]) -> lis
                 program=row["program"],
                 session_date=row["session_date"],
                 section=row["section"],
-                speaker=names.get(row["speaker"], row["speaker"]) if row["speaker"] else None,
+                speaker=speakers[0] if len(speakers) == 1 else None,
+                speakers=speakers,
                 quote=row["quote"],
                 statement=row["statement"],
                 start=row["start"],
                 end=row["end"],
                 score=score,
+                has_query_words=key in with_query_words,
             )
         )
     return hits

@@ -132,4 +132,5 @@ def search(
         by_speaker = speaker_ranking(query, [key for key, _ in fused], speakers)
         if by_speaker:
             fused = reciprocal_rank_fusion([*rankings, by_speaker])[:candidates]
-    return _without_overlaps(to_hits(rows, fused))[:limit]
+    hits = to_hits(rows, fused, with_query_words={key for key, _ in keyword})
+    return _without_overlaps(hits)[:limit]

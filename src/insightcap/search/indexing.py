@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -46,6 +47,18 @@ def _meta_path(settings: Settings) -> Path:
     return settings.data_dir / "index" / "search.json"
 
 
+# What a passage row holds, raised when that changes so rows cut by an earlier version are cut again
+# (with their embeddings kept) by the next indexing. 2: a passage names a speaker only when one
+# person speaks in it; before, it named whoever said most, as if they had said it all.
+PASSAGE_FORMAT = 2
+
+
+def _stored_meta(settings: Settings) -> dict[str, Any] | None:
+    """What the index was last built with (None before anything is indexed)."""
+    meta = _meta_path(settings)
+    return json.loads(meta.read_text()) if meta.exists() else None
+
+
 @dataclass(frozen=True)
 class RowEncoders:
     """The two models every passage and insight is embedded with, by the column each one fills.
@@ -68,10 +81,9 @@ class RowEncoders:
 
 def _indexed_models(settings: Settings) -> dict[str, str] | None:
     """The model behind each embedding column, as last indexed (None before anything is)."""
-    meta = _meta_path(settings)
-    if not meta.exists():
+    stored = _stored_meta(settings)
+    if stored is None:
         return None
-    stored = json.loads(meta.read_text())
     # Before the search encoder one model made every vector, and the file named only it.
     return {"embedding": stored.get("theme_model", stored["model"]), "search_embedding": stored["model"]}
 
@@ -89,6 +101,11 @@ def _stale_columns(settings: Settings, encoders: RowEncoders) -> list[str]:
             if stored.get(column, embedder.model_name) != embedder.model_name]
 
 
+def _passages_outdated(settings: Settings) -> bool:
+    stored = _stored_meta(settings)
+    return stored is not None and stored.get("passage_format", 1) != PASSAGE_FORMAT
+
+
 def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
     """Vectors of two models are not comparable, even when their sizes happen to match."""
     stored = indexed_model(settings)
@@ -102,7 +119,7 @@ def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
 
 def _write_meta(settings: Settings, encoders: RowEncoders) -> None:
     meta = {"model": encoders.search.model_name, "dimension": encoders.search.dimension,
-            "theme_model": encoders.themes.model_name}
+            "theme_model": encoders.themes.model_name, "passage_format": PASSAGE_FORMAT}
     # Searches read this file while sessions are indexed: it must never be seen half written.
     with replacing(_meta_path(settings)) as out:
         out.write((json.dumps(meta) + "\n").encode())
@@ -169,12 +186,12 @@ def index_session(
 
     Only this session's vectors change in the vector index: they replace whatever it held for the
     session before, so rows replaced by a re-run leave nothing behind. An index made by another
-    embedding model is rebuilt first.
+    embedding model, or with passages of an earlier PASSAGE_FORMAT, is rebuilt first.
     """
     encoders = RowEncoders.for_settings(settings)
-    if _stale_columns(settings, encoders):
-        # Made by another model (a new search encoder, or a changed setting): those stored vectors
-        # are redone once, then this session is indexed as usual.
+    if _stale_columns(settings, encoders) or _passages_outdated(settings):
+        # Made by another model (a new search encoder, or a changed setting) or an earlier version:
+        # those stored rows are redone once, then this session is indexed as usual.
         rebuild_indexes(settings, progress)
     with session_scope(settings) as db:
         passages, insights = _refresh_session_rows(db, session_id, encoders)

@@ -10,7 +10,6 @@ than the overlap, so no passage is a lone "Alright ." stranded before a long tur
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -30,7 +29,10 @@ OVERLAP_WORDS = 80
 @dataclass(frozen=True)
 class Passage:
     text: str
+    # The one person speaking in it; None when several do, as a passage of about 80 seconds of talk
+    # usually holds several people's words, and naming one would credit them with all of it.
     speaker: str | None
+    # Everyone speaking in it, in the order they first speak.
     speakers: list[str]
     start: float
     end: float
@@ -70,14 +72,10 @@ def _pieces(index: int, segment: Segment, most_words: int) -> list[_Piece]:
 
 
 def _passage(pieces: list[_Piece]) -> Passage:
-    words_by_speaker: Counter[str] = Counter()
-    for piece in pieces:
-        if piece.speaker:
-            words_by_speaker[piece.speaker] += len(piece.words)
     speakers = list(dict.fromkeys(piece.speaker for piece in pieces if piece.speaker))
     return Passage(
         text=" ".join(word for piece in pieces for word in piece.words),
-        speaker=words_by_speaker.most_common(1)[0][0] if words_by_speaker else None,
+        speaker=speakers[0] if len(speakers) == 1 else None,
         speakers=speakers,
         start=pieces[0].start,
         end=pieces[-1].end,

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from insightcap.insights.schema import Section
+from insightcap.wording import in_words
+
+# The section filter's value for transcript passages only: hits from the transcript are labelled
+# "transcript", so a facilitator can ask for just those by the same word.
+TRANSCRIPT = "transcript"
+SEARCH_SECTIONS: tuple[str, ...] = (*(section.value for section in Section), TRANSCRIPT)
+# What else a facilitator calls a section: the memo's headings ("Commitments", "Open questions") and
+# the web app's labels ("Action items"). Keys are written as `_section_key` leaves them.
+_OTHER_NAMES: dict[str, Section] = {
+    "background": Section.CONTEXT,
+    "ideas": Section.IDEA,
+    "strategies": Section.STRATEGY,
+    "practical_strategies": Section.STRATEGY,
+    "resources": Section.RESOURCE,
+    "resources_mentioned": Section.RESOURCE,
+    "action_items": Section.ACTION_ITEM,
+    "commitment": Section.ACTION_ITEM,
+    "commitments": Section.ACTION_ITEM,
+    "questions": Section.QUESTION,
+    "questions_raised": Section.QUESTION,
+    "open_questions": Section.QUESTION,
+    "reactions": Section.REACTION,
+}
+_DATE_PROBLEM = "Dates must look like 2026-11-25."
+
+
+def _section_key(name: str) -> str:
+    """So that "Action items", "action-item" and "ACTION_ITEM" all name one section."""
+    return re.sub(r"[^a-z]+", "_", name.strip().lower()).strip("_")
 
 
 class SearchFilters(BaseModel):
     program: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    # One of SEARCH_SECTIONS, whatever name of it was given.
     section: str | None = None
     speaker: str | None = None
     session_id: str | None = None
@@ -20,6 +54,31 @@ class SearchFilters(BaseModel):
     # The sessions the asking user may read (set by the access policy, never from user input);
     # None means no restriction, an empty list finds nothing.
     within_sessions: list[str] | None = None
+
+    @field_validator("section")
+    @classmethod
+    def _known_section(cls, name: str | None) -> str | None:
+        """Any name of a section, as SEARCH_SECTIONS spells it. An unknown one is refused: filtering
+        by it would find nothing, which reads as "no matches" instead of as a mistyped name."""
+        key = _section_key(name) if name is not None else None
+        if key is None or key in SEARCH_SECTIONS:
+            return key
+        if key in _OTHER_NAMES:
+            return _OTHER_NAMES[key].value
+        # A custom error keeps the sentence as it is (pydantic would prefix "Value error, ").
+        raise PydanticCustomError(
+            "unknown_section",
+            f"There is no section '{{name}}'. Choose one of: {', '.join(SEARCH_SECTIONS)} (action_item is the "
+            "memo's commitments; transcript finds what was said, without insights).",
+            {"name": name},
+        )
+
+
+def filter_problems(invalid: ValidationError) -> str:
+    """What is wrong with the filters, in sentences a facilitator can act on."""
+    problems = (_DATE_PROBLEM if error["loc"][0] in ("date_from", "date_to") else error["msg"]
+                for error in invalid.errors())
+    return " ".join(dict.fromkeys(problems))
 
 
 class SearchHit(BaseModel):
@@ -31,9 +90,35 @@ class SearchHit(BaseModel):
     program: str | None = None
     session_date: date | None = None
     section: str | None = None
+    # Who said it, when one person did; None for a passage where several people speak.
     speaker: str | None = None
+    # Everyone whose words are in the hit, in the order they first speak (by their given names).
+    speakers: list[str] = []
     quote: str
     statement: str | None = None
     start: float
     end: float
     score: float
+    # Whether a word of the query is in it; when none of the hits has one, they are only the
+    # closest in meaning, and may be about something else entirely (a query on a subject no
+    # session touched still gets its nearest neighbours).
+    has_query_words: bool = False
+
+    @property
+    def said_by(self) -> str:
+        """Who a hit's words are from, as the CLI and the search page show it. A passage is about 80
+        seconds of talk: it is credited to a conversation, never to one of the people in it."""
+        if len(self.speakers) > 1:
+            return f"conversation between {in_words(self.speakers)}"
+        return self.speaker or ""
+
+
+NO_QUERY_WORDS = (
+    "None of these results contains a word of your search: they are only the closest in meaning, and "
+    "may be about something else. Try other words, or fewer filters."
+)
+
+
+def only_by_meaning(hits: list[SearchHit]) -> bool:
+    """Whether no hit contains a word of the query: worth telling the user before they read them."""
+    return bool(hits) and not any(hit.has_query_words for hit in hits)

@@ -27,6 +27,7 @@ from insightcap.storage.search_tables import (
 from insightcap.storage.tables import InsightRecord, SessionRecord
 from insightcap.themes.pipeline import AgglomerativeClusterer, Cluster, ThemeModel
 from insightcap.themes.schema import ProgramTheme, ThemeQuote, ThemeRecurrence
+from insightcap.wording import in_words
 
 # Centroids this similar are the same theme seen again (MiniLM cosine; unrelated talk is < 0.5).
 SAME_THEME = 0.8
@@ -211,7 +212,10 @@ def _quote(db: Session, member: ThemeMemberRecord) -> ThemeQuote | None:
     record = db.get(SessionRecord, member.session_id)
     if row is None or record is None:
         return None
-    speaker = (record.speaker_names or {}).get(row.speaker, row.speaker) if row.speaker else None
+    # A passage is a stretch of conversation: it is credited to everyone speaking in it.
+    labels = [row.speaker] if member.kind == "insight" else row.speakers
+    names = record.speaker_names or {}
+    speaker = in_words(list(dict.fromkeys(names.get(label, label) for label in labels if label))) or None
     return ThemeQuote(
         session_id=record.id, session_title=record.title, session_date=session_day(record), speaker=speaker,
         text=row.quote if member.kind == "insight" else row.text, start=row.start, end=row.end,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
+from pydantic import ValidationError
 
 from insightcap import __version__
 from insightcap.memo.documents import render_markdown
-from insightcap.search.schema import SearchFilters
+from insightcap.search.schema import SEARCH_SECTIONS, SearchFilters, filter_problems
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.exports import export_file
@@ -194,8 +196,15 @@ def restore_memo(caller: CurrentCaller, session_id: str, restore: MemoRestore) -
 @router.get("/sessions/{session_id}/memo/export/{fmt}", responses={200: {"content": {
     "text/markdown": {}, "text/html": {}, "application/pdf": {},
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}}})
-def export_memo(caller: CurrentCaller, session_id: str, fmt: Literal["md", "html", "docx", "pdf"]) -> Response:
-    """Download the latest memo as Markdown, HTML, Word or PDF."""
+def export_memo(
+    request: Request, caller: CurrentCaller, session_id: str, fmt: Literal["md", "html", "docx", "pdf"]
+) -> Response:
+    """Download the latest memo as Markdown, HTML, Word or PDF.
+
+    Its links open the app at the address it was downloaded from, unless INSIGHTCAP_APP_URL says
+    where people open it (behind a proxy, the address this server sees may not be that one)."""
+    if "app_url" not in caller.settings.model_fields_set:
+        caller = replace(caller, settings=caller.settings.model_copy(update={"app_url": str(request.base_url)}))
     return export_file(caller, session_id, fmt)
 
 
@@ -212,12 +221,16 @@ def search(
     program: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    section: str | None = None,
+    section: str | None = Query(None, description=f"One of {', '.join(SEARCH_SECTIONS)} (transcript: passages "
+                                "only); the memo's headings work too, e.g. commitments for action_item."),
     speaker: str | None = None,
     session_id: str | None = None,
     limit: int = Query(20, ge=1, le=100),
 ) -> SearchOut:
     """Search insights and transcript passages of every session; each hit links to its moment."""
-    filters = SearchFilters(program=program or None, date_from=date_from, date_to=date_to,
-                            section=section or None, speaker=speaker or None, session_id=session_id or None)
+    try:
+        filters = SearchFilters(program=program or None, date_from=date_from, date_to=date_to,
+                                section=section or None, speaker=speaker or None, session_id=session_id or None)
+    except ValidationError as invalid:
+        raise HTTPException(status_code=422, detail=filter_problems(invalid)) from invalid
     return SearchOut(query=q, hits=views.search(caller, q, filters, limit))

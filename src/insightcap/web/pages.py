@@ -13,7 +13,14 @@ from pydantic import ValidationError
 from insightcap.auth.policy import Forbidden
 from insightcap.insights.schema import Section
 from insightcap.memo.documents import render_markdown
-from insightcap.search.schema import SearchFilters
+from insightcap.search.schema import (
+    NO_QUERY_WORDS,
+    SEARCH_SECTIONS,
+    TRANSCRIPT,
+    SearchFilters,
+    filter_problems,
+    only_by_meaning,
+)
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.intake import accept_upload
@@ -186,6 +193,10 @@ def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> R
     return _page(request, "themes", programs=programs, timeline=timeline, chosen=chosen)
 
 
+# The search form's section choices, as (value, label): the insight sections, then the transcript alone.
+_SECTION_CHOICES = [(name, {**views.SECTION_LABELS, TRANSCRIPT: "Transcript only"}[name]) for name in SEARCH_SECTIONS]
+
+
 @router.get("/search")
 def search_page(
     request: Request,
@@ -202,12 +213,13 @@ def search_page(
     try:
         filters = SearchFilters(program=program or None, date_from=date_from or None, date_to=date_to or None,
                                 section=section or None, speaker=speaker or None)
-    except ValidationError:
-        filters, error = SearchFilters(), "Dates must look like 2026-11-25."
+    except ValidationError as invalid:
+        filters, error = SearchFilters(), filter_problems(invalid)
     if q.strip() and error is None:
         try:
             hits = views.search(caller, q.strip()[:500], filters, 30)
         except views.SearchUnavailable as unavailable:
             error = str(unavailable)
     return _page(request, "search", q=q, filters=filters, hits=hits, error=error,
-                 programs=views.list_programs(caller), sections=[s.value for s in Section])
+                 only_by_meaning=NO_QUERY_WORDS if only_by_meaning(hits) else None,
+                 programs=views.list_programs(caller), sections=_SECTION_CHOICES)

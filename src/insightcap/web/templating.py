@@ -7,17 +7,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from insightcap.auth.schema import Principal
+from insightcap.memo.render import format_timestamp
 from insightcap.resources import resource_dir
 from insightcap.web.views import SECTION_LABELS
 
 
 def clock(seconds: float | None) -> str:
-    """1:02:03 or 02:03: how players and transcripts show a moment."""
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+    """1:02:03 or 02:03, as the memo writes a moment (the CLI too), so they always agree."""
+    return "" if seconds is None else format_timestamp(seconds)
 
 
 def signed_in(request: Request) -> Principal | None:

@@ -375,7 +375,7 @@ def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
 
 
 def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:
-    """Hybrid search over the sessions the caller may read, with speakers shown by their given names."""
+    """Hybrid search over the sessions the caller may read (hits name speakers by their given names)."""
     try:
         from insightcap.search.hybrid import search as hybrid_search
     except ImportError as error:
@@ -384,13 +384,6 @@ def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) 
         scope = policy.visible_session_ids(db, caller.principal)
         audit.record(db, caller.principal, "search", "", query[:200])
     try:
-        hits = hybrid_search(caller.settings, query, filters.model_copy(update={"within_sessions": scope}), limit)
+        return hybrid_search(caller.settings, query, filters.model_copy(update={"within_sessions": scope}), limit)
     except IndexMismatch as stale:
         raise SearchUnavailable(str(stale)) from stale
-    with session_scope(caller.settings) as db:
-        names = {session_id: dict(repo.get_session(db, session_id).speaker_names or {})
-                 for session_id in {hit.session_id for hit in hits}}
-    return [
-        hit.model_copy(update={"speaker": names[hit.session_id].get(hit.speaker, hit.speaker)}) if hit.speaker else hit
-        for hit in hits
-    ]
