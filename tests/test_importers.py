@@ -172,6 +172,20 @@ def test_zoom_one_line_per_turn(tmp_path: Path) -> None:
     ]
 
 
+def test_zoom_captions_stamped_with_the_time_of_day_start_at_zero(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "meeting_saved_closed_captions.txt",
+        "[Maria Lopez] 23:58:03\nWelcome, everyone.\n[Sam Okafor] 23:59:40\nThanks.\n"
+        "[Maria Lopez] 00:01:10\nLet's begin.\n",
+    )
+    transcript = import_transcript(path)
+    assert [(s.start, s.speaker) for s in transcript.segments] == [
+        (0.0, "Maria Lopez"), (97.0, "Sam Okafor"), (187.0, "Maria Lopez")  # past midnight, still later
+    ]
+    assert transcript.duration < 200
+
+
 def test_format_comes_from_content_not_extension(tmp_path: Path) -> None:
     path = _write(tmp_path, "transcript.txt", (FIXTURES / "zoom.vtt").read_text(encoding="utf-8"))
     assert import_transcript(path).produced_by == "vtt"

@@ -3,8 +3,9 @@
 Both write a header line per turn (who spoke and when it started) followed by what was said, and
 no end times; the importer fills those in. Layouts, from files the apps write:
 
-- Zoom, saved live transcript: `[Jane Doe] 00:01:02` then the text on the next lines; or one line
-  per turn, `00:01:02 Jane Doe: text` (also with the time in brackets).
+- Zoom, saved live transcript or closed captions: `[Jane Doe] 00:01:02` then the text on the next
+  lines; or one line per turn, `00:01:02 Jane Doe: text` (also with the time in brackets). Saved
+  closed captions give the time of day (`[Jane Doe] 14:03:22`): see from_session_start.
 - Teams, transcript downloaded as text/copied from the .docx: a title, date and length, then
   `Jane Doe   0:03` (name, several spaces, `M:SS` or `H:MM:SS`) and the text on the next lines,
   with notices such as `Jane Doe started transcription` in between.
@@ -16,6 +17,26 @@ import re
 from dataclasses import dataclass
 
 from insightcap.transcript.formats.cues import Cue, clean_text, parse_clock
+
+
+# A first turn this late is a time of day, not a time into the recording.
+CLOCK_TIME_FROM = 3600.0
+DAY = 86400.0
+
+
+def from_session_start(starts: list[float]) -> list[float]:
+    """Turn times counted from the session's start. Zoom's saved closed captions stamp each turn
+    with the time of day ("[Jane Doe] 14:03:22"); read as is, a one-hour session starting at 14:00
+    would last 15 hours. Times into the recording, whose first turn comes within the hour, are kept."""
+    if not starts or starts[0] < CLOCK_TIME_FROM:
+        return starts
+    days, previous, counted = 0.0, starts[0], []
+    for start in starts:
+        if start < previous - DAY / 2:  # past midnight
+            days += DAY
+        previous = start
+        counted.append(start + days - starts[0])
+    return counted
 
 
 @dataclass(frozen=True)
@@ -40,9 +61,10 @@ class TextExport:
                 )
             elif turns and not (self.notices and self.notices.match(line)):
                 turns[-1][2].append(line)
+        starts = from_session_start([start for start, _, _ in turns])
         return [
             Cue(start=start, end=None, text=clean_text(" ".join(lines)), speaker=clean_text(speaker) or None)
-            for start, speaker, lines in turns
+            for start, (_, speaker, lines) in zip(starts, turns)
         ]
 
     def _header(self, line: str) -> re.Match[str] | None:
