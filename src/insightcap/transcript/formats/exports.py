@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from insightcap.transcript.formats.cues import Cue, clean_text, parse_clock
 
-
 # A first turn this late is a time of day, not a time into the recording.
 CLOCK_TIME_FROM = 3600.0
 DAY = 86400.0
