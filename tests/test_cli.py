@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from insightcap.config import Settings
 from insightcap.memo.render import format_timestamp
+from insightcap.storage import repository as repo
+from insightcap.storage.db import session_scope
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -141,6 +144,10 @@ def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared
     # Its progress bar says it failed, not that the memo was drafted; the stages before it are done.
     assert "100%" not in bar_of(failed, "Drafting memo") and "failed" in bar_of(failed, "Drafting memo")
     assert "100%" in bar_of(failed, "Indexing insights") and "done" in bar_of(failed, "Indexing insights")
+    # So does the job the web app shows: the stage is not at 100% when its template fails.
+    with session_scope(Settings(data_dir=data)) as db:
+        job = repo.jobs_for_session(db, second)[-1]
+        assert job.stage == "memo" and job.progress < 1.0
     (folder / "memo.md.j2").unlink()  # back to the default
     retried = cli(data, "retry", second)
     assert "## Key themes" in cli(data, "memo", second).stdout

@@ -105,6 +105,10 @@ def embed(ctx: StageContext) -> None:
         cluster_program_themes(ctx.settings, program_name)
 
 
+# The memo stage's progress bar up to the finished draft; rendering and saving it take the rest.
+DRAFTING_SHARE = 0.95
+
+
 def memo(ctx: StageContext) -> None:
     """Draft the memo. A memo a facilitator already edited is never replaced: the draft is stored
     beside it and only becomes a version when the session has none yet."""
@@ -127,7 +131,8 @@ def memo(ctx: StageContext) -> None:
         program=program,
         session_date=session_date,
         program_themes=session_theme_links(ctx.settings, ctx.session_id),
-        progress=ctx.progress,
+        # The stage is not done once the draft is: its program's template can still fail to render.
+        progress=lambda fraction, message="": ctx.progress(DRAFTING_SHARE * fraction, message),
         settings=ctx.settings,
     )
     try:
@@ -138,6 +143,7 @@ def memo(ctx: StageContext) -> None:
         repo.save_output(db, ctx.session_id, "memo", draft)
         if repo.latest_memo(db, ctx.session_id) is None:
             repo.add_memo_version(db, ctx.session_id, markdown)
+    ctx.progress(1.0, "Memo saved")
 
 
 STAGES: dict[str, Stage] = {
