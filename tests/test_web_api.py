@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -58,8 +59,12 @@ def test_the_upload_form_works_without_javascript(client, queue) -> None:
     with ZOOM_VTT.open("rb") as handle:
         response = client.post("/upload", files={"file": ("zoom.vtt", handle, "text/vtt")}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/jobs/{queue.submitted[0]}"
-    refused = client.post("/upload", files={"file": ("notes.docx", b"PK\x03\x04" + bytes(5000))})
+    refused = client.post("/upload", files={"file": ("notes.docx", b"PK\x03\x04" + bytes(5000))},
+                          data={"title": "Week 3 circle", "date": "2026-11-20", "speakers": "4"})
     assert refused.status_code == 415 and "ZIP archive" in refused.text and '<form id="upload-form"' in refused.text
+    # The form comes back as it was filled in: only the file has to be chosen again.
+    for field, value in (("title", "Week 3 circle"), ("date", "2026-11-20"), ("speakers", "4")):
+        assert re.search(rf'<input id="{field}" [^>]*value="{value}"', refused.text)
 
 
 def test_recording_upload_is_stored_and_served_with_range_requests(client, settings) -> None:

@@ -479,7 +479,8 @@ def template(program: Annotated[str, typer.Argument(help="The program's name.")]
     for path, copied in start_program_templates(settings.data_dir, program).items():
         out.print(f"{path} ({'a copy of the default' if copied else 'already there, left as it is'})", highlight=False)
     out.print(
-        "Edit them (Jinja2, see web/templates/memo/ for the fields); the program's next memos use them. "
+        "Edit them (Jinja2; the copies use every field a memo has, and the README's section \"A program's own "
+        "memo template\" describes them); the program's next memos use them. "
         "Delete a file to go back to the default; memos already drafted are not changed."
     )
 

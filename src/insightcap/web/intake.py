@@ -86,7 +86,7 @@ async def accept_upload(request: Request, caller: Caller) -> Submitted:
             original_name=upload.filename,
         )
     except user_facing_errors() as error:
-        raise UploadRejected(str(error)) from None
+        raise UploadRejected(str(error), fields=upload.fields) from None
     finally:
         upload.discard()
     await run_in_threadpool(_audit_upload, caller, submitted.session_id, upload.filename)

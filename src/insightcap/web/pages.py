@@ -47,12 +47,21 @@ def index(request: Request, caller: CurrentCaller, deleted: bool = False) -> Res
     return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted)
 
 
-def _upload_page(request: Request, caller: views.Caller, error: str | None = None, status_code: int = 200) -> Response:
+def _upload_page(
+    request: Request,
+    caller: views.Caller,
+    error: str | None = None,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """The upload form; after a rejected upload, with the `error` and the `form` fields as they were
+    filled in (a browser cannot be given the file back, so only it has to be chosen again)."""
     return _page(
         request,
         "upload",
         status_code,
         error=error,
+        form=form or {},
         programs=[program for program in views.list_programs(caller) if program.can_upload],
         may_name_new_program=caller.principal.is_admin,
         max_bytes=request.app.state.max_upload_bytes,
@@ -78,7 +87,7 @@ async def upload(request: Request, caller: CurrentCaller) -> Response:
     try:
         submitted = await accept_upload(request, caller)
     except UploadRejected as error:
-        return _upload_page(request, caller, str(error), error.status_code)
+        return _upload_page(request, caller, str(error), error.status_code, error.fields)
     except Forbidden as error:
         return _upload_page(request, caller, str(error), 403)
     return _see_other(f"/jobs/{submitted.job_id}")

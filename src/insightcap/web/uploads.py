@@ -29,11 +29,13 @@ _ENVELOPE_BYTES = 64 * 1024
 
 
 class UploadRejected(ValueError):
-    """The upload cannot be accepted; the message says what to do instead."""
+    """The upload cannot be accepted; the message says what to do instead. `fields` are the form's
+    text fields as far as they were read, so the form can be shown again as the user filled it in."""
 
-    def __init__(self, message: str, status_code: int = 422) -> None:
+    def __init__(self, message: str, status_code: int = 422, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.fields = fields or {}
 
 
 @dataclass
@@ -201,6 +203,8 @@ async def receive_upload(
             receiver.upload.discard()
         if isinstance(error, FormParserError):
             raise UploadRejected("The upload was garbled on the way; try again.") from None
+        if isinstance(error, UploadRejected) and not error.fields:
+            error.fields = dict(receiver.fields)  # as far as they were read
         raise
     receiver.upload.fields = receiver.fields
     return receiver.upload
