@@ -60,6 +60,8 @@ _DEADLINE_MARKERS = frozenset({"by", "before", "until", "till", "on", "for", "wi
 # weeks" and a bare "two weeks" are how long something lasts.
 _OFFSET_MARKERS = frozenset({"in", "within"})
 _VOCATIVE_DEPS = frozenset({"npadvmod", "intj", "vocative", "dep"})
+# Present-tense verbs that put work ahead of the speaker ("we need to…", "I have to…").
+_OBLIGATIONS = frozenset({"need", "have", "want", "got", "plan", "intend", "promise", "offer", "volunteer", "agree"})
 # Verbs of politeness: "thank you", "sorry, excuse me" are no one's work.
 _COURTESIES = frozenset({"thank", "welcome", "excuse", "pardon", "apologise", "apologize"})
 # Verbs that hedge what follows them ("I think…", "…, I guess"), by lemma.
@@ -270,6 +272,20 @@ def _promised(span: Span, verb: Token) -> bool:
     )
 
 
+def _says_how_things_are(span: Span) -> bool:
+    """A speaker saying how things are for them now ("I find myself checking my email out of
+    boredom", "I'm curious what the debriefing will be like"): first person, the present tense,
+    no modal, no day named. "I need to…", "we have to…", "we do the evaluation next week" are
+    work ahead, and stay."""
+    clause = _clause_head(span)
+    subject = _subject(clause)
+    if subject is None or subject.morph.get("Person") != ["1"] or clause.tag_ not in {"VBP", "VBZ"}:
+        return False
+    if clause.lemma_.lower() in _OBLIGATIONS or any(child.dep_ == "aux" for child in clause.children):
+        return False
+    return find_due(span, None)[1] is None
+
+
 def names_work(span: Span) -> bool:
     """Whether the sentence says what is to be done: its task verb acts on something ("send the
     template", "look into that"), or the speaker promises it ("I'll investigate"). "I think I
@@ -277,7 +293,7 @@ def names_work(span: Span) -> bool:
     verb = _task_verb(span)
     if verb is None:
         return True
-    if verb.lemma_.lower() in _COURTESIES:
+    if verb.lemma_.lower() in _COURTESIES or _says_how_things_are(span):
         return False
     said_after = [token for child in verb.rights for token in child.subtree]
     if verb.lemma_ == "be":
@@ -384,7 +400,8 @@ class TaskWriter:
         if problem:
             log.info("generated task rejected: %r: %s", task, problem)
             return None
-        return task
+        # It starts with a verb (task_problem checked), which the reply may have capitalised.
+        return task[:1].lower() + task[1:]
 
 
 # --- which sentences ---------------------------------------------------------------------------
