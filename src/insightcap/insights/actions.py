@@ -3,7 +3,9 @@
 Finding them: a detector trained on AMI (eval/train_actions.py, models/action_head/) scores every
 sentence; AMI's human action items come from the dialogue acts it learned from, which are mostly
 work being handed out ("as the industrial designer, you're gonna be working on…"), not only
-first-person offers.
+first-person offers. The parse then has the last word both ways: a sentence that names no work
+("that'd be great", "I think I can", "I find myself checking my email") is never listed, and a
+speaker's dated promise ("I'll call them before Friday") always is.
 
 Reading them: the owner is only ever someone the words name. "I" is the speaker, "we" is the
 group, "you" is the participant named in the sentence (or in the speaker's sentence just
