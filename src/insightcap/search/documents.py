@@ -9,7 +9,7 @@ top-k that can come back empty.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import RowMapping, text
@@ -150,13 +150,18 @@ def speakers_of(row: RowMapping) -> set[str]:
     return {*labels, *(names[label] for label in labels if names.get(label))}
 
 
+def by_given_names(labels: Iterable[str | None], names: dict[str, str]) -> list[str]:
+    """Transcript labels as a facilitator knows the speakers: by the name given where there is one,
+    each once, in order; search hits and program themes name speakers this way."""
+    return list(dict.fromkeys(names.get(label) or label for label in labels if label))
+
+
 def _shown_speakers(row: RowMapping) -> list[str]:
-    """Who speaks in a document as a facilitator knows them: by given name where there is one.
+    """Who speaks in a document, by given names.
 
     A passage lists everyone in it (its stored `speaker` is not shown: a passage often holds several
     people's words, and naming one would credit them with all of it)."""
-    names = _given_names(row)
-    return list(dict.fromkeys(names.get(label) or label for label in _labels(row)))
+    return by_given_names(_labels(row), _given_names(row))
 
 
 def to_hits(

@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from sqlalchemy.orm import Session
 
 from insightcap.config import Settings
+from insightcap.search.documents import by_given_names
 from insightcap.search.indexing import insight_text
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -214,8 +215,7 @@ def _quote(db: Session, member: ThemeMemberRecord) -> ThemeQuote | None:
         return None
     # A passage is a stretch of conversation: it is credited to everyone speaking in it.
     labels = [row.speaker] if member.kind == "insight" else row.speakers
-    names = record.speaker_names or {}
-    speaker = in_words(list(dict.fromkeys(names.get(label, label) for label in labels if label))) or None
+    speaker = in_words(by_given_names(labels, record.speaker_names or {})) or None
     return ThemeQuote(
         session_id=record.id, session_title=record.title, session_date=session_day(record), speaker=speaker,
         text=row.quote if member.kind == "insight" else row.text, start=row.start, end=row.end,
