@@ -22,7 +22,6 @@ from insightcap.search.documents import session_keys
 from insightcap.search.encoder import search_embedder
 from insightcap.search.hybrid import search
 from insightcap.search.indexing import (
-    PASSAGE_FORMAT,
     delete_session_from_indexes,
     index_session,
     indexed_model,
@@ -115,8 +114,6 @@ def test_passages_are_overlapping_windows_covering_every_segment(shared_eval: Pa
     assert all(later.first_segment <= earlier.last_segment + 1 for earlier, later in pairs)
     # Consecutive windows share their tail unless that tail alone is longer than the overlap.
     assert all(later.start < earlier.end for earlier, later in pairs)
-    # A passage names a speaker only when they are the only one in it: a conversation is not one person's.
-    assert all(passage.speaker == (passage.speakers[0] if len(passage.speakers) == 1 else None) for passage in passages)
     assert any(len(passage.speakers) > 1 for passage in passages)
     for passage in passages:
         spoken = [segment for segment in transcript.segments[passage.first_segment : passage.last_segment + 1]
@@ -318,28 +315,6 @@ def test_an_index_of_another_model_is_refused_by_search_and_rebuilt_by_the_next_
         stored = np.frombuffer(first.search_embedding, dtype=np.float32)
     assert np.allclose(stored, encoder.encode([first_text])[0], atol=1e-5)
     assert {hit.session_id for hit in search(settings_copy, "remote control design", mode="semantic")}
-
-
-def test_passages_stored_by_an_earlier_version_are_shown_right_and_cut_again_by_the_next_indexing(
-    settings_copy: Settings,
-) -> None:
-    """Before PASSAGE_FORMAT 2, a passage's stored speaker was whoever said most in it."""
-    with session_scope(settings_copy) as db:
-        db.execute(text("UPDATE passages SET speaker = 'Marketing'"))
-        vectors = {row.search_embedding for row in db.query(PassageRecord)}
-    meta = settings_copy.data_dir / "index" / "search.json"
-    meta.write_text(json.dumps({key: value for key, value in json.loads(meta.read_text()).items()
-                                if key != "passage_format"}))
-    hits = search(settings_copy, "remote control design", SearchFilters(kind="passage"), mode="keyword")
-    assert any(len(hit.speakers) > 1 for hit in hits)
-    assert all(hit.speaker is None for hit in hits if len(hit.speakers) > 1)
-
-    index_session(settings_copy, "es2006b")
-    with session_scope(settings_copy) as db:
-        rows = db.query(PassageRecord).all()
-        assert all(row.speaker == (row.speakers[0] if len(row.speakers) == 1 else None) for row in rows)
-        assert {row.search_embedding for row in rows} == vectors  # cut again, not embedded again
-    assert json.loads(meta.read_text())["passage_format"] == PASSAGE_FORMAT
 
 
 def test_each_row_stores_the_packaged_vector_for_themes_and_the_search_encoders_for_search(

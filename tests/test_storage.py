@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,9 @@ def test_database_is_migrated_with_wal_and_foreign_keys(settings) -> None:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
-def test_the_search_vector_column_is_added_without_losing_rows_or_the_keyword_triggers(tmp_path: Path) -> None:
-    """Migration 0005 on a database of the version before it, holding an insight."""
+def test_the_search_columns_change_without_losing_rows_or_the_keyword_triggers(tmp_path: Path) -> None:
+    """Migrations 0005 (a second vector) and 0006 (no single passage speaker) on a database of the
+    version before them, holding an insight and a passage."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -46,11 +48,20 @@ def test_the_search_vector_column_is_added_without_losing_rows_or_the_keyword_tr
             "INSERT INTO insights (session_id, position, section, statement, quote, start, \"end\", topic_index, "
             "embedding) VALUES ('s1', 0, 'idea', 'Pair new members', 'we could pair them', 1, 2, 0, x'00')"
         ))
+        connection.execute(text(
+            "INSERT INTO passages (session_id, position, text, speaker, speakers, start, \"end\", first_segment, "
+            "last_segment) VALUES ('s1', 0, 'Welcome, Sam here', 'Sam', '[\"Sam\", \"Maria\"]', 0, 9, 0, 1)"
+        ))
     command.upgrade(config, "head")
     with engine.begin() as connection:
         assert connection.execute(text("SELECT embedding, search_embedding FROM insights")).one() == (b"\x00", None)
         connection.execute(text("UPDATE insights SET quote = 'we could pair newcomers'"))
         assert connection.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH 'newcomers'")).scalar()
+        columns = {row[1] for row in connection.execute(text("PRAGMA table_info(passages)"))}
+        assert "speaker" not in columns
+        assert json.loads(connection.execute(text("SELECT speakers FROM passages")).scalar()) == ["Sam", "Maria"]
+        connection.execute(text("UPDATE passages SET text = 'Welcome, Sam here with the mentors'"))
+        assert connection.execute(text("SELECT rowid FROM search_text WHERE search_text MATCH 'mentors'")).scalar() == 2
 
 
 def test_stage_output_round_trips_and_is_replaced_not_duplicated(settings) -> None:

@@ -47,12 +47,6 @@ def _meta_path(settings: Settings) -> Path:
     return settings.data_dir / "index" / "search.json"
 
 
-# What a passage row holds, raised when that changes so rows cut by an earlier version are cut again
-# (with their embeddings kept) by the next indexing. 2: a passage names a speaker only when one
-# person speaks in it; before, it named whoever said most, as if they had said it all.
-PASSAGE_FORMAT = 2
-
-
 def _stored_meta(settings: Settings) -> dict[str, Any] | None:
     """What the index was last built with (None before anything is indexed)."""
     meta = _meta_path(settings)
@@ -101,11 +95,6 @@ def _stale_columns(settings: Settings, encoders: RowEncoders) -> list[str]:
             if stored.get(column, embedder.model_name) != embedder.model_name]
 
 
-def _passages_outdated(settings: Settings) -> bool:
-    stored = _stored_meta(settings)
-    return stored is not None and stored.get("passage_format", 1) != PASSAGE_FORMAT
-
-
 def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
     """Vectors of two models are not comparable, even when their sizes happen to match."""
     stored = indexed_model(settings)
@@ -119,7 +108,7 @@ def check_indexed_model(settings: Settings, embedder: Embedder) -> None:
 
 def _write_meta(settings: Settings, encoders: RowEncoders) -> None:
     meta = {"model": encoders.search.model_name, "dimension": encoders.search.dimension,
-            "theme_model": encoders.themes.model_name, "passage_format": PASSAGE_FORMAT}
+            "theme_model": encoders.themes.model_name}
     # Searches read this file while sessions are indexed: it must never be seen half written.
     with replacing(_meta_path(settings)) as out:
         out.write((json.dumps(meta) + "\n").encode())
@@ -186,12 +175,12 @@ def index_session(
 
     Only this session's vectors change in the vector index: they replace whatever it held for the
     session before, so rows replaced by a re-run leave nothing behind. An index made by another
-    embedding model, or with passages of an earlier PASSAGE_FORMAT, is rebuilt first.
+    embedding model is rebuilt first.
     """
     encoders = RowEncoders.for_settings(settings)
-    if _stale_columns(settings, encoders) or _passages_outdated(settings):
-        # Made by another model (a new search encoder, or a changed setting) or an earlier version:
-        # those stored rows are redone once, then this session is indexed as usual.
+    if _stale_columns(settings, encoders):
+        # Made by another model (a new search encoder, or a changed setting): those stored rows are
+        # redone once, then this session is indexed as usual.
         rebuild_indexes(settings, progress)
     with session_scope(settings) as db:
         passages, insights = _refresh_session_rows(db, session_id, encoders)

@@ -29,10 +29,8 @@ OVERLAP_WORDS = 80
 @dataclass(frozen=True)
 class Passage:
     text: str
-    # The one person speaking in it; None when several do, as a passage of about 80 seconds of talk
-    # usually holds several people's words, and naming one would credit them with all of it.
-    speaker: str | None
-    # Everyone speaking in it, in the order they first speak.
+    # Everyone speaking in it, in the order they first speak: a passage of about 80 seconds of talk
+    # usually holds several people's words, so it is never credited to one of them alone.
     speakers: list[str]
     start: float
     end: float
@@ -75,7 +73,6 @@ def _passage(pieces: list[_Piece]) -> Passage:
     speakers = list(dict.fromkeys(piece.speaker for piece in pieces if piece.speaker))
     return Passage(
         text=" ".join(word for piece in pieces for word in piece.words),
-        speaker=speakers[0] if len(speakers) == 1 else None,
         speakers=speakers,
         start=pieces[0].start,
         end=pieces[-1].end,

@@ -190,7 +190,6 @@ def replace_passages(db: Session, session_id: str, passages: Sequence[Passage]) 
             session_id=session_id,
             position=position,
             text=passage.text,
-            speaker=passage.speaker,
             speakers=passage.speakers,
             start=passage.start,
             end=passage.end,

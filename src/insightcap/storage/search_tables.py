@@ -35,8 +35,7 @@ class PassageRecord(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    # The one person speaking in the window (None when several do), and everyone who spoke in it.
-    speaker: Mapped[str | None] = mapped_column(String(200))
+    # Everyone who spoke in the window, in the order they first speak.
     speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
