@@ -39,7 +39,7 @@ from insightcap.memo.draft import (
     build_memo,
 )
 from insightcap.memo.export import absolute_links, export_memo
-from insightcap.memo.followups import ThemeEvidence, prompt_instructions
+from insightcap.memo.followups import FollowupWriter, ThemeEvidence, prompt_instructions
 from insightcap.memo.render import (
     MemoTemplateError,
     escape_markdown,
@@ -490,6 +490,23 @@ def test_title_validation(settings, design_evidence, title, ok):
         nlp=load_nlp(settings),
     )
     assert (found is None) == ok, found
+
+
+@pytest.mark.parametrize(
+    "reply, title",
+    [
+        # Too long as a whole, one side made up: the side the participants' words support is kept.
+        ("Remote Design Workshop Summary: Hard Plastic or Rubber for a Sturdy Remote",
+         "Hard Plastic or Rubber for a Sturdy Remote"),
+        ("Rubber or plastic: what keeps a remote whole", "Rubber or plastic: what keeps a remote whole"),
+        ("Innovative Strategies: Customer Engagement Success Story", None),
+    ],
+)
+def test_a_generated_title_that_fails_as_a_whole_keeps_a_side_of_its_colon_that_passes(
+    settings, design_evidence, reply, title
+):
+    writer = FollowupWriter(_ScriptedGenerator(reply), settings)
+    assert writer.title(design_evidence) == title
 
 
 @pytest.mark.slow

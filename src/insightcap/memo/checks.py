@@ -143,6 +143,17 @@ def title_problem(title: str, *, evidence: str, instructions: str, nlp: Language
     return _copy_problem(title, evidence, instructions, nlp)
 
 
+def title_parts(reply: str) -> list[str]:
+    """The reply, then each side of a "Topic: subtitle" reply, longer first: a small model's two-part
+    title often fails as a whole (too long, or one side made up) while one side is a good title on
+    its own ("Project Management: Role and Collaboration in a Team Project")."""
+    head, colon, tail = reply.partition(":")
+    if not colon or ":" in tail:
+        return [reply]
+    sides = sorted((side.strip() for side in (head, tail)), key=lambda side: -len(_words(side)))
+    return [reply, *(side for side in sides if side)]
+
+
 def is_near_duplicate(text: str, earlier: Sequence[str], embedder: Embedder) -> bool:
     """True when `text` says the same as one of `earlier` (cosine of sentence embeddings ≥ 0.9)."""
     if not earlier:

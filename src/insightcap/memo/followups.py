@@ -143,7 +143,11 @@ class FollowupWriter:
         max_tokens: int,
         temperatures: Sequence[float],
         problem_of: Callable[[str], str | None],
+        parts_of: Callable[[str], list[str]] = lambda reply: [reply],
     ) -> str | None:
+        """The first usable text of a reply, asking again (with its problem spelled out) when there is
+        none. `parts_of` lists the texts a reply offers, the whole reply first; the retry is told the
+        whole reply's problem."""
         prompt = request
         for attempt, temperature in enumerate(temperatures, start=1):
             if self.failure:
@@ -158,9 +162,12 @@ class FollowupWriter:
                 return None
             reply = checks.clean_reply(reply)
             problem = problem_of(reply)
-            if problem is None:
+            usable = reply if problem is None else next(
+                (part for part in parts_of(reply)[1:] if problem_of(part) is None), None
+            )
+            if usable is not None:
                 self.accepted += 1
-                return reply
+                return usable
             log.info("generator reply rejected (attempt %d): %r: %s", attempt, reply, problem)
             prompt = prompt_text("retry_feedback.txt").format(
                 request=request, previous=reply, problem=problem
@@ -196,7 +203,9 @@ class FollowupWriter:
                 reply, evidence=evidence.text, instructions=instructions, nlp=self._nlp
             )
 
-        title = self.ask(evidence.fill("theme_title.txt"), TITLE_TOKENS, TITLE_TEMPERATURES, problem_of)
+        title = self.ask(
+            evidence.fill("theme_title.txt"), TITLE_TOKENS, TITLE_TEMPERATURES, problem_of, checks.title_parts
+        )
         return title.rstrip(".") if title else None
 
 
