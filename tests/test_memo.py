@@ -459,6 +459,30 @@ def test_followup_validation(settings, design_evidence, question, problem):
         assert found is not None and problem in found
 
 
+# Two participants' sentences of AMI ES2009d, and questions a 0.5B model wrote about them.
+BRAINSTORMING = "I think had the issue been more serious we probably woulda brainstormed more during our meetings as a team."
+SOLAR_CELLS = "So what we could do perhaps, a simple fix would maybe to switch away from the solar cells or take out the back-up battery."
+
+
+@pytest.mark.parametrize(
+    "question, grafted",
+    [
+        ("What would you do if the issue was more serious we probably woulda brainstormed more during our meetings as a team?", True),
+        ("How could the team brainstorm more during meetings when an issue is serious?", False),
+        ("What would change if the team acted on “we probably woulda brainstormed more during our meetings”?", False),
+        ("What would you do if you were to switch away from the solar cells or take out the back-up battery?", False),
+    ],
+)
+def test_a_followup_that_pastes_a_participants_own_voice_is_refused(settings, question, grafted):
+    found = question_problem(
+        question,
+        evidence=f"{BRAINSTORMING} {SOLAR_CELLS}",
+        instructions=prompt_instructions("followup_question.txt"),
+        nlp=load_nlp(settings),
+    )
+    assert (found is not None and "pastes a participant's own words" in found) == grafted, found
+
+
 @pytest.mark.parametrize(
     "reply, cleaned",
     [

@@ -48,6 +48,10 @@ REPEATED_PHRASE_WORDS = 3
 REPEAT_GAP = 1
 # Pronouns of someone speaking for themselves: a summary reports what people said in the third person.
 FIRST_PERSON = frozenset({"i", "we", "my", "our", "us", "me"})
+# A follow-up that pastes this many words of a participant's sentence, speaking for themselves, outside
+# quotation marks has grafted their voice into the facilitator's ("What would you do if the issue was
+# more serious we probably woulda brainstormed more?").
+GRAFTED_RUN = 4
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
 # A sentence ends at . ! ; or : before a capital letter, unless the full stop closes an abbreviation.
@@ -55,6 +59,8 @@ _BREAK = re.compile(r"(\w+)([.!;:])\s+(?=[A-Z])")
 # A note in brackets after the reply's last sentence, as the model adds "(Speaker 1)" to say whose
 # words it drew on: not part of the question or title.
 _TRAILING_NOTE = re.compile(r"(?<=[.?!])\s*\([^()]*\)$")
+# A phrase the reply quotes, in curly or straight double quotes.
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 # What a chat model wraps a reply in: spaces, quotes, bold and code markers.
 _WRAPPING = " \"'“”*`"
 ABBREVIATIONS = frozenset({"vs", "etc", "mr", "mrs", "ms", "dr", "st", "no"})
@@ -104,6 +110,13 @@ def _copy_problem(reply: str, evidence: str, instructions: str, nlp: Language) -
     return None
 
 
+def _grafted_voice(question: str, evidence: str) -> str | None:
+    """A run of the evidence's words in a participant's first person, pasted into `question` unquoted."""
+    pasted = _runs(_words(_QUOTED.sub(" ", question)), GRAFTED_RUN) & _runs(_words(evidence), GRAFTED_RUN)
+    voiced = sorted(" ".join(run) for run in pasted if FIRST_PERSON.intersection(run))
+    return voiced[0] if voiced else None
+
+
 def question_problem(
     question: str, *, evidence: str, instructions: str, nlp: Language, asked_in_session: Sequence[str] = ()
 ) -> str | None:
@@ -123,6 +136,9 @@ def question_problem(
         return "it does not mention anything the participants said"
     if any(_runs(words, ECHOED_RUN) & _runs(_words(asked), ECHOED_RUN) for asked in asked_in_session):
         return "it repeats a question a participant already asked"
+    grafted = _grafted_voice(question, evidence)
+    if grafted:
+        return f"it pastes a participant's own words (“{grafted}”) into the question; name the point in your own words"
     return _copy_problem(question, evidence, instructions, nlp)
 
 
