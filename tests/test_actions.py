@@ -79,6 +79,9 @@ def test_the_task_keeps_the_words_in_the_order_they_were_said(nlp):
         # AMI ES2007b and TS3004: the hedge is how sure the speaker is, not the work or its owner.
         ("I I think we have to fill in a questionnaire again,", GROUP, "The group will fill in a questionnaire again."),
         ("I thought I should probably look into them,", "Project Manager", "Project Manager will look into them."),
+        # A peer circle: the promise is how firmly the speaker means it.
+        ("I'll send the feedback template by Monday, I promise.", "Project Manager",
+         "Project Manager will send the feedback template by Monday."),
     ],
 )
 def test_a_hedge_gives_way_to_the_clause_it_introduces(nlp, text, owner, statement):
@@ -140,6 +143,10 @@ def test_named_person_addressed_with_compound_name(nlp):
         ("I'll send the minutes to everyone tomorrow.", date(2024, 3, 7), "tomorrow"),
         ("Industrial Designer, you will look at the components by Friday.", date(2024, 3, 8), "by Friday"),
         ("We'll need to finish the prototype by the end of the month.", date(2024, 3, 31), "by the end of the month"),
+        # A day said as an ordinal word is a day of the month, not a count of something.
+        ("I'll circulate it before our next session on the twentieth of March.", date(2024, 3, 20),
+         "on the twentieth of March"),
+        ("Ana, can you send it by the third of April?", date(2024, 4, 3), "by the third of April"),
     ],
 )
 def test_due_dates_resolve_against_the_session_date(nlp, text, due, said):
@@ -239,6 +246,7 @@ def test_local_generator_task_is_grounded_or_refused(llama_generator, nlp):
     [
         ("And I will call the two new mentors before Friday to check in.", True),
         ("I'm going to send you the slides by next Monday.", True),
+        ("I'll do it by Monday, I promise.", True),
         ("We'll share the notes on Tuesday.", True),
         ("I called the two new mentors on Friday.", False),  # done, not promised
         ("You will call the mentors before Friday.", False),  # handed out: the detectors' call

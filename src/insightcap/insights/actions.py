@@ -66,10 +66,30 @@ _VOCATIVE_DEPS = frozenset({"npadvmod", "intj", "vocative", "dep"})
 _OBLIGATIONS = frozenset({"need", "have", "want", "got", "plan", "intend", "promise", "offer", "volunteer", "agree"})
 # Verbs of politeness: "thank you", "sorry, excuse me" are no one's work.
 _COURTESIES = frozenset({"thank", "welcome", "excuse", "pardon", "apologise", "apologize"})
-# Verbs that hedge what follows them ("I think…", "…, I guess"), by lemma.
+# Verbs that frame the clause after them with the speaker's stance ("I think…", "…, I guess",
+# "…, I promise"), by lemma: the clause says the work, they do not.
 _HEDGES = frozenset(
-    {"think", "guess", "suppose", "reckon", "believe", "know", "mean", "hope", "imagine", "assume", "expect", "bet", "say"}
+    {"think", "guess", "suppose", "reckon", "believe", "know", "mean", "hope", "imagine", "assume", "expect", "bet", "say",
+     "promise", "swear"}
 )
+# Days of the month said as ordinal words ("the twentieth of March"), which dateparser reads only
+# as digits.
+_ORDINAL_WORDS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth"
+).split()
+_DAY_ORDINALS = (
+    {word: day for day, word in enumerate(_ORDINAL_WORDS, start=1)}
+    | {"twentieth": 20, "thirtieth": 30, "thirty first": 31}
+    | {f"twenty {word}": 20 + day for day, word in enumerate(_ORDINAL_WORDS[:9], start=1)}
+)
+_SPOKEN_DAY = re.compile(
+    r"\b("
+    + "|".join(word.replace(" ", r"[\s-]+") for word in sorted(_DAY_ORDINALS, key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+_MONTH = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\b", re.IGNORECASE)
 
 
 # --- who -------------------------------------------------------------------------------------
@@ -199,13 +219,21 @@ def _end_of_period(phrase: Span, session_date: date) -> date | None:
     return None
 
 
+def _with_day_digits(text: str) -> str:
+    """ "the twenty-first of March" → "the 21 of March"; only beside a month, as "the first week"
+    or "the second time" name no day."""
+    if not _MONTH.search(text):
+        return text
+    return _SPOKEN_DAY.sub(lambda match: str(_DAY_ORDINALS[" ".join(re.split(r"[\s-]+", match[1].lower()))]), text)
+
+
 def resolve_date(phrase: Span, session_date: date) -> date | None:
     """The day `phrase` names, counted from the session's date; None when it names none."""
     period_end = _end_of_period(phrase, session_date)
     if period_end is not None:
         return period_end
     parsed = dateparser.parse(
-        phrase.text,
+        _with_day_digits(phrase.text),
         languages=["en"],
         settings={
             "RELATIVE_BASE": datetime.combine(session_date, datetime.min.time()),
@@ -216,9 +244,14 @@ def resolve_date(phrase: Span, session_date: date) -> date | None:
     return parsed.date() if parsed else None
 
 
+def _is_ordinal(token: Token) -> bool:
+    """ "twentieth", "21st", "second": a position (often a day of the month), not a count."""
+    return token.like_num and token.lower_.endswith(("first", "second", "third", "th", "1st", "2nd", "3rd"))
+
+
 def _is_duration(entity: Span, marker: Token | None) -> bool:
     """ "two weeks", "for ten years": a length of time with a number, not said as "in two weeks"."""
-    counted = any(token.like_num or token.dep_ == "nummod" for token in entity)
+    counted = any((token.like_num or token.dep_ == "nummod") and not _is_ordinal(token) for token in entity)
     return counted and (marker is None or marker.lower_ not in _OFFSET_MARKERS)
 
 
