@@ -90,6 +90,18 @@ def test_a_hedge_gives_way_to_the_clause_it_introduces(nlp, text, owner, stateme
     assert action_statement(item) == statement
 
 
+@pytest.mark.parametrize(
+    ("text", "statement"),
+    [
+        ("I'll bring my copy of the book to the next meeting.", "Project Manager will bring their copy of the book to the next meeting."),
+        ("We will report our findings back to the circle.", "The group will report their findings back to the circle."),
+        ("Maria, can you send me your notes?", "Maria will send me your notes."),  # the owner is not the speaker
+    ],
+)
+def test_the_owners_own_words_for_themselves_are_said_about_them(nlp, text, statement):
+    assert action_statement(action(nlp, text)) == statement
+
+
 def test_thinking_about_something_is_still_the_work(nlp):
     # ES2002b.
     item = action(nlp, "um for uh our Industrial Designer, you're gonna be thinking about the components concept.")

@@ -273,6 +273,26 @@ def find_due(span: Span, session_date: date | None) -> tuple[date | None, str | 
 
 # --- what ------------------------------------------------------------------------------------
 
+# The owner's own words for themselves, as the memo says them about the owner ("I'll bring my copy"
+# → "Ben will bring their copy"), by the subject's number.
+_AS_OWNER = {
+    "Sing": {"my": "their", "me": "them", "myself": "themselves"},
+    "Plur": {"our": "their", "us": "them", "ourselves": "themselves"},
+}
+
+
+def _about_the_owner(words: str, span: Span, verb: Token) -> str:
+    """`words` with the speaker's first-person words for themselves turned to the third person, when
+    the speaker is the owner (a first-person subject)."""
+    subject = _subject(_clause_head(span)) or _subject(verb)
+    if subject is None or subject.morph.get("Person") != ["1"]:
+        return words
+    replacements = _AS_OWNER.get(next(iter(subject.morph.get("Number")), ""), {})
+    if not replacements:
+        return words
+    pattern = re.compile(r"\b(" + "|".join(replacements) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda match: replacements[match[1].lower()], words)
+
 
 def find_task(span: Span, deadline: Span | None = None) -> str:
     """The work as a verb phrase in the base form, from the parse: the task verb and what follows
@@ -290,7 +310,7 @@ def find_task(span: Span, deadline: Span | None = None) -> str:
         (token for child in verb.rights for token in child.subtree if token.i not in excluded and not token.is_punct),
         key=lambda token: token.i,
     )
-    words = fluent_text(tail)
+    words = _about_the_owner(fluent_text(tail), span, verb)
     head = verb.lemma_ if verb.tag_ in {"VBG", "VBN", "VBZ", "VBD", "VBP"} else verb.text
     return " ".join(part for part in ("not" if negation else "", head.lower(), words) if part)
 
