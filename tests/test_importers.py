@@ -333,3 +333,138 @@ def test_any_input_gives_a_transcript_or_a_format_error(
     else:
         _assert_valid(transcript)
         assert not re.search(r"[\x00-\x08\x0b-\x1f]", transcript.text)
+
+
+# --- broken cues are refused, never clamped or glued onto another cue ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "timing"),
+    [
+        (
+            "backwards.vtt",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Priya>Welcome.\n\n"
+            "00:00:05.000 --> 00:00:02.000\n<v Sam>Backwards.\n\n00:00:07.000 --> 00:00:09.000\n<v Priya>Next.\n",
+            "00:00:05.000 --> 00:00:02.000",
+        ),
+        (
+            "backwards.srt",
+            "1\n00:00:01,000 --> 00:00:03,000\nPriya: Welcome.\n\n"
+            "2\n00:00:05,000 --> 00:00:02,000\nSam: Backwards.\n\n3\n00:00:07,000 --> 00:00:09,000\nPriya: Next.\n",
+            "00:00:05,000 --> 00:00:02,000",
+        ),
+    ],
+)
+def test_cue_ending_before_it_starts_is_refused(tmp_path: Path, name: str, content: str, timing: str) -> None:
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(_write(tmp_path, name, content))
+    message = str(raised.value)
+    assert name in message
+    assert f"the cue timed {timing} ('" in message and "Backwards." in message
+    assert "ends before it starts; correct its end time" in message
+
+
+def test_srt_block_with_garbled_timing_is_refused_by_number_and_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "garbled.srt",
+        "1\n00:00:01,000 --> 00:00:03,000\nPriya: Welcome everyone.\n\n"
+        "2\n00:00:0x,000 -> 00:00:06,000\nSam: broken line\n\n3\n00:00:07,000 --> 00:00:09,000\nSam: Thanks.\n",
+    )
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(path)
+    assert "cue 2 at line 5 has no timing line it can read ('00:00:0x,000 -> 00:00:06,000')" in str(raised.value)
+    assert "write it like 00:00:05,000 --> 00:00:08,000" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        # The index line is followed by a garbled timing and the blank line before it is missing.
+        (
+            "glued.srt",
+            "1\n00:00:01,000 --> 00:00:03,000\nPriya: Welcome everyone.\n2\nbroken line\n\n"
+            "3\n00:00:07,000 --> 00:00:09,000\nSam: Thanks.\n",
+            "cue 2 has no timing line it can read, so it would become part of cue 1",
+        ),
+        # Blank line present, but no timing at all: `srt` would still read it as more of cue 1.
+        (
+            "untimed.srt",
+            "1\n00:00:01,000 --> 00:00:03,000\nPriya: Welcome everyone.\n\n2\nbroken line\n\n"
+            "3\n00:00:07,000 --> 00:00:09,000\nSam: Thanks.\n",
+            "cue 2 has no timing line it can read, so it would become part of cue 1",
+        ),
+        (
+            "glued.vtt",
+            "WEBVTT\n\n1\n00:00:01.000 --> 00:00:03.000\n<v Priya>Welcome.\n2\nbroken line\n\n"
+            "3\n00:00:07.000 --> 00:00:09.000\n<v Sam>Thanks.\n",
+            "cue 2 has no timing line it can read, so it would become part of cue 1",
+        ),
+        # Teams' unnumbered cues: a timing line without the blank line before it.
+        (
+            "teams_cues.txt",
+            "0:0:0.0 --> 0:0:4.520\nElif Yilmaz\nHello there.\n0:0:4.520 --> 0:0:9.100\nChris Walker\nHi.\n\n"
+            "0:0:10.0 --> 0:0:12.0\nElif Yilmaz\nOkay.\n",
+            "the timing line '0:0:4.520 --> 0:0:9.100' has no blank line before it",
+        ),
+    ],
+)
+def test_a_broken_block_is_refused_not_glued_onto_the_cue_before(
+    tmp_path: Path, name: str, content: str, problem: str
+) -> None:
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(_write(tmp_path, name, content))
+    message = str(raised.value)
+    assert name in message
+    assert problem in message
+    assert "give every cue a blank line before it and its own timing line" in message
+
+
+def test_srt_missing_blank_line_before_a_whole_cue_still_reads_each_cue(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "tight.srt",
+        "1\n00:00:01,000 --> 00:00:03,000\nPriya: Welcome everyone.\n2\n00:00:04,000 --> 00:00:06,000\nSam: Hello.\n\n"
+        "3\n00:00:07,000 --> 00:00:09,000\nPriya: Let's start.\n",
+    )
+    segments = import_transcript(path).segments
+    assert [(s.start, s.speaker, s.text) for s in segments] == [
+        (1.0, "Priya", "Welcome everyone."),
+        (4.0, "Sam", "Hello."),
+        (7.0, "Priya", "Let's start."),
+    ]
+
+
+# --- a file without times is told which layouts work -----------------------------------------
+
+
+def _refusal(path: Path) -> str:
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(path)
+    return str(raised.value)
+
+
+def test_untimed_transcript_is_shown_the_accepted_layouts(tmp_path: Path) -> None:
+    message = _refusal(_write(tmp_path, "notes.txt", "Priya: Welcome everyone.\nSam: Thanks for having us.\n"))
+
+    assert "notes.txt does not look like a transcript" in message
+    assert "Every turn needs its start time" in message
+    for example in (
+        "`WEBVTT`", "`00:00:05.000 --> 00:00:08.000`", "`00:00:05,000 --> 00:00:08,000`", "`0:0:5.0 --> 0:0:8.0`",
+        "`Jane Doe   0:05`", "`00:00:05 Jane Doe: text`", "`[Jane Doe] 00:00:05`",
+    ):
+        assert example in message
+    # The same lines with the start time the message asks for are read.
+    fixed = _write(tmp_path, "fixed.txt", "00:00:00 Priya: Welcome everyone.\n00:00:04 Sam: Thanks for having us.\n")
+    assert import_transcript(fixed).speakers == ["Priya", "Sam"]
+
+
+def test_each_text_layout_in_the_refusal_is_one_the_importer_reads(tmp_path: Path) -> None:
+    message = _refusal(_write(tmp_path, "notes.txt", "Agenda\nWe agreed to meet again on Friday.\n"))
+    turn_lines = [line for line in re.findall(r"`([^`]+)`", message) if "-->" not in line and line != "WEBVTT"]
+
+    assert len(turn_lines) == 3
+    for line in turn_lines:
+        transcript = import_transcript(_write(tmp_path, "example.txt", f"{line}\nWelcome everyone.\n"))
+        assert transcript.speakers == ["Jane Doe"], line
+        assert transcript.segments[0].start == 5.0, line

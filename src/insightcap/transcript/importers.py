@@ -48,15 +48,34 @@ class _Format:
     produced_by: str
     label: str
     read: Callable[[str], list[Cue]]
+    # How its timed lines look, shown when a file matches no format so the user can fix theirs.
+    layout: str
 
 
 _FORMATS = {
-    "vtt": _Format("vtt", "a WebVTT file", read_webvtt),
-    "srt": _Format("srt", "an SRT file", read_srt),
-    "teams-cues": _Format("teams", "a Teams transcript", read_teams_cues),
-    "teams": _Format("teams", "a Teams transcript", TEAMS.read),
-    "zoom": _Format("zoom", "a Zoom transcript", ZOOM.read),
+    "vtt": _Format(
+        "vtt", "a WebVTT file", read_webvtt,
+        "WebVTT (.vtt): a `WEBVTT` line, then cues timed `00:00:05.000 --> 00:00:08.000`",
+    ),
+    "srt": _Format(
+        "srt", "an SRT file", read_srt,
+        "SRT (.srt): numbered cues timed `00:00:05,000 --> 00:00:08,000`",
+    ),
+    "teams-cues": _Format(
+        "teams", "a Teams transcript", read_teams_cues,
+        "Teams cues: `0:0:5.0 --> 0:0:8.0`, then the speaker's name on a line, then the text",
+    ),
+    "teams": _Format(
+        "teams", "a Teams transcript", TEAMS.read,
+        "Teams text: `Jane Doe   0:05` (the name, a tab or several spaces, the time) on a line, then the text",
+    ),
+    "zoom": _Format(
+        "zoom", "a Zoom transcript", ZOOM.read,
+        "Zoom text: `00:00:05 Jane Doe: text` on each line, or `[Jane Doe] 00:00:05` on a line, then the text",
+    ),
 }
+# Every layout with an example, for a file that matches none: a transcript without times is common.
+_LAYOUTS = "; ".join(file_format.layout for file_format in _FORMATS.values())
 _WEBVTT_HEADER = re.compile(r"\s*WEBVTT(?:[ \t]|$)", re.MULTILINE)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # not tab, newlines or form feed
 # What a user is likely to pick by mistake, by the bytes such files start with.
@@ -80,7 +99,8 @@ def import_transcript(path: Path) -> Transcript:
     format_key = _detect_format(text)
     if format_key is None:
         raise TranscriptFormatError(
-            f"{path.name} does not look like a transcript insightcap can read: {ACCEPTED_FORMATS}"
+            f"{path.name} does not look like a transcript insightcap can read. Every turn needs its start "
+            f"time, as in one of these layouts: {_LAYOUTS}"
         )
     file_format = _FORMATS[format_key]
     try:
@@ -185,10 +205,9 @@ def _segments(cues: list[Cue]) -> list[Segment]:
 
 def _with_end(cue: Cue, following: Cue | None) -> Cue:
     """Give a start-only cue the next cue's start as its end, or a reading-speed guess for the last."""
-    if cue.end is None:
-        end = following.start if following else cue.start + len(cue.text.split()) / WORDS_PER_SECOND
-    else:
-        end = cue.end
+    if cue.end is not None:
+        return cue  # the readers refuse a cue that ends before it starts
+    end = following.start if following else cue.start + len(cue.text.split()) / WORDS_PER_SECOND
     return replace(cue, end=max(end, cue.start))
 
 

@@ -1,8 +1,12 @@
 """Caption files with `start --> end` timings: WebVTT (Teams, Zoom), SRT, and Teams' text export.
 
 Parsing is left to the well-kept `webvtt-py` and `srt` libraries; this module only reads speakers
-out of what they return. Both libraries skip cue blocks they cannot read, so every reader counts
+out of what they return. `webvtt-py` skips cue blocks it cannot read, so the WebVTT reader counts
 the timing lines itself and says how many cues were lost rather than dropping them in silence.
+SRT-style files are refused at the first block `srt` cannot read instead. Both libraries read a
+block that lost its timing line or the blank line before it as more text of the cue before, which
+would put one speaker's words in another's mouth, and both accept a cue that ends before it
+starts: files with either are refused with the cue to fix.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ logger = logging.getLogger(__name__)
 _ARROW = "-->"
 _TIMING_LINE = re.compile(r"^[^\n]*-->[^\n]*$", re.MULTILINE)
 _TIMESTAMP = re.compile(r"(?<![\d.:])(?:(\d+):)?(\d+):(\d+)\.(\d{1,3})(?![\d.:])")
+# A cue's timing line that ended up inside another cue's text: a clock, then the arrow.
+_GLUED_TIMING = re.compile(r"^\s*\d+:\d+\S*\s*-->")
 
 
 def read_webvtt(text: str) -> list[Cue]:
@@ -42,6 +48,12 @@ def read_webvtt(text: str) -> list[Cue]:
         for caption in captions
     ]
     _check_all_read(text, len(cues))
+    for caption in captions:
+        _check_not_glued(int(caption.identifier) if (caption.identifier or "").isdecimal() else None, caption.text)
+        _check_ends_after_start(
+            caption.start_time.in_milliseconds(), caption.end_time.in_milliseconds(),
+            f"{caption.start} --> {caption.end}", caption.text,
+        )
     return label_speakers_from_prefixes(cues)
 
 
@@ -91,12 +103,69 @@ def _padded_timing(line: re.Match[str]) -> str:
 
 
 def _srt_blocks(text: str) -> list[tuple[float, float, str]]:
-    blocks = [
+    """Start, end and text of every cue block, refusing the file at the first block it cannot read."""
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as error:
+        raise TranscriptFormatError(_unreadable_block(text, error.expected_start)) from error
+    for subtitle in subtitles:
+        _check_not_glued(subtitle.index, subtitle.content)
+        _check_ends_after_start(
+            subtitle.start.total_seconds(), subtitle.end.total_seconds(),
+            f"{srt.timedelta_to_srt_timestamp(subtitle.start)} --> {srt.timedelta_to_srt_timestamp(subtitle.end)}",
+            subtitle.content,
+        )
+    return [
         (subtitle.start.total_seconds(), subtitle.end.total_seconds(), subtitle.content)
-        for subtitle in srt.parse(text, ignore_errors=True)
+        for subtitle in subtitles
     ]
-    _check_all_read(text, len(blocks))
-    return blocks
+
+
+def _unreadable_block(text: str, offset: int) -> str:
+    """What is wrong with the block `srt` could not match at `offset`, by its number and line."""
+    start = len(text) - len(text[offset:].lstrip())
+    lines = [line.strip() for line in _nonempty_lines(text[start:])[:2]]
+    numbered = bool(lines) and lines[0].isdecimal()
+    name, timing = (f"cue {lines[0]}", lines[1:]) if numbered else ("the cue", lines[:1])
+    shown = f" ({timing[0]!r})" if timing else ""
+    line_number = text.count("\n", 0, start) + 1
+    return (
+        f"{name} at line {line_number} has no timing line it can read{shown}; write it like "
+        "00:00:05,000 --> 00:00:08,000, or delete that cue, and import the file again"
+    )
+
+
+def _check_not_glued(number: int | None, content: str) -> None:
+    """Refuse a cue whose text holds the start of another cue that lost its timing or blank line.
+
+    Both libraries read such a block as more lines of the cue before it, so its words would be
+    put in the mouth of whoever spoke that cue. Numbered cues give the next block away by its number.
+    """
+    next_number = None if number is None else str(number + 1)
+    for line in _nonempty_lines(content):
+        if line.strip() == next_number:
+            problem = f"cue {next_number} has no timing line it can read, so it would become part of cue {number}"
+        elif _GLUED_TIMING.match(line):
+            problem = f"the timing line {line.strip()!r} has no blank line before it, so it would be read as text"
+        else:
+            continue
+        raise TranscriptFormatError(
+            f"{problem}; give every cue a blank line before it and its own timing line, "
+            "then import the file again"
+        )
+
+
+def _check_ends_after_start(start: float, end: float, timing: str, text: str) -> None:
+    """Refuse a cue that ends before it starts rather than clamp it.
+
+    Which of its two times is wrong cannot be known, and an import has no way to show the user a
+    warning: a clamped cue would sit on the timeline with a made-up length and no sign of it.
+    """
+    if end < start:
+        raise TranscriptFormatError(
+            f"the cue timed {timing} ({clean_text(text)[:60]!r}) ends before it starts; "
+            "correct its end time, or delete that cue, and import the file again"
+        )
 
 
 def _check_all_read(text: str, read: int) -> None:
