@@ -42,7 +42,7 @@ def csrf_of(browser: TestClient, path: str = "/") -> str:
 
 def approve(settings, session_id: str) -> None:
     with session_scope(settings) as db:
-        repo.set_memo_status(db, session_id, "approved", 1)
+        repo.set_memo_status(db, session_id, "approved", 1, by="admin@example.org")
 
 
 def test_every_api_route_but_health_answers_401_without_credentials(app, anonymous) -> None:

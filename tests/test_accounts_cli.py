@@ -36,8 +36,8 @@ def run(*args: str, stdin: str | None = None, ok: bool = True):
 def test_accounts_tokens_and_audit_from_the_command_line(data_dir: Path) -> None:
     run("user", "add", "admin@example.org", "--role", "admin", "--password-stdin", stdin="an admin password\n")
     run("user", "add", "fac@example.org", "--role", "facilitator", "--program", "Circle A", "--program", "Circle B",
-        "--password-stdin", stdin="a facilitator password\n")
-    run("user", "grant", "fac@example.org", "--role", "member", "--program", "Circle C")
+        "--new-program", "--password-stdin", stdin="a facilitator password\n")
+    run("user", "grant", "fac@example.org", "--role", "member", "--program", "Circle C", "--new-program")
     users = {u["email"]: u for u in json.loads(run("user", "list", "--json").stdout)}
     assert users["admin@example.org"]["is_admin"]
     assert users["fac@example.org"]["programs"] == {"Circle A": "facilitator", "Circle B": "facilitator",
@@ -97,3 +97,29 @@ def test_backup_forget_and_restore_from_the_command_line(data_dir: Path, tmp_pat
 
     assert json.loads(run("sessions", "--json").stdout)[0]["id"] == session_id
     assert session_id in run("search", phrase).stdout
+
+
+def test_granting_a_program_joins_it_whatever_the_case_and_refuses_a_typo(data_dir: Path) -> None:
+    password = "a facilitator password\n"
+    run("user", "add", "maria@example.org", "--role", "facilitator", "--program", "Mentoring cohort", "--new-program",
+        "--password-stdin", stdin=password)
+    joined = run("user", "add", "sam@example.org", "--role", "member", "--program", "  mentoring  COHORT ",
+                 "--password-stdin", stdin=password)
+    assert "Added sam@example.org as member in Mentoring cohort." in " ".join(joined.stdout.split())
+
+    typo = run("user", "add", "typo@example.org", "--role", "facilitator", "--program", "Mentoring cohrt",
+               "--password-stdin", stdin=password, ok=False)
+    said = " ".join(typo.output.split())
+    assert "No program 'Mentoring cohrt'. Did you mean 'Mentoring cohort'?" in said
+    assert "The programs are: 'Mentoring cohort'." in said and "--new-program" in said
+    granted = run("user", "grant", "maria@example.org", "--role", "member", "--program", "Spring circl", ok=False)
+    assert "Did you mean" not in granted.output and "--new-program" in granted.output
+
+    users = {u["email"]: u["programs"] for u in json.loads(run("user", "list", "--json").stdout)}
+    assert users == {"maria@example.org": {"Mentoring cohort": "facilitator"},
+                     "sam@example.org": {"Mentoring cohort": "member"}}
+    listed = run("programs").stdout
+    assert "Mentoring cohort" in listed and "cohrt" not in listed and "Spring" not in listed
+    themes = run("themes", "mentoring cohrt", ok=False)
+    assert "Did you mean 'Mentoring cohort'?" in " ".join(themes.output.split())
+    assert "Programs are created when" not in themes.output

@@ -186,3 +186,25 @@ def test_restoring_over_existing_sessions_needs_force_and_keeps_the_old_data(dat
         assert repo.latest_memo(db, ids["teams.vtt"]).markdown != "written after the backup"
         assert len(repo.list_sessions(db)) == 2
         assert repo.get_session(db, ids["zoom.vtt"]).status == "ready"
+
+
+def test_backing_up_into_a_folder_makes_it_and_adds_a_new_dated_archive_each_time(settings, tmp_path: Path) -> None:
+    with session_scope(settings) as db:
+        session_id = repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
+                                         original_filename="a.wav", stored_path="media/x/a.wav").id
+    folder = tmp_path / "not yet" / "backups"
+    first, second = backup(settings, folder).archive, backup(settings, folder).archive  # within one second, likely
+
+    assert first != second and sorted(folder.iterdir()) == sorted([first, second])
+    assert all(archive.name.startswith("insightcap-backup-") and archive.name.endswith(".tar.gz")
+               for archive in (first, second))
+    restored = Settings(data_dir=tmp_path / "restored")
+    assert restore(restored, second).sessions == 1
+    with session_scope(restored) as db:
+        assert repo.get_session(db, session_id).title == "Circle"
+
+    not_a_folder = tmp_path / "bk"
+    not_a_folder.write_text("notes")
+    with pytest.raises(BackupError, match="is a file, not a folder.*ending in .tar.gz"):
+        backup(settings, not_a_folder)
+    assert not_a_folder.read_text() == "notes"

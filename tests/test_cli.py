@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 
-def cli(data_dir: Path, *args: str, generator: str = "none", check: bool = True) -> subprocess.CompletedProcess:
+def cli(data_dir: Path, *args: str, generator: str = "none", check: bool = True,
+        columns: int = 160) -> subprocess.CompletedProcess:
     env = {**os.environ, "INSIGHTCAP_DATA_DIR": str(data_dir), "INSIGHTCAP_ASR_MODEL": "whisper-tiny-en",
-           "INSIGHTCAP_GENERATOR": generator, "COLUMNS": "160"}
+           "INSIGHTCAP_GENERATOR": generator, "COLUMNS": str(columns)}
     result = subprocess.run([sys.executable, "-m", "insightcap", *args], capture_output=True, text=True, env=env,
                             timeout=900)
     if check and result.returncode != 0:
@@ -191,3 +192,26 @@ def test_bad_inputs_are_rejected_with_clear_errors_and_nothing_stored(tmp_path: 
     assert "Traceback" not in rejected_media.stderr + rejected_transcript.stderr
     assert sessions(data) == []
     assert not any((data / "media").iterdir())
+
+
+def test_ids_and_dates_stay_whole_in_an_80_column_terminal(tmp_path: Path) -> None:
+    from datetime import date
+
+    from insightcap.storage.search_tables import ThemeRecord
+
+    data = tmp_path / "data"
+    title = "How a mentoring cohort keeps its newest members engaged through a long and busy spring " * 2
+    with session_scope(Settings(data_dir=data)) as db:
+        record = repo.create_session(db, session_id=repo.new_id(), title=title, source_kind="media",
+                                     original_filename="a.wav", stored_path="media/x/a.wav",
+                                     program="Mentoring cohort of the long spring season", session_date=date(2025, 3, 7))
+        record.duration_seconds, session_id = 3725.0, record.id
+        db.add(ThemeRecord(program_id=record.program_id, label="Keeping members engaged when feedback arrives late " * 2,
+                           centroid=b"\0" * 4, first_seen=date(2025, 1, 14), last_seen=date(2025, 3, 7), count=12))
+
+    listed = cli(data, "sessions", columns=80).stdout
+    assert max(len(line) for line in listed.splitlines()) <= 80
+    assert re.search(rf"│ {session_id} │ .+ │ 2025-03-07 │ 1:02:05\s+│ \w+\s+│", listed)
+    assert "…" not in listed and "engaged" in listed  # the title folds onto more lines instead of being cut
+    themes = cli(data, "themes", "mentoring cohort of the long spring season", columns=80).stdout
+    assert "seen 2025-01-14 → 2025-03-07" in " ".join(themes.split()) and "…" not in themes

@@ -745,6 +745,21 @@ def test_a_memo_edited_in_the_app_keeps_relative_links_there_and_exports_them_ab
     assert 'href="/' not in page
 
 
+def test_an_edited_memo_exports_every_time_linked_as_the_generated_one_does(settings, meeting, shared_eval):
+    settings = settings.model_copy(update={"app_url": APP_URL})
+    memo = _memo_with_links(meeting, [_link(shared_eval, seen=3, so_far=5)])
+    generated = absolute_links(render_memo(memo, "html", session_id="ts3010a"), "html", APP_URL)
+    edited = render_memo(memo, "md").replace("# Kick-off", "# Kick-off, edited", 1)
+    edited += "\nAgreed at \\[1:00:07\\] (escaped), see https://example.org/guide.\n\n<script>alert(1)</script>\n"
+    page = export_memo(settings, _stored(settings, memo, edited), "html")
+
+    time_links = set(re.findall(r'<a class="t" href="[^"]+">\[[\d:]+\]</a>', generated))
+    assert time_links and time_links <= set(re.findall(r'<a class="t" href="[^"]+">\[[\d:]+\]</a>', page))
+    assert f'<a class="t" href="{APP_URL}/sessions/ts3010a?t=3607">[1:00:07]</a>' in page
+    assert '<a href="https://example.org/guide">https://example.org/guide</a>.' in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
 @pytest.mark.parametrize(
     "fmt, text, expected",
     [
@@ -1048,3 +1063,22 @@ def test_background_evidence_is_the_most_salient_context_the_summary_does_not_al
     unscored = insight(0, Section.CONTEXT, 1.0).model_copy(update={"sentence_indices": [99]})
     session = SessionInsights(topics=[], insights=[unscored, *context[1:]], sentences=sentences)
     assert unscored not in background_insights(session, candidates, summarised=[])
+
+
+@pytest.mark.slow
+def test_a_program_theme_is_linked_from_one_memo_theme_only(program_memos):
+    """A program theme touching two of a session's topics says "came up in …" once, under the
+    memo theme holding most of its insights, and is named by noun phrases, not by verbs."""
+    settings, memos = program_memos
+    from insightcap.themes.program import list_program_themes
+
+    for draft, markdown in memos.values():
+        linked = [link.theme_id for theme in draft.themes for link in theme.program_themes]
+        assert len(linked) == len(set(linked))
+        paragraphs = [paragraph for paragraph in markdown.split("\n\n") if paragraph.startswith("**Recurring:**")]
+        assert len(paragraphs) == len(set(paragraphs))
+    assert any("**Recurring:**" in markdown for _, markdown in memos.values())
+    labels = [theme.label for theme in list_program_themes(settings, "Remote design")]
+    assert any("remote control" in label for label in labels), labels
+    words = {word.strip(",") for label in labels for word in label.split()}
+    assert not words & {"using", "let", "draw", "skip", "discuss", "come", "play", "yeah", "okay"}, labels

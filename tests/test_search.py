@@ -18,7 +18,12 @@ from eval.retrieval import meeting_transcript as qmsum_transcript
 from eval.retrieval import program_of, read_jsonl
 from insightcap.config import Settings
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
-from insightcap.search.documents import session_keys
+from insightcap.search.documents import (
+    SNIPPET_CHARS,
+    allowed_keys,
+    session_keys,
+    snippet,
+)
 from insightcap.search.encoder import search_embedder
 from insightcap.search.hybrid import search
 from insightcap.search.indexing import (
@@ -33,11 +38,12 @@ from insightcap.search.schema import (
     SEARCH_SECTIONS,
     SearchFilters,
     SearchHit,
+    checked_filters,
     filter_problems,
     only_by_meaning,
 )
 from insightcap.storage import repository as repo
-from insightcap.storage.db import session_scope
+from insightcap.storage.db import folded, session_scope
 from insightcap.storage.search_tables import PassageRecord
 from insightcap.storage.tables import SessionRecord
 from insightcap.themes.embed import Embedder
@@ -329,3 +335,96 @@ def test_each_row_stores_the_packaged_vector_for_themes_and_the_search_encoders_
     assert np.allclose(search_vector, search_embedder(settings_copy).encode([passage_text])[0], atol=1e-5)
     nearest_key, _ = VectorIndex.cached(vector_index_path(settings_copy)).search(search_vector, 1)[0]
     assert nearest_key == passage_key
+
+
+def test_an_unknown_program_and_a_reversed_date_range_are_refused_in_words() -> None:
+    programs = ["Design team", "Mentoring cohort"]
+    assert checked_filters(programs, program=" mentoring COHORT").program == "Mentoring cohort"
+    with pytest.raises(ValidationError) as unknown:
+        checked_filters(programs, program="Nonexistent")
+    assert filter_problems(unknown.value) == "No program called 'Nonexistent'. Choose one of: Design team, Mentoring cohort."
+    with pytest.raises(ValidationError) as no_programs:
+        checked_filters([], program="Nonexistent")
+    assert filter_problems(no_programs.value) == "No program called 'Nonexistent'. There is no program to search yet."
+    with pytest.raises(ValidationError) as reversed_range:
+        SearchFilters.model_validate({"date_from": "2025-03-30", "date_to": "2025-03-01"})
+    assert filter_problems(reversed_range.value) == (
+        "The start date (2025-03-30) is after the end date (2025-03-01): swap them.")
+    one_day = SearchFilters(date_from=date(2025, 3, 1), date_to=date(2025, 3, 1))
+    assert one_day.date_from == one_day.date_to
+
+
+def test_speaker_names_compare_without_case_or_accents() -> None:
+    assert {folded(name) for name in ("Tomás", "tomás", "TOMAS", "tomas", "TOMÁS")} == {"tomas"}
+    assert folded("Zoë Ødegård") == "zoe ødegard"  # ø is a letter of its own, not an o with an accent
+
+
+def test_a_long_passage_is_shown_around_the_first_word_of_the_query() -> None:
+    before = " ".join(f"filler{i}" for i in range(50))
+    after = " ".join(f"later{i}" for i in range(50))
+    passage = f"{before} the Feedback came back in a long email {after}"
+    shown = snippet(passage, "how groups handled feedback")
+    assert len(passage) > 700 and len(shown) <= SNIPPET_CHARS + 2
+    assert shown.startswith("…filler") and shown.endswith("…") and "the Feedback came back" in shown
+    middle = shown.index("Feedback")
+    assert abs(middle - len(shown) / 2) < 20  # centred on the word
+    assert snippet(passage, "xylophone").startswith("filler0 filler1") and snippet(passage, "xylophone").endswith("…")
+    assert snippet(passage, "later49").endswith("later49") and snippet("Short and whole.", "whole") == "Short and whole."
+
+
+@pytest.mark.slow
+def test_the_speaker_filter_ignores_case_and_accents(settings_copy: Settings) -> None:
+    with session_scope(settings_copy) as db:
+        repo.get_session(db, "es2006a").speaker_names = {"Marketing": "Tomás"}
+    with session_scope(settings_copy) as db:
+        by_spelling = {name: allowed_keys(db, SearchFilters(speaker=name)) for name in ("Tomás", "tomás", "tomas", "TOMAS")}
+        marketing_in_a = allowed_keys(db, SearchFilters(speaker="marketing", session_id="es2006a"))
+    assert by_spelling["Tomás"] and all(keys == by_spelling["Tomás"] for keys in by_spelling.values())
+    assert sorted(by_spelling["tomas"]) == sorted(marketing_in_a)
+    # A transcript label with an accent matches too (SQLite's own lower() leaves "Ë" as it is).
+    with session_scope(settings_copy) as db:
+        passage_id = db.execute(text("SELECT min(id) FROM passages WHERE session_id = 'es2006b'")).scalar()
+        db.execute(text("UPDATE passages SET speakers = json_array('ZOË') WHERE id = :id"), {"id": passage_id})
+    with session_scope(settings_copy) as db:
+        assert allowed_keys(db, SearchFilters(speaker="zoe", kind="passage")) == [passage_id * 2]
+    assert {hit.session_id for hit in search(settings_copy, "remote control design", SearchFilters(speaker="tomas"))} == {
+        "es2006a"}
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_what_would_find_nothing_and_shortens_transcript_hits(
+    settings_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from insightcap.cli import app
+    from insightcap.config import get_settings
+
+    monkeypatch.setenv("INSIGHTCAP_DATA_DIR", str(settings_copy.data_dir))
+    get_settings.cache_clear()
+
+    def run(*args: str):
+        return CliRunner().invoke(app, ["search", *args], env={"COLUMNS": "400"})
+
+    try:
+        for args, problem in (
+            (("",), "Type what you are looking for"),
+            (("   ",), "Type what you are looking for"),
+            (("remote", "--limit", "0"), "--limit must be from 1 to 100."),
+            (("remote", "--limit", "-1"), "--limit must be from 1 to 100."),
+            (("remote", "--limit", "101"), "--limit must be from 1 to 100."),
+            (("remote", "--program", "Nonexistent"), "No program called 'Nonexistent'. Choose one of: Remote design."),
+            (("remote", "--date-from", "2024-01-30", "--date-to", "2024-01-01"),
+             "The start date (2024-01-30) is after the end date (2024-01-01): swap them."),
+        ):
+            refused = run(*args)
+            assert refused.exit_code == 1, args
+            assert problem in " ".join(refused.stderr.split()) and "No matches" not in refused.stdout, args
+        assert run("remote", "--program", "remote DESIGN", "--limit", "1").exit_code == 0
+        found = run("LCD display", "--section", "transcript", "--limit", "3")
+        assert found.exit_code == 0, found.output
+        said = [line.split(": ", 1)[1] for line in found.stdout.splitlines() if ") transcript " in line]
+        assert said and all(len(quote) <= SNIPPET_CHARS + 2 and "…" in quote for quote in said)
+        assert any("display" in quote.lower() for quote in said)
+    finally:
+        get_settings.cache_clear()

@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.storage import repository as repo
@@ -34,25 +34,32 @@ def test_database_is_migrated_with_wal_and_foreign_keys(settings) -> None:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
-def test_the_search_columns_change_without_losing_rows_or_the_keyword_triggers(tmp_path: Path) -> None:
-    """Migrations 0005 (a second vector) and 0006 (no single passage speaker) on a database of the
-    version before them, holding an insight and a passage."""
+def _upgraded_from(tmp_path: Path, revision: str, *inserts: str) -> Engine:
+    """A database migrated to `revision`, given old rows by the `inserts`, then upgraded to head.
+    Foreign keys are off on its plain engine: the rows need no session row."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "0004")
+    command.upgrade(config, revision)
     engine = create_engine(url)
-    with engine.begin() as connection:  # foreign keys are off on this plain engine: no session row needed
-        connection.execute(text(
-            "INSERT INTO insights (session_id, position, section, statement, quote, start, \"end\", topic_index, "
-            "embedding) VALUES ('s1', 0, 'idea', 'Pair new members', 'we could pair them', 1, 2, 0, x'00')"
-        ))
-        connection.execute(text(
-            "INSERT INTO passages (session_id, position, text, speaker, speakers, start, \"end\", first_segment, "
-            "last_segment) VALUES ('s1', 0, 'Welcome, Sam here', 'Sam', '[\"Sam\", \"Maria\"]', 0, 9, 0, 1)"
-        ))
+    with engine.begin() as connection:
+        for insert in inserts:
+            connection.execute(text(insert))
     command.upgrade(config, "head")
+    return engine
+
+
+def test_the_search_columns_change_without_losing_rows_or_the_keyword_triggers(tmp_path: Path) -> None:
+    """Migrations 0005 (a second vector) and 0006 (no single passage speaker) on a database of the
+    version before them, holding an insight and a passage."""
+    engine = _upgraded_from(
+        tmp_path, "0004",
+        "INSERT INTO insights (session_id, position, section, statement, quote, start, \"end\", topic_index, "
+        "embedding) VALUES ('s1', 0, 'idea', 'Pair new members', 'we could pair them', 1, 2, 0, x'00')",
+        "INSERT INTO passages (session_id, position, text, speaker, speakers, start, \"end\", first_segment, "
+        "last_segment) VALUES ('s1', 0, 'Welcome, Sam here', 'Sam', '[\"Sam\", \"Maria\"]', 0, 9, 0, 1)",
+    )
     with engine.begin() as connection:
         assert connection.execute(text("SELECT embedding, search_embedding FROM insights")).one() == (b"\x00", None)
         connection.execute(text("UPDATE insights SET quote = 'we could pair newcomers'"))
@@ -152,3 +159,106 @@ def test_renaming_a_speaker_updates_the_draft_memo_by_whole_name(settings) -> No
         assert repo.get_session(db, session_id).speaker_names == {"Speaker 1": "María"}
         assert sorted(v.author for v in repo.memo_versions(db, session_id)) == [
             "insightcap", "speaker rename", "speaker rename"]
+
+
+def _two_speaker_session(settings, memo: str) -> str:
+    """A session whose transcript has Priya and Aisha speaking, with a draft memo."""
+    session_id = _session(settings)
+    transcript = Transcript(segments=[Segment(start=0, end=2, text="Hi.", speaker="Priya"),
+                                      Segment(start=2, end=4, text="Hello.", speaker="Aisha")], duration=4)
+    with session_scope(settings) as db:
+        repo.save_output(db, session_id, "transcript", transcript)
+        repo.add_memo_version(db, session_id, memo)
+    return session_id
+
+
+def test_a_speaker_cannot_be_given_a_name_another_speaker_goes_by(settings) -> None:
+    memo = "Participants: Priya, Aisha\n\n- “Aisha, I agree” — Priya [00:01]\n"
+    session_id = _two_speaker_session(settings, memo)
+    for taken in ("Aisha", " aisha "):
+        with session_scope(settings) as db, pytest.raises(repo.SpeakerNameTaken, match="Choose a name"):
+            repo.rename_speaker(db, session_id, "Priya", taken)
+    with session_scope(settings) as db:
+        repo.rename_speaker(db, session_id, "Aisha", "Aisha Khan")
+    with session_scope(settings) as db, pytest.raises(repo.SpeakerNameTaken, match="transcript label “Aisha”"):
+        repo.rename_speaker(db, session_id, "Priya", "AISHA KHAN")
+    with session_scope(settings) as db:
+        assert repo.get_session(db, session_id).speaker_names == {"Aisha": "Aisha Khan"}
+        assert repo.latest_memo(db, session_id).markdown == (
+            "Participants: Priya, Aisha Khan\n\n- “Aisha, I agree” — Priya [00:01]\n")
+
+
+def test_renaming_a_speaker_leaves_quoted_words_as_they_were_said(settings) -> None:
+    memo = "Priya opened.\n\n- Pairing helps — “Priya and I paired, Priya said” — Priya [00:01]\n"
+    session_id = _two_speaker_session(settings, memo)
+    with session_scope(settings) as db:
+        repo.rename_speaker(db, session_id, "Priya", "Priya Shah")
+    with session_scope(settings) as db:
+        assert repo.latest_memo(db, session_id).markdown == (
+            "Priya Shah opened.\n\n- Pairing helps — “Priya and I paired, Priya said” — Priya Shah [00:01]\n")
+
+
+def test_approval_records_the_approver_apart_from_the_author_and_reopening_clears_it(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        repo.add_memo_version(db, session_id, "# Draft")
+        repo.save_memo_edit(db, session_id, "# Edited", 1, author="sam@example.org")
+        approved = repo.set_memo_status(db, session_id, "approved", 2, by="maria@example.org")
+        assert (approved.author, approved.approved_by) == ("sam@example.org", "maria@example.org")
+        assert approved.approved_at is not None
+        again = repo.set_memo_status(db, session_id, "approved", 2, by="ben@example.org")
+        assert again.approved_by == "maria@example.org"  # approving twice keeps the first approver
+    with session_scope(settings) as db:
+        reopened = repo.set_memo_status(db, session_id, "draft", 2, by="sam@example.org")
+        assert (reopened.status, reopened.approved_by, reopened.approved_at) == ("draft", None, None)
+        repo.save_memo_edit(db, session_id, "# Edited again", 2, author="sam@example.org")
+        with pytest.raises(repo.MemoConflict) as stale:
+            repo.set_memo_status(db, session_id, "approved", 2, by="maria@example.org")
+        assert str(stale.value) == ("This memo changed since you opened it (latest version: 3). "
+                                    "Review the latest version before approving it.")
+
+
+def test_an_empty_memo_is_neither_saved_nor_approved(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        repo.add_memo_version(db, session_id, "# Draft")
+        for empty in ("", " \n\t"):
+            with pytest.raises(repo.EmptyMemo, match="cannot be saved; the latest version is unchanged"):
+                repo.save_memo_edit(db, session_id, empty, 1, author="sam@example.org")
+        repo.add_memo_version(db, session_id, "  \n")  # e.g. written before empty saves were refused
+        with pytest.raises(repo.EmptyMemo, match="cannot be approved"):
+            repo.set_memo_status(db, session_id, "approved", 2, by="maria@example.org")
+    with session_scope(settings) as db:
+        assert [(v.version, v.status) for v in repo.memo_versions(db, session_id)] == [(2, "draft"), (1, "draft")]
+
+
+def test_memo_approvers_are_added_and_earlier_approvals_taken_from_the_audit_trail(tmp_path: Path) -> None:
+    """Migration 0007 on a database at 0006 holding an approved and a draft memo version."""
+    engine = _upgraded_from(
+        tmp_path, "0006",
+        "INSERT INTO memo_versions (session_id, version, markdown, status, author, created_at) VALUES "
+        "('s1', 1, '# Memo', 'approved', 'sam@example.org', '2024-05-01 10:00:00'), "
+        "('s1', 2, '# Memo v2', 'draft', 'sam@example.org', '2024-05-02 10:00:00')",
+        "INSERT INTO audit_events (at, actor, action, target, detail, client) VALUES "
+        "('2024-05-01 11:00:00', 'maria@example.org', 'memo_approved', 's1', 'version 1', '')",
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(text(
+            "SELECT version, markdown, author, approved_by, approved_at FROM memo_versions ORDER BY version")).all()
+    assert rows == [(1, "# Memo", "sam@example.org", "maria@example.org", "2024-05-01 11:00:00"),
+                    (2, "# Memo v2", "sam@example.org", None, None)]
+
+
+def test_a_program_name_matches_whatever_its_case_and_spacing(settings) -> None:
+    _session(settings)  # in 'Cohort A'
+    with session_scope(settings) as db:
+        same = repo.get_or_create_program(db, "  cohort   a ")
+        assert same.name == "Cohort A" and repo.program_by_name(db, "COHORT a").id == same.id
+        other = repo.get_or_create_program(db, " Spring  circle ")
+        assert other.name == "Spring circle"
+        assert repo.get_or_create_program(db, "   ") is None
+        assert [program.name for program in repo.list_programs(db)] == ["Cohort A", "Spring circle"]
+        with pytest.raises(repo.NotFound) as unknown:
+            repo.program_by_name(db, "Cohrt A")
+    assert str(unknown.value) == ("No program 'Cohrt A'. Did you mean 'Cohort A'? "
+                                  "The programs are: 'Cohort A', 'Spring circle'.")

@@ -10,28 +10,54 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from test_search import add_session, indexed, settings_copy  # noqa: F401 - shared fixtures
 
+from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.search.indexing import index_session
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
 from insightcap.themes.pipeline import (
     OUTLIER,
     AgglomerativeClusterer,
-    ClassTfidfDescriber,
+    KeyphraseDescriber,
 )
 from insightcap.themes.program import (
     SAME_THEME,
     ThemeDocument,
     cluster_program_themes,
+    keyword_label,
     match_clusters,
+    session_theme_links,
     theme_model,
     trend,
 )
 
+# How people talk in a design meeting: the verbs and fillers ("using", "let", "draw", "skip",
+# "discuss", "play") once made a theme's label; the label names what was talked about.
+TALK = [
+    "So we are using the remote control, let me draw it on the whiteboard.",
+    "The remote control needs a battery that lasts.",
+    "I think the battery could come from an energy source like solar cells.",
+    "We could use a kinetic energy source instead of the battery.",
+    "Let us skip the questions and discuss the costs of the project.",
+    "The production costs play a big role, twelve euro fifty per remote.",
+    "We have to keep the production costs low for the project budget.",
+    "The selling price is twenty five euro, so the costs matter.",
+    "Okay, yeah, the meeting is over.",
+]
 
-def test_class_tfidf_prefers_words_distinctive_of_a_cluster() -> None:
-    texts = ["the battery lasts a week", "battery life and charging", "the buttons are rubber", "rubber buttons feel soft"]
-    keywords = ClassTfidfDescriber(top=2).describe(texts, np.array([0, 0, 1, 1]))
-    assert "battery" in keywords[0] and "rubber" in keywords[1] or "buttons" in keywords[1]
+
+def test_theme_keyphrases_are_the_nouns_and_noun_phrases_distinctive_of_a_theme() -> None:
+    keywords = KeyphraseDescriber().describe(TALK, np.array([0, 0, 0, 0, 1, 1, 1, 1, OUTLIER]))
+    assert set(keywords) == {0, 1}  # an outlier is no theme
+    assert {"remote control", "battery", "energy source"} == set(keywords[0][:3])
+    assert "production cost" in keywords[1][:3]
+    words = {word for phrases in keywords.values() for phrase in phrases for word in phrase.split()}
+    assert not words & {"using", "use", "let", "draw", "skip", "discuss", "play", "okay", "meeting"}
+    assert keyword_label(keywords[0]) == ", ".join(keywords[0][:3])  # the label is the first three
+
+
+def test_texts_in_no_theme_are_not_described() -> None:
+    assert KeyphraseDescriber().describe(TALK[:2], np.array([OUTLIER, OUTLIER])) == {}
 
 
 def test_agglomerative_clusterer_leaves_small_groups_as_outliers() -> None:
@@ -101,3 +127,82 @@ def test_theme_ids_survive_reclustering_with_one_more_session(settings_copy, sha
     # A kept id means the same theme: its centre moved only a little.
     assert all(float(after[i] @ before[i]) >= SAME_THEME for i in kept)
     assert any(session_id in theme.session_ids for theme in later)
+
+
+# --- Which memo theme a program theme is linked from, and what is called recurring -------------
+
+PROGRAM = "Design circle"
+
+
+def _session_with_insights(settings, session_id: str, day: date, insights: list[tuple[int, Section]]) -> list[int]:
+    """A session of PROGRAM with one insight per (topic, section), in two topics; the insight row ids."""
+    structured = SessionInsights(
+        topics=[Topic(index=index, title=f"Topic {index}", start=60.0 * index, end=60.0 * index + 60) for index in (0, 1)],
+        insights=[
+            Insight(section=section, statement=f"Point {n}", quote=f"Point {n}.", speaker="A", start=float(n),
+                    end=n + 1.0, topic_index=topic)
+            for n, (topic, section) in enumerate(insights)
+        ],
+    )
+    with session_scope(settings) as db:
+        repo.create_session(db, session_id=session_id, title=session_id.upper(), source_kind="transcript",
+                            original_filename=f"{session_id}.vtt", stored_path="media/x", program=PROGRAM,
+                            session_date=day)
+        return [row.id for row in repo.replace_insights(db, session_id, structured)]
+
+
+def _stored_theme(settings, label: str, members: list[tuple[str, int]]) -> None:
+    """A program theme holding these (session, insight row) members, the closest first."""
+    with session_scope(settings) as db:
+        row = ThemeRecord(program_id=repo.program_by_name(db, PROGRAM).id, label=label, keywords=[],
+                          centroid=np.ones(2, dtype=np.float32).tobytes(), count=len(members),
+                          session_count=len({session for session, _ in members}))
+        db.add(row)
+        db.flush()
+        repo.replace_theme_members(db, row.id, [
+            ThemeMemberRecord(theme_id=row.id, kind="insight", row_id=insight, session_id=session,
+                              similarity=1.0 - position / 100, representative=position == 0)
+            for position, (session, insight) in enumerate(members)
+        ])
+
+
+@pytest.fixture
+def two_sessions(settings):
+    """Two sessions sharing two themes, each theme touching both topics of the second session, and
+    a larger theme only the second session has."""
+    idea, commitment = Section.IDEA, Section.ACTION_ITEM
+    first = _session_with_insights(settings, "s1", date(2024, 1, 10), [(0, idea), (1, idea)])
+    second = _session_with_insights(
+        settings, "s2", date(2024, 1, 17),
+        [(0, idea), (1, idea), (1, idea), (0, commitment), (0, commitment), (1, idea)] + [(0, idea)] * 5,
+    )
+    # Closest member first in topic 0, but most of it in topic 1.
+    _stored_theme(settings, "remote control, battery", [("s2", second[0]), ("s1", first[0]), ("s2", second[1]), ("s2", second[2])])
+    # Most of it in topic 0, but as commitments, which the memo lists outside the themes.
+    _stored_theme(settings, "production cost", [("s2", second[3]), ("s2", second[4]), ("s2", second[5]), ("s1", first[1])])
+    _stored_theme(settings, "whiteboard", [("s2", insight) for insight in second[6:]])
+    return settings
+
+
+def test_a_theme_is_linked_from_the_one_topic_holding_most_of_its_insights(two_sessions) -> None:
+    links = session_theme_links(two_sessions, "s2")
+    labels = {topic: [(link.label, link.sessions_seen) for link in found] for topic, found in links.items()}
+    assert labels == {
+        0: [("whiteboard", 1)],
+        1: [("remote control, battery", 2), ("production cost", 2)],  # the one holding most of topic 1 first
+    }
+    first = session_theme_links(two_sessions, "s1")
+    assert {topic: [link.label for link in found] for topic, found in first.items()} == {
+        0: ["remote control, battery"], 1: ["production cost"],
+    }
+
+
+def test_the_cli_calls_recurring_only_themes_of_two_sessions_or_more(two_sessions) -> None:
+    from test_cli import cli
+
+    shown = cli(two_sessions.data_dir, "themes", PROGRAM).stdout
+    assert "session(s)" not in shown
+    assert shown.count("2 sessions,") == 2
+    assert "1 session only (not recurring yet), 5 insights" in shown
+    # The largest theme, seen in one session, comes after the recurring ones.
+    assert shown.index("remote control, battery") < shown.index("production cost") < shown.index("whiteboard")

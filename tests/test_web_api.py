@@ -228,6 +228,22 @@ def test_preview_never_renders_raw_html(client) -> None:
     assert "<strong>Hi</strong>" in html and "<script>" not in html
 
 
+def test_preview_links_times_to_the_session_and_web_addresses(client, seeded_session) -> None:
+    markdown = "At [00:12] and \\[1:00:07\\], see https://example.org/guide. <script>alert(1)</script>"
+    html = client.post("/api/preview", json={"markdown": markdown, "session_id": seeded_session}).json()["html"]
+    assert f'<a class="t" href="/sessions/{seeded_session}?t=12">[00:12]</a>' in html
+    assert f'<a class="t" href="/sessions/{seeded_session}?t=3607">[1:00:07]</a>' in html
+    assert '<a href="https://example.org/guide">https://example.org/guide</a>.' in html and "<script>" not in html
+
+
+def test_a_memo_edited_in_the_app_exports_its_times_linked_to_the_app(client, seeded_session) -> None:
+    client.post(f"/sessions/{seeded_session}/memo", data={"markdown": FIRST_MEMO + "\nAgreed at [00:12].\n", "version": 1})
+    page = client.get(f"/api/sessions/{seeded_session}/memo/export/html").text
+    assert f'<a class="t" href="http://testserver/sessions/{seeded_session}?t=12">[00:12]</a>' in page
+    editor = client.get(f"/sessions/{seeded_session}/memo").text
+    assert f'<a class="t" href="/sessions/{seeded_session}?t=12">[00:12]</a>' in editor
+
+
 def test_jobs_report_progress_and_a_failed_job_can_be_retried(client, queue, seeded_session, settings) -> None:
     with session_scope(settings) as db:
         job = repo.create_job(db, seeded_session, ["structure", "embed", "memo"])
@@ -408,3 +424,105 @@ def test_talk_time_and_turns_per_speaker_in_the_api_and_on_the_page(client, seed
     assert f'style="width: {round(marcus["share"] * 100, 1)}%"' in table
     assert table.count('<span class="talk-bar" aria-hidden="true">') == len(stats)
     assert f'({round(marcus["share"] * 100)}%)' in table
+
+
+def test_a_speaker_name_another_speaker_has_is_refused_and_quotes_keep_their_words(client, seeded_session) -> None:
+    url = f"/api/sessions/{seeded_session}"
+    quoted = FIRST_MEMO + "\n- “Marcus Johnson here, I wrote too much” — Marcus Johnson [00:18]\n"
+    client.put(url + "/memo", json={"markdown": quoted, "version": 1})
+    taken = client.put(url + "/speakers", json={"speaker": "Marcus Johnson", "name": " hannah LEE "})
+    assert taken.status_code == 409
+    assert taken.json()["detail"].startswith("“hannah LEE” is taken: another speaker in this session is Hannah Lee.")
+    page = client.post(f"/sessions/{seeded_session}/speakers", data={"speaker": "Marcus Johnson", "name": "Hannah Lee"})
+    assert page.status_code == 409 and "is taken: another speaker in this session is Hannah Lee." in page.text
+    assert client.get(url).json()["speaker_names"] == {}
+
+    renamed = client.put(url + "/speakers", json={"speaker": "Marcus Johnson", "name": "Marcus"})
+    assert renamed.status_code == 200
+    memo = client.get(url + "/memo").json()
+    assert memo["version"] == 3 and memo["markdown"].endswith("- “Marcus Johnson here, I wrote too much” — Marcus [00:18]\n")
+
+
+def test_approval_names_the_approver_not_the_author(app, settings, seeded_session) -> None:
+    from fastapi.testclient import TestClient
+
+    program = ("Mentoring cohort",)
+    sam, maria = (TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"})
+                  for token in (make_account(settings, "sam@example.org", Role.FACILITATOR, program),
+                                make_account(settings, "maria@example.org", Role.FACILITATOR, program)))
+    url = f"/api/sessions/{seeded_session}/memo"
+    assert sam.put(url, json={"markdown": FIRST_MEMO + "\n- Sam's point.\n", "version": 1}).json()["version"] == 2
+    approved = maria.put(url + "/status", json={"status": "approved", "version": 2}).json()
+    assert (approved["author"], approved["approved_by"]) == ("sam@example.org", "maria@example.org")
+    assert approved["approved_at"] is not None
+    history = sam.get(url + "/versions").json()
+    assert (history[0]["author"], history[0]["approved_by"], history[1]["approved_by"]) == (
+        "sam@example.org", "maria@example.org", None)
+    editor = sam.get(f"/sessions/{seeded_session}/memo").text
+    assert "version 2, written by sam@example.org; approved by maria@example.org on " in editor
+    assert "sam@example.org · approved by maria@example.org" in sam.get(f"/sessions/{seeded_session}/memo/history").text
+
+    reopened = sam.put(url + "/status", json={"status": "draft", "version": 2}).json()
+    assert (reopened["status"], reopened["approved_by"], reopened["approved_at"]) == ("draft", None, None)
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- Sam's second point.\n", "version": 2})
+    stale = maria.put(url + "/status", json={"status": "approved", "version": 2})
+    assert stale.status_code == 409 and stale.json()["current"]["version"] == 3
+    assert stale.json()["detail"] == ("This memo changed since you opened it (latest version: 3). "
+                                      "Review the latest version before approving it.")
+    page = maria.post(f"/sessions/{seeded_session}/memo/status", data={"status": "approved", "version": 2})
+    assert page.status_code == 409 and "Review the latest version before approving it." in page.text
+
+
+def test_an_empty_memo_is_refused_and_the_memo_kept(client, seeded_session) -> None:
+    url = f"/api/sessions/{seeded_session}/memo"
+    for empty in ("", "  \n "):
+        refused = client.put(url, json={"markdown": empty, "version": 1})
+        assert refused.status_code == 422 and refused.json()["detail"].startswith(
+            "An empty memo cannot be saved; the latest version is unchanged.")
+    page = client.post(f"/sessions/{seeded_session}/memo", data={"markdown": "", "version": 1})
+    assert page.status_code == 422 and "An empty memo cannot be saved" in page.text
+    assert [v["version"] for v in client.get(url + "/versions").json()] == [1]
+    assert client.get(url).json()["markdown"] == FIRST_MEMO
+
+
+def test_search_refuses_what_would_find_nothing_instead_of_finding_nothing(client, seeded_session) -> None:
+    from insightcap.search.schema import QUERY_NEEDED
+
+    for limit in (0, -1, 101):
+        assert client.get("/api/search", params={"q": "feedback", "limit": limit}).status_code == 422
+    for q in ("", "   "):
+        empty = client.get("/api/search", params={"q": q})
+        assert empty.status_code == 422 and empty.json()["detail"] == QUERY_NEEDED
+    unknown = client.get("/api/search", params={"q": "feedback", "program": "Nonexistent"})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"] == "No program called 'Nonexistent'. Choose one of: Mentoring cohort."
+    assert client.get("/api/search", params={"q": "feedback", "program": "mentoring COHORT"}).status_code == 200
+    reversed_range = client.get("/api/search", params={"q": "feedback", "date_from": "2025-03-30", "date_to": "2025-03-01"})
+    assert reversed_range.status_code == 422
+    assert reversed_range.json()["detail"] == "The start date (2025-03-30) is after the end date (2025-03-01): swap them."
+
+    page = client.get("/search", params={"q": "feedback", "date_from": "2025-03-30", "date_to": "2025-03-01"}).text
+    assert '<p class="alert error" role="alert">The start date (2025-03-30) is after the end date' in page
+    assert "results for" not in page
+    page = client.get("/search", params={"q": "feedback", "program": "Nonexistent"}).text
+    assert "No program called &#39;Nonexistent&#39;. Choose one of: Mentoring cohort." in page
+    # Opened from the menu, the page is just the form; sent with an empty box, it asks for words.
+    opened = client.get("/search").text
+    assert QUERY_NEEDED not in opened and "results for" not in opened and 'role="alert"' not in opened
+    for q in ("", "  "):
+        asked = client.get("/search", params={"q": q}).text
+        assert f'<p class="alert info" role="status">{QUERY_NEEDED}</p>' in asked and "results for" not in asked
+
+
+def test_a_wrong_program_is_answered_with_the_callers_programs_only(app, settings, seeded_session) -> None:
+    from fastapi.testclient import TestClient
+
+    token = make_account(settings, "other@example.org", Role.FACILITATOR, ("Another circle",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as outsider:
+        hidden = outsider.get("/api/search", params={"q": "feedback", "program": "Mentoring cohort"})
+        assert hidden.status_code == 422
+        assert hidden.json()["detail"] == "No program called 'Mentoring cohort'. Choose one of: Another circle."
+        unknown = outsider.get("/api/search", params={"q": "feedback", "program": "Nonexistent"}).json()["detail"]
+        assert "Mentoring" not in unknown and unknown.endswith("Choose one of: Another circle.")
+        page = outsider.get("/search", params={"q": "feedback", "program": "Nonexistent"}).text
+        assert "Mentoring" not in page and "Choose one of: Another circle." in page

@@ -30,7 +30,7 @@ from insightcap.auth.schema import PROGRAM_ROLES, Role, local_operator
 from insightcap.auth.tokens import api_tokens, issue, revoke_token
 from insightcap.config import get_settings
 from insightcap.storage.db import session_scope
-from insightcap.storage.repository import NotFound
+from insightcap.storage.repository import NotFound, program_by_name
 
 user_app = typer.Typer(help="Accounts that can sign in to the web app, and their role in each program.",
                        no_args_is_help=True)
@@ -41,6 +41,8 @@ err = Console(stderr=True)
 Programs = Annotated[list[str], typer.Option("--program", help="A program's name; repeat for several.")]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of "
                                              "standard input (for scripts) instead of asking.")]
+NewProgram = Annotated[bool, typer.Option("--new-program", help="Create the programs named that do not exist yet "
+                                          "(without it, an unknown name is refused as a likely typo).")]
 
 
 def _fail(message: str) -> None:
@@ -72,10 +74,15 @@ def _audited(action: str, target: str, detail: str = "") -> Iterator[Session]:
         _fail(str(error))
 
 
-def create_account(email: str, role: Role, programs: list[str], password: str) -> None:
+def _stored_names(db: Session, programs: list[str]) -> str:
+    """The programs as stored, so the admin sees that "mentoring cohort" joined 'Mentoring cohort'."""
+    return ", ".join(program_by_name(db, name).name for name in programs)
+
+
+def create_account(email: str, role: Role, programs: list[str], password: str, *, new_programs: bool = False) -> None:
     with _audited("user_add", email.strip().lower(), f"{role} {', '.join(programs)}".strip()) as db:
-        add_user(db, email, password, role, programs)
-    where = f" in {', '.join(programs)}" if programs and role in PROGRAM_ROLES else ""
+        add_user(db, email, password, role, programs, new_programs=new_programs)
+        where = f" in {_stored_names(db, programs)}" if programs and role in PROGRAM_ROLES else ""
     out.print(f"Added {email.strip().lower()} as {role}{where}.")
 
 
@@ -85,10 +92,11 @@ def user_add(
     role: Annotated[Role, typer.Option(help="admin: everything; facilitator: upload, edit and approve in their "
                                        "programs; member: read approved memos and search their programs.")],
     program: Programs = [],
+    new_program: NewProgram = False,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add an account."""
-    create_account(email, role, program, read_password(password_stdin))
+    create_account(email, role, program, read_password(password_stdin), new_programs=new_program)
 
 
 @user_app.command("grant")
@@ -96,11 +104,13 @@ def user_grant(
     email: Annotated[str, typer.Argument(help="The account's email.")],
     role: Annotated[Role, typer.Option(help="facilitator or member.")],
     program: Programs,
+    new_program: NewProgram = False,
 ) -> None:
     """Give an account a role in more programs (or change its role in them)."""
     with _audited("user_grant", email, f"{role} {', '.join(program)}") as db:
-        grant(db, email, role, program)
-    out.print(f"{email} is now {role} in {', '.join(program)}.")
+        grant(db, email, role, program, new_programs=new_program)
+        names = _stored_names(db, program)
+    out.print(f"{email} is now {role} in {names}.")
 
 
 @user_app.command("revoke")

@@ -321,11 +321,25 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("id", "title", "program", "date", "duration", "status")
-    for row in rows:
-        duration = _clock(row["duration_seconds"]) if row["duration_seconds"] else ""
-        table.add_row(row["id"], escape(row["title"]), escape(row["program"] or ""), row["date"] or "", duration, row["status"])
+    cells = [
+        (row["id"], escape(row["title"]), escape(row["program"] or ""), row["date"] or "",
+         _clock(row["duration_seconds"]) if row["duration_seconds"] else "", row["status"])
+        for row in rows
+    ]
+    table = _listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
     out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
+
+
+def _listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
+    """A table whose ids, dates and counts are never cut or wrapped in a narrow terminal (users copy
+    them into the next command); only the columns marked True, free text, fold onto more lines."""
+    table = Table()
+    for index, (name, folds) in enumerate(columns.items()):
+        widest = max((len(row[index]) for row in rows), default=0)
+        table.add_column(name, no_wrap=not folds, overflow="fold", min_width=None if folds else max(widest, len(name)))
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command()
@@ -410,22 +424,43 @@ def search(
         help="Only this section: context, idea, strategy, resource, action_item (or commitments), question, "
              "reaction; or transcript for what was said, without insights.")] = None,
     speaker: Annotated[Optional[str], typer.Option(
-        help="Only this speaker's insights, and stretches of transcript where they speak.")] = None,
-    limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+        help="Only this speaker's insights, and stretches of transcript where they speak (any case or accents).")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="Only sessions on or after this day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="Only sessions on or before this day, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(help="How many results, 1 to 100.")] = 10,
 ) -> None:
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""
     from pydantic import ValidationError
 
+    from insightcap.search.documents import snippet
     from insightcap.search.hybrid import search as run_search
-    from insightcap.search.schema import NO_QUERY_WORDS, TRANSCRIPT, SearchFilters, filter_problems, only_by_meaning
+    from insightcap.search.schema import (
+        MOST_RESULTS,
+        NO_QUERY_WORDS,
+        QUERY_NEEDED,
+        TRANSCRIPT,
+        checked_filters,
+        filter_problems,
+        only_by_meaning,
+    )
+    from insightcap.storage.db import session_scope
+    from insightcap.storage.repository import list_programs
     from insightcap.themes.index import IndexMismatch
 
+    if not query.strip():
+        _fail(QUERY_NEEDED)
+    if not 1 <= limit <= MOST_RESULTS:
+        _fail(f"--limit must be from 1 to {MOST_RESULTS}.")
+    settings = get_settings()
+    with session_scope(settings) as db:
+        programs = [known.name for known in list_programs(db)]
     try:
-        filters = SearchFilters(program=program, section=section, speaker=speaker)
+        filters = checked_filters(programs, program=program, section=section, speaker=speaker,
+                                  date_from=date_from, date_to=date_to)
     except ValidationError as invalid:
         _fail(filter_problems(invalid))
     try:
-        hits = run_search(get_settings(), query, filters, limit)
+        hits = run_search(settings, query, filters, limit)
     except IndexMismatch as stale:
         _fail(str(stale))
     if not hits:
@@ -436,14 +471,14 @@ def search(
         label = hit.section or TRANSCRIPT
         out.print(
             f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
-            f"{escape(hit.said_by or 'unnamed speaker')}: {escape(hit.statement or hit.quote)}",
+            f"{escape(hit.said_by or 'unnamed speaker')}: {escape(hit.statement or snippet(hit.quote, query))}",
             highlight=False,
         )
 
 
 @app.command()
 def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
-    """The recurring themes of a program across its sessions, most frequent first."""
+    """A program's themes, most frequent first: those recurring across its sessions, then those seen once."""
     from insightcap.storage.repository import NotFound
     from insightcap.themes.program import list_program_themes
 
@@ -453,14 +488,34 @@ def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) 
         _fail(str(error))
     if not found:
         out.print(f"No themes yet for '{program}': they appear once its sessions have insights.")
-    for theme in found:
-        seen = f"{theme.first_seen or '?'} → {theme.last_seen or '?'}"
-        out.rule(f"{escape(theme.label)} — {len(theme.session_ids)} session(s), {theme.count} insights, {theme.trend}, {seen}")
+    for theme in sorted(found, key=lambda theme: not theme.recurring):
+        # Printed, not a rule's title: a rule cuts what does not fit, and the dates come last.
+        out.print(f"\n[bold]{escape(theme.label)}[/]", highlight=False)
+        sessions = f"{len(theme.session_ids)} sessions" if theme.recurring else "1 session only (not recurring yet)"
+        out.print(f"{sessions}, {theme.count} insights, {theme.trend}, "
+                  f"seen {theme.first_seen or '?'} → {theme.last_seen or '?'}", highlight=False)
         if theme.description:
             out.print(escape(theme.description), highlight=False)
         for quote in theme.quotes[:3]:
             out.print(f"  “{escape(quote.text)}” [dim]— {escape(quote.speaker or '?')}, {escape(quote.session_title)} "
                       f"{_clock(quote.start)}[/]", highlight=False)
+
+
+@app.command()
+def programs() -> None:
+    """List the programs and how many sessions each has."""
+    from collections import Counter
+
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        counts = Counter(record.program_id for record in repo.list_sessions(db))
+        cells = [(escape(program.name), str(counts[program.id])) for program in repo.list_programs(db)]
+    if not cells:
+        out.print("No programs yet. A session joins one when it is added with --program.")
+        return
+    out.print(_listing({"program": True, "sessions": False}, cells))
 
 
 @app.command()
@@ -475,7 +530,8 @@ def template(program: Annotated[str, typer.Argument(help="The program's name.")]
         try:
             repo.program_by_name(db, program)
         except repo.NotFound as error:
-            err.print(f"Note: {error} These templates will apply once it has sessions.")
+            err.print(f"Note: {error} These templates are for a new program '{program}': "
+                      "its memos use them once a session is added to it.")
     for path, copied in start_program_templates(settings.data_dir, program).items():
         out.print(f"{path} ({'a copy of the default' if copied else 'already there, left as it is'})", highlight=False)
     out.print(
@@ -497,7 +553,8 @@ def reindex() -> None:
 
 @app.command()
 def backup(
-    destination: Annotated[Path, typer.Argument(help="A folder (a dated file is made in it) or a new .tar.gz name.")],
+    destination: Annotated[Path, typer.Argument(help="A folder (created if missing) to write a dated .tar.gz file "
+                                                "into, or a new file name ending in .tar.gz.")],
 ) -> None:
     """Save a consistent copy of every session, memo, account and recording (safe while the server runs)."""
     from insightcap.storage.backup import BackupError

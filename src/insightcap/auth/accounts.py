@@ -59,7 +59,8 @@ def count_admins(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(User).where(User.is_admin, ~User.disabled)) or 0
 
 
-def add_user(db: Session, email: str, password: str, role: Role, programs: Sequence[str] = ()) -> User:
+def add_user(db: Session, email: str, password: str, role: Role, programs: Sequence[str] = (), *,
+             new_programs: bool = True) -> User:
     """A new account. Admins need no program; facilitators and members need at least one."""
     if find_user(db, email) is not None:
         raise AccountError(f"{email} already has an account; use `insightcap user grant` to give it more programs.")
@@ -69,17 +70,23 @@ def add_user(db: Session, email: str, password: str, role: Role, programs: Seque
     db.add(user)
     db.flush()
     if role in PROGRAM_ROLES:
-        grant(db, user.email, role, programs)
+        grant(db, user.email, role, programs, new_programs=new_programs)
     return user
 
 
-def grant(db: Session, email: str, role: Role, programs: Sequence[str]) -> User:
-    """Give (or change) the user's role in each program, creating programs that do not exist yet."""
+def grant(db: Session, email: str, role: Role, programs: Sequence[str], *, new_programs: bool = True) -> User:
+    """Give (or change) the user's role in each program. A name matches an existing program whatever
+    its case and spacing; with `new_programs=False` a name matching none is refused (it is usually a
+    typo that would otherwise start a program nobody uploads to), else the program is created."""
     if role not in PROGRAM_ROLES:
         raise AccountError("Programs take the role facilitator or member; make an admin with `user add --role admin`.")
+    if not new_programs:
+        _require_existing_programs(db, programs)
     user = get_user(db, email)
     for name in programs:
         program = repo.get_or_create_program(db, name)
+        if program is None:
+            raise AccountError("A --program needs a name; it was empty.")
         existing = next((m for m in user.memberships if m.program_id == program.id), None)
         if existing is None:
             user.memberships.append(Membership(program_id=program.id, role=role.value))
@@ -87,6 +94,13 @@ def grant(db: Session, email: str, role: Role, programs: Sequence[str]) -> User:
             existing.role = role.value
     db.flush()
     return user
+
+
+def _require_existing_programs(db: Session, programs: Sequence[str]) -> None:
+    for name in programs:
+        if repo.find_program(db, name) is None:
+            raise AccountError(f"{repo.unknown_program_message(db, name)} "
+                               f"To start a new program called '{name}', run the command again with --new-program.")
 
 
 def revoke_program(db: Session, email: str, program: str) -> User:

@@ -1,27 +1,90 @@
 """The memo as something to share: rendered Markdown for the preview, a Word document, a PDF.
 
 Markdown is rendered with raw HTML disabled, so nothing typed into a memo (or quoted from a
-transcript) can inject markup or script into a page.
+transcript) can inject markup or script into a page. Its times and bare web addresses are linked as
+the memo's HTML template links them, so an edited memo keeps the links of the generated one.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from urllib.parse import quote
 
 from docx import Document
 from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
+from markdown_it.common.normalize_url import normalizeLink
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+# A time in the recording as the memo writes it ("[12:03]", "[1:02:03]"), or a bare web address, which
+# ends before the punctuation of the sentence around it.
+_LINKABLE = re.compile(
+    r"\[(?:(?P<hours>\d+):)?(?P<minutes>\d{1,2}):(?P<seconds>[0-5]\d)\]"
+    r"|(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?'\")\]”’»])"
+)
+
+
+def _link_times_and_urls(state: StateCore) -> None:
+    """Links the times (to the session in `state.env`, when there is one) and web addresses of the text
+    that is not already a link's: a link inside a link is not HTML."""
+    session_id = state.env.get("session_id")
+    for block in state.tokens:
+        if block.type == "inline" and block.children:
+            block.children = _linked(block.children, session_id)
+
+
+def _linked(children: list[Token], session_id: str | None) -> list[Token]:
+    linked: list[Token] = []
+    link_depth = 0
+    for child in children:
+        link_depth += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+        linked.extend(_split_links(child, session_id) if child.type == "text" and not link_depth else [child])
+    return linked
+
+
+def _split_links(text: Token, session_id: str | None) -> list[Token]:
+    """`text` as text and links, split at each time (when the session is known) and web address."""
+    pieces: list[Token] = []
+    done = 0
+    for match in _LINKABLE.finditer(text.content):
+        attrs = _link_attrs(match, session_id)
+        if attrs is not None:
+            pieces += [
+                Token("text", "", 0, content=text.content[done : match.start()], level=text.level),
+                Token("link_open", "a", 1, attrs=attrs, level=text.level),
+                Token("text", "", 0, content=match[0], level=text.level + 1),
+                Token("link_close", "a", -1, level=text.level),
+            ]
+            done = match.end()
+    return [*pieces, Token("text", "", 0, content=text.content[done:], level=text.level)] if pieces else [text]
+
+
+def _link_attrs(match: re.Match[str], session_id: str | None) -> dict[str, str | int | float] | None:
+    """The link of a web address, or of a time: from the app's root, like the HTML template's (an
+    export makes it absolute), so the time opens the session at that second."""
+    if match["url"]:
+        return {"href": normalizeLink(match["url"])}
+    if session_id is None:
+        return None
+    seconds = int(match["hours"] or 0) * 3600 + int(match["minutes"]) * 60 + int(match["seconds"])
+    return {"class": "t", "href": f"/sessions/{quote(session_id, safe='')}?t={seconds}"}
+
+
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+# Last, after text_join: a time escaped as "\[00:12\]" is then one text like an unescaped "[00:12]".
+_MARKDOWN.core.ruler.push("link_times_and_urls", _link_times_and_urls)
 
 
 class PdfUnavailable(RuntimeError):
     """WeasyPrint or the system libraries it needs are missing."""
 
 
-def render_markdown(markdown: str) -> str:
-    return _MARKDOWN.render(markdown)
+def render_markdown(markdown: str, session_id: str | None = None) -> str:
+    """`markdown` as HTML; given the memo's `session_id`, each time in it links to that session at that
+    moment, as in the memo generated as HTML."""
+    return _MARKDOWN.render(markdown, {"session_id": session_id})
 
 
 def _add_inline(paragraph: Paragraph, inline: Token) -> None:

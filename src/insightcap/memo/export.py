@@ -2,8 +2,8 @@
 
 While the memo is still exactly the generated draft, HTML comes from the richer HTML template of the
 draft; once a facilitator has edited it, their Markdown is the memo, rendered with raw HTML disabled
-so transcript text can never inject markup. Either way the memo leaves the app as a file or an email,
-so its links into the web app are made absolute.
+so transcript text can never inject markup, and with its times still linked to the session. Either
+way the memo leaves the app as a file or an email, so its links into the web app are made absolute.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class MemoMissing(LookupError):
     """The session has no memo yet (still processing, or it failed)."""
 
 
-def markdown_to_html_page(markdown: str, title: str) -> str:
-    body = render_markdown(markdown)
+def markdown_to_html_page(markdown: str, title: str, session_id: str) -> str:
+    body = render_markdown(markdown, session_id)
     environment = Environment(
         loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=select_autoescape(["html", "j2"])
     )
@@ -73,7 +73,7 @@ def _memo_page(settings: Settings, session_id: str, draft: MemoDraft | None, mar
             return program_memo(settings.data_dir, draft, "html", session_id=session_id)
     except MemoTemplateError as error:
         log.warning("%s Exporting the memo's Markdown as HTML instead.", error)
-    return markdown_to_html_page(markdown, title)
+    return markdown_to_html_page(markdown, title, session_id)
 
 
 MemoFileFormat = Literal["md", "html", "docx", "pdf"]

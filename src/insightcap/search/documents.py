@@ -9,13 +9,16 @@ top-k that can come back empty.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
+from insightcap.search.keyword import query_terms
 from insightcap.search.schema import TRANSCRIPT, SearchFilters, SearchHit
+from insightcap.storage.db import folded
 
 PASSAGE, INSIGHT = "passage", "insight"
 
@@ -35,11 +38,17 @@ def session_keys(db: Session, session_id: str) -> list[int]:
     return [*passages, *insights]
 
 
+# A name equals the speaker filter whatever its case and accents ("tomas" is "Tomás"). Names of
+# ASCII letters only (as many bytes as characters), nearly all of them, compare by SQLite's lower(),
+# sparing a filtered search a call into Python's folded() (storage/db.py) for each of its rows.
+_FOLDED_EQUALS = (
+    "(lower({name}) = :speaker OR (length({name}) < length(CAST({name} AS BLOB)) AND folded({name}) = :speaker))"
+)
 # A speaker matches by the label in the transcript or by the name the facilitator gave it.
 _SPEAKER_MATCH = (
-    "(lower({label}) = :speaker OR lower(coalesce((SELECT named.value FROM sessions, "
-    "json_each(sessions.speaker_names) AS named WHERE sessions.id = {table}.session_id AND named.key = {label}), "
-    "'')) = :speaker)"
+    f"({_FOLDED_EQUALS.format(name='{label}')} OR EXISTS (SELECT 1 FROM sessions, "
+    "json_each(sessions.speaker_names) AS named WHERE sessions.id = {table}.session_id AND named.key = {label} "
+    f"AND {_FOLDED_EQUALS.format(name='named.value')}))"
 )
 
 
@@ -72,7 +81,7 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
     params: dict[str, Any] = {}
     shared = _session_conditions(filters, params)
     if filters.speaker:
-        params["speaker"] = filters.speaker.strip().lower()
+        params["speaker"] = folded(filters.speaker.strip())
     # Rows are selected through their own indexes (session, section) and matched to the allowed
     # sessions by id: joining every row to its session costs more than the rest of a search.
     in_sessions = (
@@ -194,3 +203,22 @@ def to_hits(
             )
         )
     return hits
+
+
+# How much of a transcript passage (about 700 characters) a result list shows: enough to judge a hit
+# by, short enough to scan ten of them.
+SNIPPET_CHARS = 240
+
+
+def snippet(passage: str, query: str, width: int = SNIPPET_CHARS) -> str:
+    """About `width` characters of `passage` around the first word of `query` in it (from its start when
+    none is), cut between words, with "…" where text is left out."""
+    if len(passage) <= width:
+        return passage
+    terms = "|".join(re.escape(term) for term in query_terms(query))
+    found = re.search(rf"(?<!\w)(?:{terms})", passage, re.IGNORECASE) if terms else None
+    start = min(max(0, (found.start() if found else 0) - width // 2), len(passage) - width)
+    words = [(word.start(), word.end()) for word in re.finditer(r"\S+", passage)
+             if word.start() >= start and word.end() <= start + width]
+    first, last = (words[0][0], words[-1][1]) if words else (start, start + width)
+    return f"{'…' if first > 0 else ''}{passage[first:last]}{'…' if last < len(passage) else ''}"

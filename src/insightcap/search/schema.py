@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from insightcap.insights.schema import Section
@@ -34,6 +41,9 @@ _OTHER_NAMES: dict[str, Section] = {
     "reactions": Section.REACTION,
 }
 _DATE_PROBLEM = "Dates must look like 2026-11-25."
+# The most results one search returns (CLI and API); a page of them is still quick to rank and read.
+MOST_RESULTS = 100
+QUERY_NEEDED = "Type what you are looking for, in your own words: e.g. how groups handled feedback."
 
 
 def _section_key(name: str) -> str:
@@ -73,10 +83,42 @@ class SearchFilters(BaseModel):
             {"name": name},
         )
 
+    @field_validator("program")
+    @classmethod
+    def _known_program(cls, name: str | None, info: ValidationInfo) -> str | None:
+        """The program as it is stored, when the programs the user may search are known (`checked_filters`):
+        a mistyped name would otherwise find nothing, which reads as "no matches". Only those programs are
+        offered instead, so the answer never names a program the user may not see."""
+        programs: list[str] | None = (info.context or {}).get("programs")
+        if name is None or programs is None:
+            return name
+        found = next((program for program in programs if program.casefold() == name.strip().casefold()), None)
+        if found is not None:
+            return found
+        choices = f"Choose one of: {', '.join(programs)}." if programs else "There is no program to search yet."
+        raise PydanticCustomError("unknown_program", "No program called '{name}'. {choices}",
+                                  {"name": name, "choices": choices})
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SearchFilters:
+        """A reversed range finds nothing, which would read as "no matches" rather than as a slip."""
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise PydanticCustomError(
+                "reversed_dates", "The start date ({date_from}) is after the end date ({date_to}): swap them.",
+                {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat()})
+        return self
+
+
+def checked_filters(programs: Sequence[str], **asked: Any) -> SearchFilters:
+    """The filters a user asked for, the program checked against `programs` (those they may search);
+    raises ValidationError, which `filter_problems` words."""
+    return SearchFilters.model_validate(asked, context={"programs": list(programs)})
+
 
 def filter_problems(invalid: ValidationError) -> str:
     """What is wrong with the filters, in sentences a facilitator can act on."""
-    problems = (_DATE_PROBLEM if error["loc"][0] in ("date_from", "date_to") else error["msg"]
+    # A problem of the whole range (reversed dates) has no field, so only a field's parse error gets the format hint.
+    problems = (_DATE_PROBLEM if error["loc"][:1] in (("date_from",), ("date_to",)) else error["msg"]
                 for error in invalid.errors())
     return " ".join(dict.fromkeys(problems))
 

@@ -42,6 +42,7 @@ FORMAT = "insightcap-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "insightcap.db"
+ARCHIVE_SUFFIX = ".tar.gz"
 _CHUNK = 1 << 20
 
 
@@ -89,8 +90,8 @@ class RestoreReport:
 
 
 def backup(settings: Settings, destination: Path, progress: ProgressCallback | None = None) -> BackupReport:
-    """Write a consistent backup of the data directory to `destination` (a new file, or a folder to
-    put a dated file in). The archive appears complete or not at all."""
+    """Write a consistent backup of the data directory to `destination` (a folder, made if missing, to
+    put a dated file in; or a new file ending in .tar.gz). The archive appears complete or not at all."""
     progress = progress or ignore_progress
     live = settings.data_dir / DATABASE
     if not live.is_file():
@@ -133,14 +134,25 @@ def backup(settings: Settings, destination: Path, progress: ProgressCallback | N
 
 
 def _archive_path(destination: Path) -> Path:
+    """A name ending in .tar.gz is the archive itself; anything else is a folder of backups, made if
+    missing, that gets a new dated file each time (so a nightly `insightcap backup DIR` keeps working)."""
     destination = destination.expanduser().resolve()
-    if destination.is_dir():
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        destination = destination / f"insightcap-backup-{stamp}.tar.gz"
-    if destination.exists():
-        raise BackupError(f"{destination} already exists. Choose another file name, or a folder to write the backup into.")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    return destination
+    if destination.name.endswith(ARCHIVE_SUFFIX):
+        if destination.exists():
+            raise BackupError(f"{destination} already exists. Choose another file name, or give a folder to write "
+                              "dated backups into.")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        return destination
+    if destination.exists() and not destination.is_dir():
+        raise BackupError(f"{destination} is a file, not a folder. Give a folder to write dated backups into, "
+                          f"or a new file name ending in {ARCHIVE_SUFFIX}.")
+    destination.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    archive, attempt = destination / f"insightcap-backup-{stamp}{ARCHIVE_SUFFIX}", 1
+    while archive.exists():  # two backups within one second must not overwrite each other
+        attempt += 1
+        archive = destination / f"insightcap-backup-{stamp}-{attempt}{ARCHIVE_SUFFIX}"
+    return archive
 
 
 def _snapshot_database(live: Path, target: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,6 +29,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_functions(dbapi_connection, _record) -> None:
+    # SQLite's lower() folds ASCII only; search compares speaker names with folded() instead.
+    dbapi_connection.create_function("folded", 1, folded, deterministic=True)
+
+
+def folded(name: str | None) -> str | None:
+    """`name` lower-cased and without accents, so that "tomas" finds "Tomás" (search's speaker filter)."""
+    if name is None:
+        return None
+    return "".join(char for char in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(char))
+
+
 def _migrate(database_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -40,6 +53,7 @@ def get_engine(database_url: str) -> Engine:
     engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_functions)
     _migrate(database_url)
     return engine
 

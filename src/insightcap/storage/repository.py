@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from datetime import date
@@ -19,7 +20,9 @@ from insightcap.storage.tables import (
     Program,
     SessionRecord,
     StageOutput,
+    utcnow,
 )
+from insightcap.transcript.schema import Transcript
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -33,14 +36,30 @@ def new_id() -> str:
 
 
 def get_or_create_program(db: Session, name: str | None) -> Program | None:
-    if not name:
+    """The program called `name`, created if no program has that name in any capitalisation or
+    spacing: "mentoring  cohort" joins 'Mentoring cohort' instead of starting a second program."""
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
         return None
-    program = db.scalar(select(Program).where(Program.name == name))
+    program = find_program(db, cleaned)
     if program is None:
-        program = Program(name=name)
+        program = Program(name=cleaned)
         db.add(program)
         db.flush()
     return program
+
+
+def program_key(name: str) -> str:
+    """What two program names must share to be the same program: case and spacing do not count."""
+    return " ".join(name.split()).casefold()
+
+
+def find_program(db: Session, name: str) -> Program | None:
+    """The program whose name matches `name` but for case and spacing; the oldest if a database from
+    before this rule holds several. Compared in Python: SQLite's lower() folds only ASCII letters,
+    and an installation has a few dozen programs at most."""
+    key = program_key(name)
+    return next((p for p in db.scalars(select(Program).order_by(Program.id)) if program_key(p.name) == key), None)
 
 
 def create_session(
@@ -210,10 +229,22 @@ def session_passage_rows(db: Session, session_id: str) -> list[PassageRecord]:
 
 
 def program_by_name(db: Session, name: str) -> Program:
-    program = db.scalar(select(Program).where(func.lower(Program.name) == name.lower()))
+    program = find_program(db, name)
     if program is None:
-        raise NotFound(f"No program '{name}'. Programs are created when a session is added with --program.")
+        raise NotFound(unknown_program_message(db, name))
     return program
+
+
+def unknown_program_message(db: Session, name: str) -> str:
+    """Says which program was probably meant (a typo is the usual cause) and which ones exist."""
+    names = [program.name for program in list_programs(db)]
+    if not names:
+        return f"No program '{name}': there are no programs yet. A session joins one when it is added with --program."
+    by_key = {program_key(existing): existing for existing in names}
+    close = difflib.get_close_matches(program_key(name), by_key, n=1, cutoff=0.6)
+    guess = f" Did you mean '{by_key[close[0]]}'?" if close else ""
+    listed = ", ".join(f"'{existing}'" for existing in names)
+    return f"No program '{name}'.{guess} The programs are: {listed}."
 
 
 def program_sessions(db: Session, program_id: int) -> list[SessionRecord]:
@@ -248,19 +279,30 @@ def replace_theme_members(db: Session, theme_id: int, members: Sequence[ThemeMem
 MEMO_STATUSES = ("draft", "approved")
 
 
+_SAVE_CONFLICT = (
+    "Someone saved this memo while you were editing it (latest version: {latest}). Compare both texts, then save again."
+)
+
+
 class MemoConflict(Exception):
     """A save or status change was based on a memo version that is no longer the latest.
 
-    Carries the latest version so the user can see both texts and nothing is lost.
+    Carries the latest version so the user can see both texts and nothing is lost. `message` has a
+    {latest} placeholder: a save and an approval call for different next steps.
     """
 
-    def __init__(self, current: MemoVersion | None) -> None:
+    def __init__(self, current: MemoVersion | None, message: str = _SAVE_CONFLICT) -> None:
         self.current = current
-        latest = current.version if current else "none"
-        super().__init__(
-            f"Someone saved this memo while you were editing it (latest version: {latest}). "
-            "Compare both texts, then save again."
-        )
+        super().__init__(message.format(latest=current.version if current else "none"))
+
+
+class EmptyMemo(ValueError):
+    """A memo with no text: saving it would replace the memo with nothing, approving it would publish nothing."""
+
+
+class SpeakerNameTaken(ValueError):
+    """The name already belongs to another speaker of the session: the two people could no longer be
+    told apart in the memo, and undoing the rename would turn both into one."""
 
 
 def memo_versions(db: Session, session_id: str) -> list[MemoVersion]:
@@ -285,11 +327,21 @@ def memo_version(db: Session, session_id: str, version: int) -> MemoVersion:
     return row
 
 
-def _require_latest(db: Session, session_id: str, based_on_version: int) -> MemoVersion:
+def _require_latest(
+    db: Session, session_id: str, based_on_version: int, conflict_message: str = _SAVE_CONFLICT
+) -> MemoVersion:
     latest = latest_memo(db, session_id)
     if latest is None or latest.version != based_on_version:
-        raise MemoConflict(latest)
+        raise MemoConflict(latest, conflict_message)
     return latest
+
+
+def _refuse_empty(markdown: str, verb: str) -> None:
+    if not markdown.strip():
+        raise EmptyMemo(
+            f"An empty memo cannot be {verb}; the latest version is unchanged. Write the memo's text, "
+            "or restore an earlier version from the memo's history."
+        )
 
 
 def save_memo_edit(
@@ -297,20 +349,34 @@ def save_memo_edit(
 ) -> MemoVersion:
     """Optimistic locking: the edit becomes a new draft version only if it was based on the latest
     one. Saving unchanged text creates no version. Two saves racing past the check both try to
-    insert the same version number; the unique constraint rejects the second (IntegrityError)."""
+    insert the same version number; the unique constraint rejects the second (IntegrityError).
+    An empty text is refused (EmptyMemo)."""
+    _refuse_empty(markdown, "saved")
     latest = _require_latest(db, session_id, based_on_version)
     if latest.markdown == markdown:
         return latest
     return add_memo_version(db, session_id, markdown, status="draft", author=author)
 
 
-def set_memo_status(db: Session, session_id: str, status: str, based_on_version: int) -> MemoVersion:
-    """Approve (or reopen) the latest version; approving a version the user has not seen is a conflict."""
+def set_memo_status(db: Session, session_id: str, status: str, based_on_version: int, *, by: str) -> MemoVersion:
+    """Approve (or reopen) the latest version; approving a version the user has not seen is a conflict.
+
+    The approver (`by`) is recorded apart from the author: who wrote a text and who signed it off are
+    often different people. Reopening clears the approval; approving twice keeps the first approver.
+    """
     if status not in MEMO_STATUSES:
         raise ValueError(f"Memo status must be one of {', '.join(MEMO_STATUSES)}, not {status!r}.")
-    latest = _require_latest(db, session_id, based_on_version)
-    latest.status = status
-    db.flush()
+    action = "approving" if status == "approved" else "reopening"
+    latest = _require_latest(db, session_id, based_on_version, (
+        "This memo changed since you opened it (latest version: {latest}). "
+        f"Review the latest version before {action} it."
+    ))
+    if status == "approved":
+        _refuse_empty(latest.markdown, "approved")
+    if latest.status != status:
+        latest.status = status
+        latest.approved_by, latest.approved_at = (by, utcnow()) if status == "approved" else (None, None)
+        db.flush()
     return latest
 
 
@@ -319,12 +385,15 @@ def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dic
 
     Transcript, insights and search show names through `speaker_names`; the memo is text, so a draft
     memo gets a new version with the old name replaced (an approved memo is left as approved).
+    A name another speaker already goes by is refused (SpeakerNameTaken).
     """
     record = get_session(db, session_id)
     names = dict(record.speaker_names or {})
+    given = name.strip()
+    _refuse_taken_name(db, record, speaker, given or speaker)
     old_display = names.get(speaker, speaker)
-    if name.strip() and name.strip() != speaker:
-        names[speaker] = name.strip()
+    if given and given != speaker:
+        names[speaker] = given
     else:
         names.pop(speaker, None)
     record.speaker_names = names  # a new dict, so SQLAlchemy sees the JSON column change
@@ -333,12 +402,38 @@ def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dic
     return names
 
 
+def _refuse_taken_name(db: Session, record: SessionRecord, speaker: str, shown_as: str) -> None:
+    """Compared by label and given name, ignoring case and surrounding spaces, as people read names."""
+    names = record.speaker_names or {}
+    transcript = load_output(db, record.id, "transcript", Transcript)
+    others = {*(transcript.speakers if transcript else []), *names} - {speaker}
+    wanted = shown_as.strip().casefold()
+    for other in sorted(others):
+        if wanted in (other.strip().casefold(), names.get(other, other).strip().casefold()):
+            taken_by = f"{names[other]} (transcript label “{other}”)" if other in names else other
+            raise SpeakerNameTaken(
+                f"“{shown_as}” is taken: another speaker in this session is {taken_by}. Choose a name that "
+                "tells the two apart, for example with a surname or an initial."
+            )
+
+
+# The memo writes every verbatim quote in curly quotes: a rename must not change what someone said.
+_QUOTED_SPAN = re.compile(r"(“[^”]*”)")
+
+
+def _rename_outside_quotes(markdown: str, old: str, new: str) -> str:
+    # Whole names only: renaming "Speaker 1" must not touch "Speaker 12".
+    whole_name = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)")
+    # Splitting on the one capturing group puts the quoted spans at the odd indexes.
+    parts = _QUOTED_SPAN.split(markdown)
+    return "".join(part if index % 2 else whole_name.sub(lambda _: new, part) for index, part in enumerate(parts))
+
+
 def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str) -> None:
     latest = latest_memo(db, session_id)
     if latest is None or latest.status != "draft" or old == new:
         return
-    # Whole names only: renaming "Speaker 1" must not touch "Speaker 12".
-    renamed = re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, latest.markdown)
+    renamed = _rename_outside_quotes(latest.markdown, old, new)
     if renamed != latest.markdown:
         add_memo_version(db, session_id, renamed, author="speaker rename")
 

@@ -124,6 +124,9 @@ class MemoVersion(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | approved
     author: Mapped[str] = mapped_column(String(200), default="insightcap")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # Who approved this text and when: often not its author, and cleared when it is reopened.
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class JobRecord(Base):

@@ -17,7 +17,11 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
 from sklearn.cluster import HDBSCAN
 from sklearn.decomposition import PCA
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from spacy.tokens import Span
+
+from insightcap.config import Settings, get_settings
+from insightcap.insights.nlp import load_nlp
+from insightcap.insights.topics import keywords_by_topic
 
 OUTLIER = -1
 
@@ -140,50 +144,42 @@ def _mean_group_distances(vectors: np.ndarray, group_of: np.ndarray) -> np.ndarr
     return squareform(distances, checks=False)
 
 
-# Spoken fillers and the halves of split contractions ("I 'll" → "ll") say nothing about a theme
-# but are frequent enough to top a keyword list.
-_FILLERS = frozenset(
-    ["um", "uh", "hmm", "mm", "yeah", "yes", "okay", "ok", "oh", "ah", "like", "just", "really", "gonna", "wanna", "know", "think", "right", "actually", "ll", "ve", "re", "don", "didn", "doesn", "isn", "wasn", "won"]
-)
+# Texts parsed to name a theme: enough for its recurring phrases to stand out, few enough that a
+# program of tens of thousands of insights is named in seconds rather than minutes.
+TEXTS_PER_THEME = 100
+
+
+def _spread(indices: np.ndarray, most: int) -> list[int]:
+    """At most `most` of `indices`, evenly spread: texts come in session order, so a theme is named
+    from all of the sessions it came up in."""
+    if len(indices) <= most:
+        return indices.tolist()
+    return indices[np.linspace(0, len(indices) - 1, most).round().astype(int)].tolist()
 
 
 @dataclass
-class ClassTfidfDescriber:
-    """BERTopic's class-based TF-IDF: words frequent in one cluster and rare in the others."""
+class KeyphraseDescriber:
+    """A theme's keyphrases picked as a session's topics are (insights/topics.py): lemmatised nouns,
+    names and noun chunks ranked by class-based TF-IDF, so a program theme is named like the topics
+    in its memos ("remote control, battery") and not by the verbs and fillers people talk with
+    ("using, let, draw"). Each text counts as one sentence, so a term found all through the program
+    ("meeting", "project") is weighed down."""
 
-    top: int = 6
+    settings: Settings = field(default_factory=get_settings)  # names the spaCy model to parse with
 
     def describe(self, texts: Sequence[str], labels: np.ndarray) -> dict[int, list[str]]:
         clusters = sorted(set(labels.tolist()) - {OUTLIER})
         if not clusters:
             return {}
-        documents = [" ".join(text for text, label in zip(texts, labels) if label == cluster) for cluster in clusters]
-        vectorizer = CountVectorizer(
-            stop_words=list(ENGLISH_STOP_WORDS | _FILLERS), ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+        spans: dict[int, list[Span]] = {cluster: [] for cluster in clusters}
+        members = sorted(
+            index for cluster in clusters for index in _spread(np.flatnonzero(labels == cluster), TEXTS_PER_THEME)
         )
-        try:
-            counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
-        except ValueError:  # nothing but stop words
-            return {cluster: [] for cluster in clusters}
-        frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        average_words = counts.sum() / len(clusters)
-        weights = frequency * np.log(1 + average_words / np.maximum(counts.sum(axis=0), 1))
-        terms = vectorizer.get_feature_names_out()
-        return {
-            cluster: _distinct([terms[i] for i in np.argsort(-row)[: self.top * 3] if row[i] > 0])[: self.top]
-            for cluster, row in zip(clusters, weights)
-        }
-
-
-def _distinct(terms: list[str]) -> list[str]:
-    """Drop a word already inside a chosen phrase (and a phrase made only of chosen words)."""
-    chosen: list[str] = []
-    for term in terms:
-        words = set(term.split())
-        if any(words <= set(other.split()) or set(other.split()) <= words for other in chosen):
-            continue
-        chosen.append(term)
-    return chosen
+        # Nouns and noun chunks need no named entities: skipping that step about halves the parse.
+        parsed = load_nlp(self.settings).pipe((texts[index] for index in members), disable=["ner"])
+        for index, doc in zip(members, parsed, strict=True):
+            spans[int(labels[index])].append(doc[:])
+        return dict(zip(clusters, keywords_by_topic([spans[cluster] for cluster in clusters]), strict=True))
 
 
 @dataclass
@@ -203,7 +199,7 @@ class ThemeModel:
 
     reducer: Reducer | None = None
     clusterer: Clusterer = field(default_factory=AgglomerativeClusterer)
-    describer: Describer = field(default_factory=ClassTfidfDescriber)
+    describer: Describer = field(default_factory=KeyphraseDescriber)
 
     def fit(self, texts: Sequence[str], vectors: np.ndarray) -> list[Cluster]:
         """Clusters of the texts, largest first; centroids are unit means of the original vectors

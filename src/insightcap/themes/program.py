@@ -15,7 +15,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy.orm import Session
 
-from insightcap.config import Settings
+from insightcap.config import Settings, get_settings
+from insightcap.insights.schema import Section
 from insightcap.search.documents import by_given_names
 from insightcap.search.indexing import insight_text
 from insightcap.storage import repository as repo
@@ -26,7 +27,12 @@ from insightcap.storage.search_tables import (
     ThemeRecord,
 )
 from insightcap.storage.tables import InsightRecord, SessionRecord
-from insightcap.themes.pipeline import AgglomerativeClusterer, Cluster, ThemeModel
+from insightcap.themes.pipeline import (
+    AgglomerativeClusterer,
+    Cluster,
+    KeyphraseDescriber,
+    ThemeModel,
+)
 from insightcap.themes.schema import ProgramTheme, ThemeQuote, ThemeRecurrence
 from insightcap.wording import in_words
 
@@ -80,12 +86,16 @@ def program_documents(db: Session, sessions: list[SessionRecord]) -> list[ThemeD
     return documents
 
 
-def theme_model(documents: list[ThemeDocument]) -> ThemeModel:
+def theme_model(documents: list[ThemeDocument], settings: Settings | None = None) -> ThemeModel:
     """The theme model for `documents`: the cut of their kind, averaged over the documents when a
-    program mixes sessions with insights and sessions without."""
+    program mixes sessions with insights and sessions without. `settings` name the spaCy model its
+    labels are parsed with (by default the configured one)."""
     kinds = [document.kind for document in documents] or ["insight"]
     distance = float(np.mean([THEME_DISTANCE[kind] for kind in kinds]))
-    return ThemeModel(clusterer=AgglomerativeClusterer(distance=distance))
+    return ThemeModel(
+        clusterer=AgglomerativeClusterer(distance=distance),
+        describer=KeyphraseDescriber(settings or get_settings()),
+    )
 
 
 def match_clusters(previous: list[np.ndarray], current: list[np.ndarray], threshold: float = SAME_THEME) -> dict[int, int]:
@@ -162,7 +172,7 @@ def cluster_program_themes(settings: Settings, program: str, model: ThemeModel |
         program_row = repo.program_by_name(db, program)
         order = program_order(db, program_row.id)
         documents = program_documents(db, order)
-        clusters = (model or theme_model(documents)).fit(
+        clusters = (model or theme_model(documents, settings)).fit(
             [document.text for document in documents],
             np.stack([document.vector for document in documents]) if documents else np.zeros((0, 1)),
         )
@@ -225,6 +235,8 @@ def _quote(db: Session, member: ThemeMemberRecord) -> ThemeQuote | None:
 def session_theme_links(settings: Settings, session_id: str) -> dict[int, list[ThemeRecurrence]]:
     """Topic index → the program themes the session's insights of that topic were clustered into,
     the theme holding most of them first, each counted up to this session (see ThemeRecurrence).
+    A theme is linked from one topic only, the one holding most of its insights in this session:
+    linked from two, the memo would say the same "came up in …" under both.
 
     Empty for a session outside any program. The earlier moment is the closest member from the
     most recent earlier session: "what was said last time" is what a facilitator picks up on.
@@ -235,7 +247,13 @@ def session_theme_links(settings: Settings, session_id: str) -> dict[int, list[T
             return {}
         order = program_order(db, record.program.id)
         so_far = {earlier.id: position for position, earlier in enumerate(order[: order.index(record) + 1])}
-        topic_of = {row.id: row.topic_index for row in repo.session_insight_rows(db, record.id)}
+        # The memo lists commitments on their own, not under a theme (memo/draft.py), so they do not
+        # decide which topic a theme is linked from.
+        topic_of = {
+            row.id: row.topic_index
+            for row in repo.session_insight_rows(db, record.id)
+            if row.section != Section.ACTION_ITEM
+        }
         links: dict[int, list[tuple[int, ThemeRecurrence]]] = defaultdict(list)
         for theme in repo.program_theme_rows(db, record.program.id):
             members = [member for member in repo.theme_member_rows(db, theme.id) if member.session_id in so_far]
@@ -255,8 +273,9 @@ def session_theme_links(settings: Settings, session_id: str) -> dict[int, list[T
                 sessions_seen=len(seen), sessions_so_far=len(so_far), first_seen=session_day(order[seen[0]]),
                 earlier=_quote(db, latest) if latest else None,
             )
-            for topic, count in topics.items():
-                links[topic].append((count, recurrence))
+            # On a tie, the topic of the member closest to the theme's centre (members come closest first).
+            topic, count = topics.most_common(1)[0]
+            links[topic].append((count, recurrence))
         return {
             topic: [recurrence for _, recurrence in sorted(found, key=lambda pair: -pair[0])]
             for topic, found in links.items()

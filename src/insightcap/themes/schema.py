@@ -34,6 +34,11 @@ class ProgramTheme(BaseModel):
     trend: Literal["rising", "steady", "fading"]
     quotes: list[ThemeQuote] = Field(default_factory=list)
 
+    @property
+    def recurring(self) -> bool:
+        """Seen in two sessions or more: a theme of one session has not recurred (yet)."""
+        return len(self.session_ids) > 1
+
 
 class ThemeRecurrence(BaseModel):
     """How far one program theme had come by one session: what that session's memo says about it.

@@ -12,7 +12,12 @@ from pydantic import ValidationError
 
 from insightcap import __version__
 from insightcap.memo.documents import render_markdown
-from insightcap.search.schema import SEARCH_SECTIONS, SearchFilters, filter_problems
+from insightcap.search.schema import (
+    MOST_RESULTS,
+    QUERY_NEEDED,
+    SEARCH_SECTIONS,
+    filter_problems,
+)
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.exports import export_file
@@ -133,9 +138,10 @@ def get_media(caller: CurrentCaller, session_id: str) -> FileResponse:
     return FileResponse(path, media_type=media_type)
 
 
-@router.put("/sessions/{session_id}/speakers", response_model=dict[str, str])
+@router.put("/sessions/{session_id}/speakers", response_model=dict[str, str], responses={409: {"model": Problem}})
 def rename_speaker(caller: CurrentCaller, session_id: str, rename: SpeakerRename) -> dict[str, str]:
-    """Name a speaker once; the name shows in the transcript, insights and search results."""
+    """Name a speaker once; the name shows in the transcript, insights, search results and the draft
+    memo (not inside its quotes). A name another speaker of the session has is refused (409)."""
     return views.rename_speaker(caller, session_id, rename.speaker, rename.name)
 
 
@@ -211,13 +217,13 @@ def export_memo(
 @router.post("/preview", response_model=PreviewOut)
 def preview(caller: CurrentCaller, text: PreviewIn) -> PreviewOut:
     """Markdown rendered as the memo will look (raw HTML is not rendered)."""
-    return PreviewOut(html=render_markdown(text.markdown))
+    return PreviewOut(html=render_markdown(text.markdown, text.session_id))
 
 
 @router.get("/search", response_model=SearchOut, responses={503: {"model": Problem}})
 def search(
     caller: CurrentCaller,
-    q: str = Query(min_length=1, max_length=500, description="What to look for, in your own words."),
+    q: str = Query(max_length=500, description="What to look for, in your own words."),
     program: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -225,12 +231,14 @@ def search(
                                 "only); the memo's headings work too, e.g. commitments for action_item."),
     speaker: str | None = None,
     session_id: str | None = None,
-    limit: int = Query(20, ge=1, le=100),
+    limit: int = Query(20, ge=1, le=MOST_RESULTS),
 ) -> SearchOut:
     """Search insights and transcript passages of every session; each hit links to its moment."""
+    if not q.strip():
+        raise HTTPException(status_code=422, detail=QUERY_NEEDED)
     try:
-        filters = SearchFilters(program=program or None, date_from=date_from, date_to=date_to,
-                                section=section or None, speaker=speaker or None, session_id=session_id or None)
+        filters = views.search_filters(caller, program=program or None, date_from=date_from, date_to=date_to,
+                                       section=section or None, speaker=speaker or None, session_id=session_id or None)
     except ValidationError as invalid:
         raise HTTPException(status_code=422, detail=filter_problems(invalid)) from invalid
     return SearchOut(query=q, hits=views.search(caller, q, filters, limit))

@@ -25,7 +25,7 @@ from insightcap.forget import ForgetRefused
 from insightcap.jobs.queue import JobQueue, ThreadQueue
 from insightcap.memo.documents import PdfUnavailable
 from insightcap.resources import resource_dir
-from insightcap.storage.repository import NotFound
+from insightcap.storage.repository import EmptyMemo, NotFound, SpeakerNameTaken
 from insightcap.web import views
 from insightcap.web.access import NotSignedIn
 from insightcap.web.models import MemoConflictOut
@@ -125,7 +125,7 @@ def _add_error_pages(app: FastAPI) -> None:
 
     statuses: dict[type[Exception], int] = {
         NotFound: 404, views.MemoNotReady: 404, views.NotRetryable: 409, views.SearchUnavailable: 503,
-        PdfUnavailable: 503, Forbidden: 403, ForgetRefused: 409,
+        PdfUnavailable: 503, Forbidden: 403, ForgetRefused: 409, SpeakerNameTaken: 409, EmptyMemo: 422,
     }
     for exception_type, status_code in statuses.items():
         app.add_exception_handler(exception_type, partial(_expected, status_code))

@@ -93,13 +93,19 @@ class SessionDetail(SessionSummary):
     can_edit: bool = Field(description="Whether the caller facilitates this session's program.")
 
 
+_APPROVED_BY = Field(None, description="Who approved this version (often not its author); null unless approved.")
+_APPROVED_AT = Field(None, description="When this version was approved; null unless approved.")
+
+
 class MemoOut(BaseModel):
     session_id: str
     markdown: str
     status: Literal["draft", "approved"]
     version: int
-    author: str
+    author: str = Field(description="Who wrote this version's text.")
     created_at: datetime
+    approved_by: str | None = _APPROVED_BY
+    approved_at: datetime | None = _APPROVED_AT
 
 
 class MemoSave(BaseModel):
@@ -125,8 +131,10 @@ class MemoRestore(BaseModel):
 class MemoVersionOut(BaseModel):
     version: int
     status: str
-    author: str
+    author: str = Field(description="Who wrote this version's text.")
     created_at: datetime
+    approved_by: str | None = _APPROVED_BY
+    approved_at: datetime | None = _APPROVED_AT
 
 
 class DiffLine(BaseModel):
@@ -141,6 +149,7 @@ class SpeakerRename(BaseModel):
 
 class PreviewIn(BaseModel):
     markdown: str
+    session_id: str | None = Field(None, description="The memo's session: each time then links to it at that moment.")
 
 
 class PreviewOut(BaseModel):

@@ -15,6 +15,7 @@ from insightcap.insights.schema import Section
 from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import (
     NO_QUERY_WORDS,
+    QUERY_NEEDED,
     SEARCH_SECTIONS,
     TRANSCRIPT,
     SearchFilters,
@@ -138,7 +139,7 @@ def _editor(request: Request, caller: views.Caller, session_id: str, *, notice: 
         memo = views.get_memo(caller, session_id)
     except views.MemoNotReady as missing:
         return _page(request, "error", 404, message=str(missing), status_code=404, session=session)
-    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(memo.markdown),
+    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(memo.markdown, memo.session_id),
                  notice=notice, error=error)
 
 
@@ -217,11 +218,12 @@ def search_page(
     section: str = "",
     speaker: str = "",
 ) -> Response:
-    """A GET form, so a search is a link that can be bookmarked or shared."""
+    """A GET form, so a search is a link that can be bookmarked or shared. Opened without a query it is
+    just the form; sent with an empty box, it asks for words instead of showing no results."""
     hits, error = [], None
     try:
-        filters = SearchFilters(program=program or None, date_from=date_from or None, date_to=date_to or None,
-                                section=section or None, speaker=speaker or None)
+        filters = views.search_filters(caller, program=program or None, date_from=date_from or None,
+                                       date_to=date_to or None, section=section or None, speaker=speaker or None)
     except ValidationError as invalid:
         filters, error = SearchFilters(), filter_problems(invalid)
     if q.strip() and error is None:
@@ -230,5 +232,6 @@ def search_page(
         except views.SearchUnavailable as unavailable:
             error = str(unavailable)
     return _page(request, "search", q=q, filters=filters, hits=hits, error=error,
+                 prompt=QUERY_NEEDED if "q" in request.query_params and not q.strip() else None,
                  only_by_meaning=NO_QUERY_WORDS if only_by_meaning(hits) else None,
                  programs=views.list_programs(caller), sections=_SECTION_CHOICES)

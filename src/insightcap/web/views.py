@@ -24,7 +24,7 @@ from insightcap.forget import forget_session
 from insightcap.insights.schema import Section
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
-from insightcap.search.schema import SearchFilters, SearchHit
+from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import safe_filename
@@ -270,7 +270,8 @@ def rename_speaker(caller: Caller, session_id: str, speaker: str, name: str) -> 
 
 def memo_out(row: MemoVersion) -> MemoOut:
     return MemoOut(session_id=row.session_id, markdown=row.markdown, status=row.status, version=row.version,
-                   author=row.author, created_at=row.created_at)
+                   author=row.author, created_at=row.created_at, approved_by=row.approved_by,
+                   approved_at=row.approved_at)
 
 
 def _readable_memo(db: Session, caller: Caller, session_id: str) -> tuple[SessionRecord, MemoVersion | None]:
@@ -313,7 +314,7 @@ def save_memo(caller: Caller, session_id: str, markdown: str, based_on_version: 
 def set_memo_status(caller: Caller, session_id: str, status: str, based_on_version: int) -> MemoOut:
     with session_scope(caller.settings) as db, _conflicts_read_out():
         record = policy.editable_session(db, caller.principal, session_id)
-        changed = repo.set_memo_status(db, record.id, status, based_on_version)
+        changed = repo.set_memo_status(db, record.id, status, based_on_version, by=caller.principal.email)
         audit.record(db, caller.principal, f"memo_{status}", record.id, f"version {changed.version}")
         return memo_out(changed)
 
@@ -327,7 +328,8 @@ def restore_memo(caller: Caller, session_id: str, restore_version: int, based_on
 def memo_versions(caller: Caller, session_id: str) -> list[MemoVersionOut]:
     with session_scope(caller.settings) as db:
         record = policy.editable_session(db, caller.principal, session_id)
-        return [MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at)
+        return [MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at,
+                               approved_by=row.approved_by, approved_at=row.approved_at)
                 for row in repo.memo_versions(db, record.id)]
 
 
@@ -372,6 +374,14 @@ def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
         else:
             lines.append(DiffLine(kind=kinds[line[0]], text=line[1:]))
     return lines
+
+
+def search_filters(caller: Caller, **asked: object) -> SearchFilters:
+    """The filters the caller asked for (ValidationError if they make no sense). A program must be one they
+    may see, and only those are offered for a wrong one: the answer never reveals a program of others."""
+    with session_scope(caller.settings) as db:
+        programs = [program.name for program in policy.visible_programs(db, caller.principal)]
+    return checked_filters(programs, **asked)
 
 
 def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:

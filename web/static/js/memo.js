@@ -17,7 +17,7 @@
       const response = await fetch("/api/preview", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
-        body: JSON.stringify({ markdown: textarea.value }),
+        body: JSON.stringify({ markdown: textarea.value, session_id: preview.dataset.sessionId }),
       });
       if (response.ok) preview.innerHTML = (await response.json()).html;
     } catch (error) {
