@@ -48,8 +48,8 @@ from insightcap.memo.render import (
     program_template_dir,
     render_memo,
 )
-from insightcap.memo.schema import MemoDraft
-from insightcap.memo.templated import key_phrase
+from insightcap.memo.schema import MemoDraft, MemoTheme
+from insightcap.memo.templated import key_phrase, next_session_questions
 from insightcap.themes.schema import ThemeQuote, ThemeRecurrence
 from insightcap.transcript.schema import Segment, Transcript
 
@@ -407,6 +407,19 @@ def test_a_broken_program_template_says_which_file_and_what_to_do(meeting, tmp_p
 )
 def test_key_phrase_reads_mid_sentence(title, phrase):
     assert key_phrase(title) == phrase
+
+
+def test_the_next_session_does_not_ask_an_open_question_twice():
+    roles = Insight(section=Section.QUESTION, statement="What did you guys think about the roles",
+                    quote="What did you guys think about the roles?", speaker="Speaker 1", start=5, end=7, topic_index=0)
+    theme = MemoTheme(topic_index=0, title="Roles in the team", questions_raised=[roles], follow_up_questions=[
+        "Speaker 1 raised the question “What did you guys think about the roles?”: what would a first step towards "
+        "an answer look like?",
+        "How could the team share the roles more evenly next time?",
+    ])
+    questions = next_session_questions([theme], [], [roles])
+    assert sum("What did you guys think about the roles?" in question for question in questions) == 1
+    assert "How could the team share the roles more evenly next time?" in questions
 
 
 @pytest.mark.parametrize("seconds, expected", [(0, "00:00"), (723.9, "12:03"), (3723, "1:02:03")])

@@ -153,6 +153,7 @@ def next_session_questions(
 ) -> list[str]:
     """Questions to open the next session: check on commitments, return to open questions, revisit themes."""
     by_need = {template.needs: template.text for template in load_templates().next_session}
+    asked_again = [shorten(q.statement) + "?" for q in open_questions]
     kinds = [
         [
             by_need["commitment"].format(owner=item.action.owner, task=shorten(item.action.task))
@@ -164,7 +165,13 @@ def next_session_questions(
             for q in open_questions
         ],
         [by_need["key_phrase"].format(key_phrase=key_phrase(theme.title)) for theme in themes],
-        [question for theme in themes for question in theme.follow_up_questions],
+        # A theme's follow-up that quotes an open question would ask it twice.
+        [
+            question
+            for theme in themes
+            for question in theme.follow_up_questions
+            if not any(f"“{open_question}”" in question for open_question in asked_again)
+        ],
     ]
     # One of each kind first, then the rest in the same order, so a long list of commitments does
     # not crowd out the open questions; the themes' follow-ups fill in when a session had one theme.
