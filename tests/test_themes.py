@@ -19,6 +19,7 @@ from insightcap.themes.pipeline import (
     OUTLIER,
     AgglomerativeClusterer,
     KeyphraseDescriber,
+    _spread,
 )
 from insightcap.themes.program import (
     SAME_THEME,
@@ -206,3 +207,12 @@ def test_the_cli_calls_recurring_only_themes_of_two_sessions_or_more(two_session
     assert "1 session only (not recurring yet), 5 insights" in shown
     # The largest theme, seen in one session, comes after the recurring ones.
     assert shown.index("remote control, battery") < shown.index("production cost") < shown.index("whiteboard")
+
+
+def test_a_large_theme_is_named_from_texts_spread_over_all_its_sessions():
+    """Naming parses a bounded sample, taken evenly from first to last (texts come in session order)."""
+    members = np.arange(0, 5000, 5)
+    sample = _spread(members, 100)
+    assert len(sample) == len(set(sample)) == 100
+    assert sample[0] == 0 and sample[-1] == 4995 and sample == sorted(sample)
+    assert _spread(members[:40], 100) == members[:40].tolist()

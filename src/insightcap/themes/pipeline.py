@@ -144,9 +144,12 @@ def _mean_group_distances(vectors: np.ndarray, group_of: np.ndarray) -> np.ndarr
     return squareform(distances, checks=False)
 
 
-# Texts parsed to name a theme: enough for its recurring phrases to stand out, few enough that a
-# program of tens of thousands of insights is named in seconds rather than minutes.
+# Texts parsed to name the themes: up to TEXTS_PER_THEME each, enough for a theme's recurring phrases
+# to stand out, and TEXTS_IN_ALL at most (but FEWEST_TEXTS_PER_THEME each), so a program of tens of
+# thousands of insights in hundreds of themes is named in seconds rather than minutes.
 TEXTS_PER_THEME = 100
+TEXTS_IN_ALL = 3000
+FEWEST_TEXTS_PER_THEME = 10
 
 
 def _spread(indices: np.ndarray, most: int) -> list[int]:
@@ -172,8 +175,9 @@ class KeyphraseDescriber:
         if not clusters:
             return {}
         spans: dict[int, list[Span]] = {cluster: [] for cluster in clusters}
+        per_theme = max(FEWEST_TEXTS_PER_THEME, min(TEXTS_PER_THEME, TEXTS_IN_ALL // len(clusters)))
         members = sorted(
-            index for cluster in clusters for index in _spread(np.flatnonzero(labels == cluster), TEXTS_PER_THEME)
+            index for cluster in clusters for index in _spread(np.flatnonzero(labels == cluster), per_theme)
         )
         # Nouns and noun chunks need no named entities: skipping that step about halves the parse.
         parsed = load_nlp(self.settings).pipe((texts[index] for index in members), disable=["ner"])
