@@ -338,6 +338,13 @@ def test_any_input_gives_a_transcript_or_a_format_error(
 # --- broken cues are refused, never clamped or glued onto another cue ------------------------
 
 
+def _refusal(path: Path) -> str:
+    """Why importing the file at `path` is refused."""
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(path)
+    return str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "timing"),
     [
@@ -356,9 +363,7 @@ def test_any_input_gives_a_transcript_or_a_format_error(
     ],
 )
 def test_cue_ending_before_it_starts_is_refused(tmp_path: Path, name: str, content: str, timing: str) -> None:
-    with pytest.raises(TranscriptFormatError) as raised:
-        import_transcript(_write(tmp_path, name, content))
-    message = str(raised.value)
+    message = _refusal(_write(tmp_path, name, content))
     assert name in message
     assert f"the cue timed {timing} ('" in message and "Backwards." in message
     assert "ends before it starts; correct its end time" in message
@@ -412,9 +417,7 @@ def test_srt_block_with_garbled_timing_is_refused_by_number_and_line(tmp_path: P
 def test_a_broken_block_is_refused_not_glued_onto_the_cue_before(
     tmp_path: Path, name: str, content: str, problem: str
 ) -> None:
-    with pytest.raises(TranscriptFormatError) as raised:
-        import_transcript(_write(tmp_path, name, content))
-    message = str(raised.value)
+    message = _refusal(_write(tmp_path, name, content))
     assert name in message
     assert problem in message
     assert "give every cue a blank line before it and its own timing line" in message
@@ -436,12 +439,6 @@ def test_srt_missing_blank_line_before_a_whole_cue_still_reads_each_cue(tmp_path
 
 
 # --- a file without times is told which layouts work -----------------------------------------
-
-
-def _refusal(path: Path) -> str:
-    with pytest.raises(TranscriptFormatError) as raised:
-        import_transcript(path)
-    return str(raised.value)
 
 
 def test_untimed_transcript_is_shown_the_accepted_layouts(tmp_path: Path) -> None:
