@@ -19,8 +19,10 @@ from eval.retrieval import program_of, read_jsonl
 from insightcap.config import Settings
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
 from insightcap.search.documents import (
+    LEAD_IN_SECONDS,
     SNIPPET_CHARS,
     allowed_keys,
+    moment_of,
     session_keys,
     snippet,
 )
@@ -370,6 +372,20 @@ def test_a_long_passage_is_shown_around_the_first_word_of_the_query() -> None:
     assert abs(middle - len(shown) / 2) < 20  # centred on the word
     assert snippet(passage, "xylophone").startswith("filler0 filler1") and snippet(passage, "xylophone").endswith("…")
     assert snippet(passage, "later49").endswith("later49") and snippet("Short and whole.", "whole") == "Short and whole."
+
+
+def test_a_passages_link_opens_where_the_query_is_said_not_where_the_passage_starts() -> None:
+    # 80 seconds of talk, "template" about three quarters of the way in.
+    passage = " ".join(["word"] * 150) + " the templates we shared " + " ".join(["word"] * 45)
+    opens = moment_of(passage, 100.0, 180.0, "feedback template")
+    said = 100.0 + 80.0 * passage.index("templates") / len(passage)
+    assert opens == pytest.approx(said - LEAD_IN_SECONDS)
+    assert moment_of(passage, 100.0, 180.0, "xylophone") == 100.0  # not in it: the passage's start
+    assert moment_of("Templates first.", 100.0, 110.0, "template") == 100.0  # never before the passage
+    hit = SearchHit(kind="passage", session_id="s", session_title="t", quote=passage, start=100.0, end=180.0,
+                    moment=opens, score=1.0)
+    assert hit.opens_at == opens
+    assert hit.model_copy(update={"moment": None}).opens_at == 100.0
 
 
 @pytest.mark.slow

@@ -470,7 +470,7 @@ def search(
     for hit in hits:
         label = hit.section or TRANSCRIPT
         out.print(
-            f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {_clock(hit.start)})[/] [cyan]{label}[/] "
+            f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {_clock(hit.opens_at)})[/] [cyan]{label}[/] "
             f"{escape(hit.said_by or 'unnamed speaker')}: {escape(hit.statement or snippet(hit.quote, query))}",
             highlight=False,
         )

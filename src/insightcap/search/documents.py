@@ -174,10 +174,13 @@ def _shown_speakers(row: RowMapping) -> list[str]:
 
 
 def to_hits(
-    rows: dict[int, RowMapping], scored: list[tuple[int, float]], with_query_words: Collection[int] = ()
+    rows: dict[int, RowMapping],
+    scored: list[tuple[int, float]],
+    with_query_words: Collection[int] = (),
+    query: str = "",
 ) -> list[SearchHit]:
     """Hits for the scored keys, in the given order, from their `load_rows` rows; `with_query_words`
-    are the keys keyword search matched."""
+    are the keys keyword search matched, and a passage's link opens where a word of `query` is said."""
     hits = []
     for key, score in scored:
         row = rows.get(key)
@@ -198,6 +201,7 @@ def to_hits(
                 statement=row["statement"],
                 start=row["start"],
                 end=row["end"],
+                moment=moment_of(row["quote"], row["start"], row["end"], query) if row["kind"] == PASSAGE else None,
                 score=score,
                 has_query_words=key in with_query_words,
             )
@@ -210,13 +214,35 @@ def to_hits(
 SNIPPET_CHARS = 240
 
 
+def _first_query_word(text: str, query: str) -> re.Match[str] | None:
+    """Where a word of `query` (or a longer word it begins, as "template" begins "templates") first
+    appears in `text`."""
+    terms = "|".join(re.escape(term) for term in query_terms(query))
+    return re.search(rf"(?<!\w)(?:{terms})", text, re.IGNORECASE) if terms else None
+
+
+# A passage's link opens this long before its query word is estimated to be said: the estimate is
+# rough, and the listener needs the start of the sentence.
+LEAD_IN_SECONDS = 3.0
+
+
+def moment_of(passage: str, start: float, end: float, query: str) -> float:
+    """When the first word of `query` in the passage is said, estimated from where it falls in the
+    text (a passage is about 80 seconds of talk, and its words are not timed one by one in the index),
+    less LEAD_IN_SECONDS; the passage's start when no word of the query is in it."""
+    found = _first_query_word(passage, query)
+    if found is None or not passage:
+        return start
+    estimate = start + (end - start) * found.start() / len(passage)
+    return max(start, estimate - LEAD_IN_SECONDS)
+
+
 def snippet(passage: str, query: str, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `passage` around the first word of `query` in it (from its start when
     none is), cut between words, with "…" where text is left out."""
     if len(passage) <= width:
         return passage
-    terms = "|".join(re.escape(term) for term in query_terms(query))
-    found = re.search(rf"(?<!\w)(?:{terms})", passage, re.IGNORECASE) if terms else None
+    found = _first_query_word(passage, query)
     start = min(max(0, (found.start() if found else 0) - width // 2), len(passage) - width)
     words = [(word.start(), word.end()) for word in re.finditer(r"\S+", passage)
              if word.start() >= start and word.end() <= start + width]

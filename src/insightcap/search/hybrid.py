@@ -132,5 +132,5 @@ def search(
         by_speaker = speaker_ranking(query, [key for key, _ in fused], speakers)
         if by_speaker:
             fused = reciprocal_rank_fusion([*rankings, by_speaker])[:candidates]
-    hits = to_hits(rows, fused, with_query_words={key for key, _ in keyword})
+    hits = to_hits(rows, fused, with_query_words={key for key, _ in keyword}, query=query)
     return _without_overlaps(hits)[:limit]

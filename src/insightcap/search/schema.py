@@ -140,11 +140,19 @@ class SearchHit(BaseModel):
     statement: str | None = None
     start: float
     end: float
+    # Where a passage's link opens: near the first word of the query in it (search/documents.py,
+    # moment_of); None for an insight, which opens at its start.
+    moment: float | None = None
     score: float
     # Whether a word of the query is in it; when none of the hits has one, they are only the
     # closest in meaning, and may be about something else entirely (a query on a subject no
     # session touched still gets its nearest neighbours).
     has_query_words: bool = False
+
+    @property
+    def opens_at(self) -> float:
+        """The second of the recording its link opens at."""
+        return self.start if self.moment is None else self.moment
 
     @property
     def said_by(self) -> str:
