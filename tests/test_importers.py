@@ -239,16 +239,18 @@ def test_text_encodings(tmp_path: Path, encoded: bytes, label: str) -> None:
     assert "Qu" in transcript.segments[0].text
 
 
-def test_unreadable_cues_are_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_with_unreadable_cues_is_refused_naming_the_first(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         "partly.vtt",
         "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nOne.\n\n00:00:xx.000 --> 00:00:04.000\nTwo.\n\n"
         "00:00:05.000 --> 00:00:06.000\nThree.\n",
     )
-    transcript = import_transcript(path)
-    assert [segment.text for segment in transcript.segments] == ["One.", "Three."]
-    assert "skipped 1 of 3" in caplog.text
+    with pytest.raises(TranscriptFormatError) as raised:
+        import_transcript(path)
+    assert "1 of its 3 cue timings could not be read (the first at line 6: '00:00:xx.000 --> 00:00:04.000')" in str(
+        raised.value
+    )
 
 
 # --- errors a user sees -----------------------------------------------------------------------

@@ -2,16 +2,15 @@
 
 Parsing is left to the well-kept `webvtt-py` and `srt` libraries; this module only reads speakers
 out of what they return. `webvtt-py` skips cue blocks it cannot read, so the WebVTT reader counts
-the timing lines itself and says how many cues were lost rather than dropping them in silence.
-SRT-style files are refused at the first block `srt` cannot read instead. Both libraries read a
-block that lost its timing line or the blank line before it as more text of the cue before, which
-would put one speaker's words in another's mouth, and both accept a cue that ends before it
-starts: files with either are refused with the cue to fix.
+the timing lines itself and refuses the file, naming the first it could not read, rather than lose
+what was said there in silence; SRT-style files are refused at the first block `srt` cannot read.
+Both libraries read a block that lost its timing line or the blank line before it as more text of
+the cue before, which would put one speaker's words in another's mouth, and both accept a cue that
+ends before it starts: files with either are refused with the cue to fix.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 import srt
@@ -24,8 +23,6 @@ from insightcap.transcript.formats.cues import (
     label_speakers_from_prefixes,
 )
 
-logger = logging.getLogger(__name__)
-
 _ARROW = "-->"
 _TIMING_LINE = re.compile(r"^[^\n]*-->[^\n]*$", re.MULTILINE)
 _TIMESTAMP = re.compile(r"(?<![\d.:])(?:(\d+):)?(\d+):(\d+)\.(\d{1,3})(?![\d.:])")
@@ -35,8 +32,8 @@ _GLUED_TIMING = re.compile(r"^\s*\d+:\d+\S*\s*-->")
 
 def read_webvtt(text: str) -> list[Cue]:
     """Cues of a WebVTT file; the speaker comes from a `<v Name>` voice tag or a `Name:` prefix."""
-    # Not strict, so one broken cue block does not lose the whole file; `_check_all_read` reports it.
-    # Blank lines before the header are harmless, though WebVTT's grammar does not allow them.
+    # Not strict: `_check_all_read` then names the first timing it could not read, rather than the
+    # library's bare parse error. Blank lines before the header are harmless, though WebVTT's grammar does not allow them.
     captions = webvtt.from_string(_TIMING_LINE.sub(_padded_timing, text.lstrip())).captions
     cues = [
         Cue(
@@ -169,13 +166,21 @@ def _check_ends_after_start(start: float, end: float, timing: str, text: str) ->
 
 
 def _check_all_read(text: str, read: int) -> None:
-    timings = sum(_ARROW in line for line in text.splitlines())
+    """Refuse a file with cues that could not be read, naming the first: skipping them would lose what
+    was said there without a word to the user (an import has no way to show a warning)."""
+    lines = text.splitlines()
+    timings = [number for number, line in enumerate(lines, start=1) if _ARROW in line]
     if read == 0:
         raise TranscriptFormatError(
-            f"none of its {timings} cue timings could be read" if timings else "it has no caption cues"
+            f"none of its {len(timings)} cue timings could be read" if timings else "it has no caption cues"
         )
-    if read < timings:
-        logger.warning("skipped %d of %d caption cues that could not be read", timings - read, timings)
+    if read < len(timings):
+        unreadable = next((number for number in timings if len(_TIMESTAMP.findall(lines[number - 1])) < 2), None)
+        first = f" (the first at line {unreadable}: {lines[unreadable - 1].strip()!r})" if unreadable else ""
+        raise TranscriptFormatError(
+            f"{len(timings) - read} of its {len(timings)} cue timings could not be read{first}; write them like "
+            "00:00:05.000 --> 00:00:08.000, or delete those cues, and import the file again"
+        )
 
 
 def _nonempty_lines(content: str) -> list[str]:
