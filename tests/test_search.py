@@ -342,6 +342,8 @@ def test_each_row_stores_the_packaged_vector_for_themes_and_the_search_encoders_
 def test_an_unknown_program_and_a_reversed_date_range_are_refused_in_words() -> None:
     programs = ["Design team", "Mentoring cohort"]
     assert checked_filters(programs, program=" mentoring COHORT").program == "Mentoring cohort"
+    # The same rule as a session joining a program: spacing does not count either.
+    assert checked_filters(programs, program="mentoring   cohort").program == "Mentoring cohort"
     with pytest.raises(ValidationError) as unknown:
         checked_filters(programs, program="Nonexistent")
     assert filter_problems(unknown.value) == "No program called 'Nonexistent'. Choose one of: Design team, Mentoring cohort."

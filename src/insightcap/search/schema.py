@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from insightcap.insights.schema import Section
+from insightcap.storage.repository import program_key
 from insightcap.wording import in_words
 
 # The section filter's value for transcript passages only: hits from the transcript are labelled
@@ -92,7 +93,7 @@ class SearchFilters(BaseModel):
         programs: list[str] | None = (info.context or {}).get("programs")
         if name is None or programs is None:
             return name
-        found = next((program for program in programs if program.casefold() == name.strip().casefold()), None)
+        found = next((program for program in programs if program_key(program) == program_key(name)), None)
         if found is not None:
             return found
         choices = f"Choose one of: {', '.join(programs)}." if programs else "There is no program to search yet."
