@@ -18,10 +18,12 @@ from markdown_it.common.normalize_url import normalizeLink
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from insightcap.transcript.formats.cues import parse_clock
+
 # A time in the recording as the memo writes it ("[12:03]", "[1:02:03]"), or a bare web address, which
 # ends before the punctuation of the sentence around it.
 _LINKABLE = re.compile(
-    r"\[(?:(?P<hours>\d+):)?(?P<minutes>\d{1,2}):(?P<seconds>[0-5]\d)\]"
+    r"\[(?P<clock>(?:\d{1,3}:)?\d{1,2}:[0-5]\d)\]"
     r"|(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?'\")\]”’»])"
 )
 
@@ -68,8 +70,7 @@ def _link_attrs(match: re.Match[str], session_id: str | None) -> dict[str, str |
         return {"href": normalizeLink(match["url"])}
     if session_id is None:
         return None
-    seconds = int(match["hours"] or 0) * 3600 + int(match["minutes"]) * 60 + int(match["seconds"])
-    return {"class": "t", "href": f"/sessions/{quote(session_id, safe='')}?t={seconds}"}
+    return {"class": "t", "href": f"/sessions/{quote(session_id, safe='')}?t={int(parse_clock(match['clock']))}"}
 
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
