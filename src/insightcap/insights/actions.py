@@ -123,6 +123,12 @@ def _clause_head(span: Span) -> Token:
     return clause if clause is not None else root
 
 
+def _work_subject(span: Span, verb: Token | None) -> Token | None:
+    """Who the sentence says does the work: the subject of its clause (see _clause_head), else of
+    its task verb ("I'll make sure to send it": "I")."""
+    return _subject(_clause_head(span)) or (_subject(verb) if verb is not None else None)
+
+
 def _task_verb(span: Span) -> Token | None:
     """The verb naming the work: the clause's head (see _clause_head), or the verb it hands over
     to (see _complement)."""
@@ -180,8 +186,7 @@ def find_owner(
     `participants` are the session's speaker names; `said_before` is the speaker's own sentence
     just before, where the person addressed is often named.
     """
-    verb = _task_verb(span)
-    subject = _subject(_clause_head(span)) or (_subject(verb) if verb is not None else None)
+    subject = _work_subject(span, _task_verb(span))
     if subject is None:
         return None
     person = subject.morph.get("Person")
@@ -279,19 +284,22 @@ _AS_OWNER = {
     "Sing": {"my": "their", "me": "them", "myself": "themselves"},
     "Plur": {"our": "their", "us": "them", "ourselves": "themselves"},
 }
+_OWN_WORDS = {
+    number: re.compile(r"\b(" + "|".join(replacements) + r")\b", re.IGNORECASE)
+    for number, replacements in _AS_OWNER.items()
+}
 
 
 def _about_the_owner(words: str, span: Span, verb: Token) -> str:
     """`words` with the speaker's first-person words for themselves turned to the third person, when
     the speaker is the owner (a first-person subject)."""
-    subject = _subject(_clause_head(span)) or _subject(verb)
+    subject = _work_subject(span, verb)
     if subject is None or subject.morph.get("Person") != ["1"]:
         return words
-    replacements = _AS_OWNER.get(next(iter(subject.morph.get("Number")), ""), {})
-    if not replacements:
+    number = next(iter(subject.morph.get("Number")), "")
+    if number not in _AS_OWNER:
         return words
-    pattern = re.compile(r"\b(" + "|".join(replacements) + r")\b", re.IGNORECASE)
-    return pattern.sub(lambda match: replacements[match[1].lower()], words)
+    return _OWN_WORDS[number].sub(lambda match: _AS_OWNER[number][match[1].lower()], words)
 
 
 def find_task(span: Span, deadline: Span | None = None) -> str:
@@ -318,7 +326,7 @@ def find_task(span: Span, deadline: Span | None = None) -> str:
 def _promised(span: Span, verb: Token) -> bool:
     """The speaker saying they will do it: "I will / I'll / I shall…", "I'm going to / gonna…"."""
     clause = _clause_head(span)
-    subject = _subject(clause) or _subject(verb)
+    subject = _work_subject(span, verb)
     if subject is None or subject.morph.get("Person") != ["1"]:
         return False
     auxiliaries = [child for head in (verb, clause) for child in head.children if child.dep_ == "aux"]
@@ -365,10 +373,10 @@ def promises_by_date(span: Span) -> bool:
     commitment whatever the detectors say. They learned from AMI's design meetings, where work is
     handed out and hardly ever dated; in a peer-learning circle people take work on themselves."""
     verb = _task_verb(span)
-    if verb is None or not names_work(span) or not _promised(span, verb):
+    # Cheapest first: this runs on every sentence of a session, and few promise anything.
+    if verb is None or not _promised(span, verb) or find_due(span, None)[1] is None:
         return False
-    _, due_text, _ = find_due(span, None)
-    return due_text is not None
+    return names_work(span)
 
 
 def extract_action(
