@@ -166,10 +166,8 @@ def by_given_names(labels: Iterable[str | None], names: dict[str, str]) -> list[
 
 
 def _shown_speakers(row: RowMapping) -> list[str]:
-    """Who speaks in a document, by given names.
-
-    A passage lists everyone in it (its stored `speaker` is not shown: a passage often holds several
-    people's words, and naming one would credit them with all of it)."""
+    """Who speaks in a document, by given names. A passage lists everyone in it: it often holds several
+    people's words, and naming one would credit them with all of it."""
     return by_given_names(_labels(row), _given_names(row))
 
 

@@ -33,7 +33,8 @@ _GLUED_TIMING = re.compile(r"^\s*\d+:\d+\S*\s*-->")
 def read_webvtt(text: str) -> list[Cue]:
     """Cues of a WebVTT file; the speaker comes from a `<v Name>` voice tag or a `Name:` prefix."""
     # Not strict: `_check_all_read` then names the first timing it could not read, rather than the
-    # library's bare parse error. Blank lines before the header are harmless, though WebVTT's grammar does not allow them.
+    # library's bare parse error. Blank lines before the header are harmless, though WebVTT's grammar
+    # does not allow them.
     captions = webvtt.from_string(_TIMING_LINE.sub(_padded_timing, text.lstrip())).captions
     cues = [
         Cue(
