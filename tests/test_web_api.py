@@ -216,6 +216,20 @@ def test_memo_exports(client, seeded_session) -> None:
     assert client.get(f"{base}/rtf").status_code == 422
 
 
+def test_a_word_memo_keeps_its_links(client, seeded_session) -> None:
+    from docx import Document
+
+    memo = FIRST_MEMO + "\n- “Try the buddy template” — Ana [01:05], see https://example.org/buddy.\n"
+    client.post(f"/sessions/{seeded_session}/memo", data={"markdown": memo, "version": 1})
+    document = Document(io.BytesIO(client.get(f"/api/sessions/{seeded_session}/memo/export/docx").content))
+    item = document.paragraphs[-1]
+    assert item.text == "“Try the buddy template” — Ana [01:05], see https://example.org/buddy."
+    assert [(link.text, link.url) for link in item.hyperlinks] == [
+        ("[01:05]", f"http://testserver/sessions/{seeded_session}?t=65"),
+        ("https://example.org/buddy", "https://example.org/buddy"),
+    ]
+
+
 def test_an_exported_memo_links_back_to_the_app_it_was_downloaded_from(client, seeded_session) -> None:
     linked = FIRST_MEMO + f"\n[The moment]({'/sessions/' + seeded_session}?t=12)\n"
     client.post(f"/sessions/{seeded_session}/memo", data={"markdown": linked, "version": 1})

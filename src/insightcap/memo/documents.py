@@ -12,6 +12,10 @@ import re
 from urllib.parse import quote
 
 from docx import Document
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import RGBColor
 from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
 from markdown_it.common.normalize_url import normalizeLink
@@ -88,13 +92,32 @@ def render_markdown(markdown: str, session_id: str | None = None) -> str:
     return _MARKDOWN.render(markdown, {"session_id": session_id})
 
 
-def _add_inline(paragraph: Paragraph, inline: Token) -> None:
+# Word's own colour for a hyperlink, so a link looks like one in any template.
+_LINK_COLOUR = RGBColor(0x05, 0x63, 0xC1)
+
+
+def _add_hyperlink(paragraph: Paragraph, text: str, url: str) -> None:
+    """A run of `text` that opens `url`: python-docx reads hyperlinks but has no call to add one."""
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), paragraph.part.relate_to(url, RELATIONSHIP_TYPE.HYPERLINK, is_external=True))
+    run = paragraph.add_run(text)
+    run.font.underline, run.font.color.rgb = True, _LINK_COLOUR
+    paragraph._p.append(link)
+    link.append(run._r)  # moves the run inside the link
+
+
+def _add_inline(paragraph: Paragraph, inline: Token, app_url: str) -> None:
     bold = italic = False
+    href: str | None = None
     for child in inline.children or []:
         if child.type in ("strong_open", "strong_close"):
             bold = child.type == "strong_open"
         elif child.type in ("em_open", "em_close"):
             italic = child.type == "em_open"
+        elif child.type in ("link_open", "link_close"):
+            href = str(child.attrs["href"]) if child.type == "link_open" else None
+        elif child.type == "text" and href:
+            _add_hyperlink(paragraph, child.content, f"{app_url.rstrip('/')}{href}" if href.startswith("/") else href)
         elif child.type in ("text", "code_inline"):
             run = paragraph.add_run(child.content)
             run.bold, run.italic = bold or None, italic or None
@@ -106,14 +129,15 @@ def _add_inline(paragraph: Paragraph, inline: Token) -> None:
             paragraph.add_run().add_break()
 
 
-def markdown_to_docx(markdown: str, title: str) -> bytes:
-    """A Word document with real headings, lists and quotes (not a page of plain text)."""
+def markdown_to_docx(markdown: str, title: str, session_id: str, app_url: str) -> bytes:
+    """A Word document with real headings, lists, quotes and links (not a page of plain text): each
+    time opens the session at `app_url` at that moment, as in the HTML and PDF memo."""
     document = Document()
     document.core_properties.title = title
     lists: list[str] = []
     quote_depth = 0
     style_next: str | None = None
-    tokens = _MARKDOWN.parse(markdown)
+    tokens = _MARKDOWN.parse(markdown, {"session_id": session_id})
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
             style_next = f"Heading {min(int(token.tag[1]), 4)}"
@@ -127,7 +151,7 @@ def markdown_to_docx(markdown: str, title: str) -> bytes:
             quote_depth -= 1
         elif token.type == "inline" and tokens[index - 1].type in ("paragraph_open", "heading_open"):
             style = style_next or (lists[-1] if lists else "Quote" if quote_depth else None)
-            _add_inline(document.add_paragraph(style=style), token)
+            _add_inline(document.add_paragraph(style=style), token, app_url)
             style_next = None
         elif token.type in ("fence", "code_block"):
             run = document.add_paragraph().add_run(token.content.rstrip("\n"))

@@ -85,6 +85,8 @@ def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, 
         return export_memo(settings, session_ref, fmt, approved_only=approved_only).encode("utf-8")
     if fmt == "docx":
         with session_scope(settings) as db:
-            title = repo.get_session(db, session_ref).title
-        return markdown_to_docx(export_memo(settings, session_ref, "md", approved_only=approved_only), title)
+            record = repo.get_session(db, session_ref)
+            title, session_id = record.title, record.id
+        markdown = export_memo(settings, session_ref, "md", approved_only=approved_only)
+        return markdown_to_docx(markdown, title, session_id, settings.app_url)
     return html_to_pdf(export_memo(settings, session_ref, "html", approved_only=approved_only))
