@@ -119,6 +119,8 @@ def test_thinking_about_something_is_still_the_work(nlp):
         ("I will investigate.", True),  # IS1006: a promise needs no object
         ("and then in the last stage I will be responsible for the user interface design", True),  # IS1006
         ("it will be complicated", False),
+        ("And then the final would be like th the actual specified prototype or whatever,", False),  # ES2009d
+        ("It'd be good if you looked at the costs.", True),
         # ES2009d: how things are for the speaker now, not work ahead.
         ("I find myself hitting the send and receive button on the email a lot, just out of boredom,", False),
         ("T I I'm curious about what the de-briefing is gonna be like.", False),

@@ -361,8 +361,9 @@ def names_work(span: Span) -> bool:
     said_after = [token for child in verb.rights for token in child.subtree]
     if verb.lemma_ == "be":
         # "that'd be great", "that will be the evaluation" describe; "I'll be responsible for the
-        # budget" and "it'd be good if you looked at the costs" hand work out.
-        return any(token.pos_ == "VERB" for token in said_after) or any(
+        # budget" and "it'd be good if you looked at the costs" hand work out. A participle naming
+        # a thing ("like the actual specified prototype") is no verb of work.
+        return any(token.pos_ == "VERB" and token.dep_ != "amod" for token in said_after) or any(
             child.dep_ == "acomp" and any(grand.dep_ == "prep" for grand in child.children) for child in verb.rights
         )
     return any(not token.is_punct and token.pos_ != "INTJ" for token in said_after) or _promised(span, verb)
