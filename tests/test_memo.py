@@ -49,7 +49,11 @@ from insightcap.memo.render import (
     render_memo,
 )
 from insightcap.memo.schema import MemoDraft, MemoTheme
-from insightcap.memo.templated import key_phrase, next_session_questions
+from insightcap.memo.templated import (
+    key_phrase,
+    next_session_questions,
+    template_questions,
+)
 from insightcap.themes.schema import ThemeQuote, ThemeRecurrence
 from insightcap.transcript.schema import Segment, Transcript
 
@@ -407,6 +411,19 @@ def test_a_broken_program_template_says_which_file_and_what_to_do(meeting, tmp_p
 )
 def test_key_phrase_reads_mid_sentence(title, phrase):
     assert key_phrase(title) == phrase
+
+
+def test_a_template_follow_up_builds_on_what_matters_most_not_on_what_came_first():
+    def asked(text: str, start: float) -> Insight:
+        return Insight(section=Section.QUESTION, statement=text, quote=text + "?", speaker="Marketing",
+                       start=start, end=start + 2, topic_index=0)
+
+    celebrate, skins = asked("You guys ready to celebrate", 5), asked("Do we have other skins in play now", 50)
+    theme = MemoTheme(topic_index=0, title="Final design", questions_raised=[celebrate, skins])
+    worth = {celebrate.start: (-1.0, 0.9), skins.start: (2.0, 0.6)}
+    questions = template_questions(theme, [celebrate, skins], lambda insight: worth[insight.start], limit=1)
+    asked_again = "Marketing raised the question “Do we have other skins in play now?”"
+    assert questions == [f"{asked_again}: what would a first step towards an answer look like?"]
 
 
 def test_the_next_session_does_not_ask_an_open_question_twice():

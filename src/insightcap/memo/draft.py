@@ -169,6 +169,19 @@ class SummaryCandidates:
         scores = self._salience_by_sentence
         return max((scores[index] for index in sentence_indices if index in scores), default=-np.inf)
 
+    def worth_asking_again(self, questions: Sequence[Insight]) -> list[Insight]:
+        """The questions at least as salient as the session's typical candidate sentence: a follow-up
+        built on "You guys ready to celebrate?" or "does that include champagne?" is hollow."""
+        typical = float(np.median(self.salience)) if len(self.salience) else np.inf
+        return [question for question in questions if self.salience_of(question.sentence_indices) >= typical]
+
+    def worth(self, insight: Insight) -> tuple[float, float]:
+        """How much an insight matters to the session, to sort by: the summary head's salience of its
+        best sentence, the section head's confidence breaking ties. The confidence alone says how
+        surely a sentence is context or a question, not how much it matters: ranked by it, the
+        background's quotes matched human summaries less (models/summary_head/README.md)."""
+        return self.salience_of(insight.sentence_indices), insight.confidence
+
 
 def topic_extracts(
     candidates: SummaryCandidates,
@@ -224,18 +237,11 @@ def topic_extracts(
 def background_insights(
     insights: SessionInsights, candidates: SummaryCandidates, summarised: Sequence[Sentence]
 ) -> list[Insight]:
-    """The context insights a summary of the session would most likely say too, in the order they
-    were said: ranked by the summary head's salience of their best sentence (the section head's
-    confidence breaks ties), leaving out those the summary already quotes. The section head's
-    confidence says how surely a sentence is context, not how much it matters to the session; ranked
-    by it, the quotes matched human summaries less (models/summary_head/README.md)."""
+    """The context insights a summary of the session would most likely say too (SummaryCandidates.worth),
+    in the order they were said, leaving out those the summary already quotes."""
     quoted = {sentence.index for sentence in summarised}
     unquoted = [i for i in insights.in_section(Section.CONTEXT) if not quoted.intersection(i.sentence_indices)]
-    ranked = sorted(
-        unquoted,
-        key=lambda insight: (candidates.salience_of(insight.sentence_indices), insight.confidence),
-        reverse=True,
-    )
+    ranked = sorted(unquoted, key=candidates.worth, reverse=True)
     return _by_time(ranked[:BACKGROUND_INSIGHTS])
 
 
@@ -422,6 +428,7 @@ def build_memo(
     open_questions = [
         q for q in _by_time(insights.in_section(Section.QUESTION)) if not _is_answered(q, insights)
     ]
+    to_ask_again = candidates.worth_asking_again(open_questions)
     writer = FollowupWriter(generator, settings) if generator else None
     asked: list[str] = []
     for number, (topic, theme) in enumerate(zip(topics, themes, strict=True)):
@@ -437,8 +444,9 @@ def build_memo(
             theme,
             evidence,
             writer,
-            open_questions=open_questions,
+            open_questions=to_ask_again,
             other_themes_questions=asked,
+            worth=candidates.worth,
         )
         asked.extend(theme.follow_up_questions)
 
@@ -466,6 +474,6 @@ def build_memo(
         resources=_by_time(insights.in_section(Section.RESOURCE)),
         commitments=commitments,
         open_questions=open_questions,
-        next_session_questions=next_session_questions(themes, commitments, open_questions),
+        next_session_questions=next_session_questions(themes, commitments, to_ask_again),
         generated_with=_provenance(writer),
     )

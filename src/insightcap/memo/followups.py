@@ -25,6 +25,7 @@ from insightcap.insights.schema import Insight, Section
 from insightcap.memo import checks
 from insightcap.memo.schema import MemoTheme
 from insightcap.memo.templated import (
+    InsightWorth,
     earlier_moment,
     earlier_values,
     shorten,
@@ -69,6 +70,9 @@ class ThemeEvidence:
     @classmethod
     def of(cls, theme: MemoTheme, keywords: Sequence[str]) -> ThemeEvidence:
         # Strategies and ideas carry the theme's substance; questions and reactions its tensions.
+        # Within a kind the most confident first: ranked by the summary head's salience instead (as
+        # the template questions are), the generated questions and titles of five train_extra
+        # meetings were no better, and the titles of ES2009d drifted ("The Future of Marketing").
         by_kind = [
             theme.strategies,
             theme.ideas,
@@ -216,8 +220,9 @@ def follow_up_questions(
     *,
     open_questions: Sequence[Insight],
     other_themes_questions: Sequence[str],
+    worth: InsightWorth,
 ) -> list[str]:
     """The generated question (when valid) first, then template questions with the theme's content."""
     generated = writer.question(evidence, other_themes_questions) if writer else None
-    templated = template_questions(theme, open_questions, limit=1 if generated else 2)
+    templated = template_questions(theme, open_questions, worth, limit=1 if generated else 2)
     return [generated, *templated] if generated else templated

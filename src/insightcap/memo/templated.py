@@ -4,7 +4,7 @@ filled with what a theme actually contains, so every question names the theme's 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -18,6 +18,10 @@ from insightcap.themes.schema import ThemeQuote
 UNNAMED_SPEAKER = "A participant"
 # Inserted statements and quotes are cut to this many words so a question stays readable.
 MAX_INSERTED_WORDS = 18
+
+# How much an insight matters to its session, to build a question on the best first
+# (memo/draft.py, SummaryCandidates.worth).
+InsightWorth = Callable[[Insight], tuple[float, float]]
 
 
 class QuestionTemplate(BaseModel):
@@ -93,22 +97,28 @@ def _two_reactions(reactions: Sequence[Insight]) -> tuple[Insight, Insight] | No
 
 
 def _theme_fillings(
-    theme: MemoTheme, open_questions: Sequence[Insight]
+    theme: MemoTheme, open_questions: Sequence[Insight], worth: InsightWorth
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """(need, placeholder values) for every kind of content the theme has, most specific first.
+    """(need, placeholder values) for every kind of content the theme has, most specific first, and
+    within a kind what matters most to the session first: in conversation order, "You guys ready to
+    celebrate?" was asked again because it was the theme's first open question.
 
     A recurring theme starts from what was said about it before: picking up an earlier session's
     thread is what a facilitator cannot do from this session's recording alone.
     """
+
+    def best_first(insights: Iterable[Insight]) -> list[Insight]:
+        return sorted(insights, key=worth, reverse=True)
+
     phrase = {"key_phrase": key_phrase(theme.title)}
     moment = earlier_moment(theme)
     if moment:
         yield "earlier_session", phrase | earlier_values(moment)
-    for question in (q for q in theme.questions_raised if q in open_questions):
+    for question in best_first(q for q in theme.questions_raised if q in open_questions):
         yield "question", phrase | {"asker": speaker(question), "question": shorten(question.statement) + "?"}
-    for strategy in theme.strategies:
+    for strategy in best_first(theme.strategies):
         yield "strategy", phrase | {"strategy": shorten(strategy.statement)}
-    pair = _two_reactions(theme.reactions)
+    pair = _two_reactions(best_first(theme.reactions))
     if pair:
         first, second = pair
         yield (
@@ -121,19 +131,21 @@ def _theme_fillings(
                 "quote_b": shorten(second.quote),
             },
         )
-    for idea in theme.ideas:
+    for idea in best_first(theme.ideas):
         yield "idea", phrase | {"idea": shorten(idea.statement)}
     for resource in theme.resources:
         yield "resource", phrase | {"resource": resource.resource_name or shorten(resource.statement)}
     yield "key_phrase", phrase
 
 
-def template_questions(theme: MemoTheme, open_questions: Sequence[Insight], limit: int = 2) -> list[str]:
+def template_questions(
+    theme: MemoTheme, open_questions: Sequence[Insight], worth: InsightWorth, limit: int = 2
+) -> list[str]:
     """Up to `limit` questions, each from a different template and built from different content.
     Only questions still open are asked again: an answered one would make a hollow follow-up."""
     questions: list[str] = []
     used: set[str] = set()
-    for need, values in _theme_fillings(theme, open_questions):
+    for need, values in _theme_fillings(theme, open_questions, worth):
         for template in load_templates().theme:
             if template.text in used or template.needs != need:
                 continue
