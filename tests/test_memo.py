@@ -397,7 +397,19 @@ def test_a_programs_folder_overrides_only_the_formats_it_has(meeting, tmp_path: 
 
 def test_a_broken_program_template_says_which_file_and_what_to_do(meeting, tmp_path: Path):
     (tmp_path / "memo.md.j2").write_text("{{ memo.facilitator }}\n", encoding="utf-8")
-    with pytest.raises(MemoTemplateError, match=r"memo\.md\.j2 cannot be used: .*facilitator.*delete the file"):
+    with pytest.raises(MemoTemplateError, match=r"memo\.md\.j2 \(line 1\) cannot be used: .*facilitator.*delete the file"):
+        render_memo(_deterministic_memo(meeting), "md", template_dir=tmp_path)
+
+
+def test_a_memo_with_nothing_to_ask_next_time_has_no_empty_heading_for_it():
+    draft = MemoDraft(title="Eleven seconds", duration_seconds=11.0, background="The group met for less than a minute.")
+    for fmt in ("md", "html"):
+        assert "Questions to open the next session" not in render_memo(draft, fmt)
+
+
+def test_a_program_template_that_fails_while_rendering_is_reported_with_its_line(meeting, tmp_path: Path):
+    (tmp_path / "memo.md.j2").write_text("# {{ memo.title }}\n\n{{ 1 / 0 }}\n", encoding="utf-8")
+    with pytest.raises(MemoTemplateError, match=r"memo\.md\.j2 \(line 3\) cannot be used: division by zero"):
         render_memo(_deterministic_memo(meeting), "md", template_dir=tmp_path)
 
 

@@ -157,6 +157,11 @@ def test_the_overview_counts_every_theme_and_names_the_biggest_ones(shown, named
     assert all(title in text for title in named) and not any(title in text for title in left_out)
 
 
+@pytest.mark.parametrize(("seconds", "length"), [(11.0, "less than a minute"), (60.0, "1 minute"), (1500.0, "25 minutes")])
+def test_the_overview_never_rounds_a_short_session_up(seconds, length):
+    assert overview(["Ann"], seconds, []).startswith(f"1 participant (Ann) met for {length};")
+
+
 def test_background_text_is_the_overview_then_the_summary_and_times_a_transcript_without_duration():
     transcript = Transcript(
         segments=[Segment(start=0.0, end=30.0, text="Hello.", speaker="Ann"), Segment(start=30.0, end=125.0, text="Hi.")]

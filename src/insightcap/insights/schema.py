@@ -59,14 +59,14 @@ class Insight(BaseModel):
 
     @property
     def restates_quote(self) -> bool:
-        """Whether the statement is only the whole quote with its "um"s and repeats dropped.
+        """Whether the statement only repeats words of the quote: the quote with its "um"s and repeats
+        dropped, or the start of that cut short ("…").
 
-        Without a generator a short sentence's statement is exactly that; a memo then shows the
-        verbatim quote alone instead of the same words twice. A statement cut short ("…") or
-        reworded says something the quote does not, so it is shown beside it.
+        Without a generator a statement is exactly that; a memo then shows the verbatim quote alone
+        instead of the same words twice (readers took "Basically I was just evaluating… — “Okay, um,
+        basically I was just evaluating…”" for a mistake). A reworded statement says something the
+        quote does not, so it is shown beside it.
         """
-        if self.statement.endswith("…"):
-            return False
         quote_words = iter(_WORD.findall(self.quote.lower()))
         statement_words = _WORD.findall(self.statement.lower())
         # A subsequence test: each statement word is found in the quote after the one before.

@@ -355,7 +355,7 @@ def overview(
     held only `commitments` is not a theme (they have their own section), so the sentence names them
     rather than leave the reader wondering where what they agreed went."""
     who = f"{_counted(len(participants), 'participant')} ({', '.join(participants)})" if participants else "The group"
-    length = _counted(max(1, round(duration / 60)), "minute")
+    length = _counted(round(duration / 60), "minute") if duration >= 60 else "less than a minute"
     if not titles:
         agreed = f" and agreed on {_counted(commitments, 'commitment')} (listed below)" if commitments else ""
         return f"{who} met for {length}{agreed}; no themes with clear insights were found."

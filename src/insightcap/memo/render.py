@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import traceback
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,6 +106,22 @@ def program_template_dir(data_dir: Path, program: str) -> Path:
     return data_dir / PROGRAM_TEMPLATES / folder
 
 
+def _failing_line(error: Exception, template_file: Path) -> int | None:
+    """The line of `template_file` the error came from, or None when it came from elsewhere (insightcap's
+    own code or default templates). Jinja puts a template's own lines in the traceback, so an error in
+    a program's template ("{{ 1 / 0 }}", a filter given the wrong value) is reported as the template's,
+    with its line, like a syntax error."""
+    if isinstance(error, TemplateSyntaxError) and error.lineno:
+        return error.lineno
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == str(template_file)]
+    return frames[-1].lineno if frames else None
+
+
+def _reason(error: Exception) -> str:
+    message = str(error.message if isinstance(error, TemplateError) else error).rstrip(".")
+    return message if isinstance(error, TemplateError) else f"{message or type(error).__name__} ({type(error).__name__})"
+
+
 def render_memo(
     draft: MemoDraft, fmt: Literal["md", "html"], template_dir: Path | None = None, *, session_id: str | None = None
 ) -> str:
@@ -115,12 +132,14 @@ def render_memo(
     env = _environment(fmt, [template_dir, default_template_dir()] if template_dir else [default_template_dir()])
     try:
         text = env.get_template(TEMPLATE_NAMES[fmt]).render(memo=draft, session_id=session_id)
-    except TemplateError as error:
-        if template_dir is None or not (template_dir / TEMPLATE_NAMES[fmt]).is_file():
+    except Exception as error:
+        program_file = template_dir / TEMPLATE_NAMES[fmt] if template_dir else None
+        line = _failing_line(error, program_file) if program_file and program_file.is_file() else None
+        if line is None and not (isinstance(error, TemplateError) and program_file and program_file.is_file()):
             raise
-        where = f" (line {error.lineno})" if isinstance(error, TemplateSyntaxError) and error.lineno else ""
+        where = f" (line {line})" if line else ""
         raise MemoTemplateError(
-            f"The memo template {template_dir / TEMPLATE_NAMES[fmt]}{where} cannot be used: {str(error.message).rstrip('.')}. "
+            f"The memo template {program_file}{where} cannot be used: {_reason(error)}. "
             "Fix it, or delete the file to use the default template."
         ) from error
     # Optional sections leave runs of blank lines behind; one blank line is all either format needs.
