@@ -438,7 +438,7 @@ def test_a_template_follow_up_builds_on_what_matters_most_not_on_what_came_first
     assert questions == [f"{asked_again}: what would a first step towards an answer look like?"]
 
 
-def test_the_next_session_does_not_ask_an_open_question_twice():
+def test_the_next_session_does_not_ask_again_an_open_question_a_theme_follow_up_asks():
     roles = Insight(section=Section.QUESTION, statement="What did you guys think about the roles",
                     quote="What did you guys think about the roles?", speaker="Speaker 1", start=5, end=7, topic_index=0)
     theme = MemoTheme(topic_index=0, title="Roles in the team", questions_raised=[roles], follow_up_questions=[
@@ -447,7 +447,8 @@ def test_the_next_session_does_not_ask_an_open_question_twice():
         "How could the team share the roles more evenly next time?",
     ])
     questions = next_session_questions([theme], [], [roles])
-    assert sum("What did you guys think about the roles?" in question for question in questions) == 1
+    # Its theme's follow-up asks it again already: the memo shows it as raised, as open and there.
+    assert not any("What did you guys think about the roles?" in question for question in questions)
     assert "How could the team share the roles more evenly next time?" in questions
 
 

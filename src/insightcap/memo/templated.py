@@ -166,22 +166,24 @@ def next_session_questions(
     """Questions to open the next session: check on commitments, return to open questions, revisit themes."""
     by_need = {template.needs: template.text for template in load_templates().next_session}
     asked_again = [shorten(q.statement) + "?" for q in open_questions]
+    theme_follow_ups = [question for theme in themes for question in theme.follow_up_questions]
     kinds = [
         [
             by_need["commitment"].format(owner=item.action.owner, task=shorten(item.action.task))
             for item in commitments
             if item.action and item.action.owner
         ],
+        # An open question a theme's follow-up already asks again is not asked a third time.
         [
-            by_need["open_question"].format(asker=speaker(q), question=shorten(q.statement) + "?")
-            for q in open_questions
+            by_need["open_question"].format(asker=speaker(q), question=question)
+            for q, question in zip(open_questions, asked_again, strict=True)
+            if not any(f"“{question}”" in follow_up for follow_up in theme_follow_ups)
         ],
         [by_need["key_phrase"].format(key_phrase=key_phrase(theme.title)) for theme in themes],
         # A theme's follow-up that quotes an open question would ask it twice.
         [
             question
-            for theme in themes
-            for question in theme.follow_up_questions
+            for question in theme_follow_ups
             if not any(f"“{open_question}”" in question for open_question in asked_again)
         ],
     ]
