@@ -37,6 +37,7 @@ from insightcap.memo.draft import (
     SummaryCandidates,
     background_insights,
     build_memo,
+    language_note,
 )
 from insightcap.memo.export import absolute_links, export_memo
 from insightcap.memo.followups import FollowupWriter, ThemeEvidence, prompt_instructions
@@ -405,6 +406,14 @@ def test_a_memo_with_nothing_to_ask_next_time_has_no_empty_heading_for_it():
     draft = MemoDraft(title="Eleven seconds", duration_seconds=11.0, background="The group met for less than a minute.")
     for fmt in ("md", "html"):
         assert "Questions to open the next session" not in render_memo(draft, fmt)
+
+
+@pytest.mark.parametrize(("language", "warned"), [("fr", True), ("en", False), (None, False)])
+def test_a_memo_of_speech_in_another_language_than_english_says_to_check_it(language, warned):
+    transcript = Transcript(segments=[Segment(start=0.0, end=3.0, text="Bonjour à tous.")], language=language)
+    draft = MemoDraft(title="Cercle", language_note=language_note(transcript))
+    for fmt in ("md", "html"):
+        assert ("recognised as language “fr”" in render_memo(draft, fmt)) is warned
 
 
 def test_a_program_template_that_fails_while_rendering_is_reported_with_its_line(meeting, tmp_path: Path):

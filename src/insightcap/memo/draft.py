@@ -367,6 +367,19 @@ def overview(
     return f"{met}: {listed}." if len(named) == len(titles) else f"{met}, above all {listed}."
 
 
+def language_note(transcript: Transcript) -> str:
+    """A warning for a recording in another language than English: speech recognition handles many
+    languages, but the section, commitment, topic and summary heads and spaCy were all made for
+    English, so a French session gets themes such as "Més, offrir" without the reader knowing why."""
+    code = (transcript.language or "").lower()
+    if not code or code.split("-")[0] == "en":
+        return ""
+    return (
+        f"The speech was recognised as language “{code}”, but insightcap finds insights, themes and "
+        "questions with models made for English: check this memo against the recording with care."
+    )
+
+
 def session_duration(transcript: Transcript) -> float:
     """The recording's length, or where its last segment ends when the transcript does not say."""
     return transcript.duration or max((segment.end for segment in transcript.segments), default=0.0)
@@ -465,6 +478,7 @@ def build_memo(
         program=program,
         session_date=session_date,
         duration_seconds=session_duration(transcript),
+        language_note=language_note(transcript),
         participants=transcript.speakers,
         background=background_text(
             transcript, [theme.title for theme in themes], summary, commitments=len(commitments)

@@ -46,6 +46,8 @@ class MemoDraft(BaseModel):
     session_date: date | None = None
     duration_seconds: float = 0.0
     participants: list[str] = Field(default_factory=list)
+    # Set when the speech was not English, which every model finding insights was made for.
+    language_note: str = ""
     background: str = ""
     # Left empty by the draft for the facilitator to write; background_insights is the evidence.
     why_it_matters: str = ""
