@@ -121,6 +121,8 @@ def test_thinking_about_something_is_still_the_work(nlp):
         ("it will be complicated", False),
         ("And then the final would be like th the actual specified prototype or whatever,", False),  # ES2009d
         ("It'd be good if you looked at the costs.", True),
+        # ES2009d: how things are for the listener, hoped by the speaker.
+        ("I hope you appreciate the uh incorporation of some tin foil from a uh random Kit-Kat bar", False),
         # ES2009d: how things are for the speaker now, not work ahead.
         ("I find myself hitting the send and receive button on the email a lot, just out of boredom,", False),
         ("T I I'm curious about what the de-briefing is gonna be like.", False),

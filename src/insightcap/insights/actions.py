@@ -336,13 +336,13 @@ def _promised(span: Span, verb: Token) -> bool:
 
 
 def _says_how_things_are(span: Span) -> bool:
-    """A speaker saying how things are for them now ("I find myself checking my email out of
-    boredom", "I'm curious what the debriefing will be like"): first person, the present tense,
-    no modal, no day named. "I need to…", "we have to…", "we do the evaluation next week" are
-    work ahead, and stay."""
+    """A speaker saying how things are for them or their listeners now ("I find myself checking my
+    email out of boredom", "I'm curious what the debriefing will be like", "I hope you appreciate
+    the tin foil"): first or second person, the present tense, no modal, no day named. "I need
+    to…", "we have to…", "we do the evaluation next week" are work ahead, and stay."""
     clause = _clause_head(span)
     subject = _subject(clause)
-    if subject is None or subject.morph.get("Person") != ["1"] or clause.tag_ not in {"VBP", "VBZ"}:
+    if subject is None or subject.morph.get("Person") not in (["1"], ["2"]) or clause.tag_ not in {"VBP", "VBZ"}:
         return False
     if clause.lemma_.lower() in _OBLIGATIONS or any(child.dep_ == "aux" for child in clause.children):
         return False
