@@ -15,6 +15,8 @@ from insightcap.insights.nlp import fluent_text, load_nlp
 from insightcap.insights.schema import Insight, Section, SessionInsights
 from insightcap.insights.sentences import split_sentences
 from insightcap.insights.structure import extract_insights
+from insightcap.insights import topics
+from insightcap.insights.topics import keywords_by_topic, meetings_saying
 from insightcap.transcript.schema import Segment, Transcript, Word
 
 SECONDS_PER_WORD = 0.4  # about 150 words a minute, a usual speaking rate
@@ -242,3 +244,16 @@ def test_a_memo_shows_a_statement_only_when_it_is_more_than_the_quote_cleaned(st
 )
 def test_fluent_text_drops_restarts_but_keeps_words_said_again_later(settings: Settings, said, fluent) -> None:
     assert fluent_text(load_nlp(settings)(said)) == fluent
+
+
+def test_a_topic_is_named_by_what_it_is_about_not_by_words_every_meeting_says(settings: Settings, monkeypatch):
+    nlp = load_nlp(settings)
+    first = ["We talked a lot, a lot, a lot about it.", "A lot of people want a battery.", "That's a lot of battery, a lot."]
+    second = ["The budget is twelve euros.", "We keep the rubber case within the budget.", "A lot fits the budget."]
+    spans = [[nlp(text)[:] for text in topic] for topic in (first, second)]
+    assert keywords_by_topic(spans)[0] == ["battery", "lot"]
+    seen, meetings = meetings_saying()
+    assert seen["people"] > meetings / 2 > seen.get("battery", 0)
+    # Without the background of other meetings, a word said once in the session would name it.
+    monkeypatch.setattr(topics, "meetings_saying", lambda: ({}, meetings))
+    assert keywords_by_topic(spans)[0][0] == "people"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from spacy.tokens import Span
@@ -23,6 +25,7 @@ from insightcap.insights.nlp import fluent_text
 from insightcap.insights.schema import OpeningLine, Topic
 from insightcap.insights.sentences import ParsedSentence
 from insightcap.insights.topic_head import load_topic_head
+from insightcap.resources import read_meta, require_model_file, resource_dir
 
 KEYWORDS_PER_TOPIC = 6
 TITLE_KEYPHRASES = 3
@@ -31,6 +34,11 @@ PHRASE_PREFERENCE = 1.5
 # A theme's opening lines come from sentences of at least this many words: the shortest ones ("I
 # think so.", "I guess.") sit near every topic's mean embedding, as they say nothing in particular.
 OPENING_MIN_WORDS = 8
+# Terms said in fewer training meetings than this are left out of the background: to it they are
+# as rare as a term it never saw.
+BACKGROUND_MIN_MEETINGS = 3
+# A term said in more than this share of the background's meetings is common talk, weighed down.
+COMMON_SHARE = 0.25
 
 
 def boundaries(sentences: list[ParsedSentence], embeddings: np.ndarray) -> list[int]:
@@ -46,7 +54,7 @@ def boundaries(sentences: list[ParsedSentence], embeddings: np.ndarray) -> list[
     )
 
 
-def _terms(span: Span) -> list[tuple[str, float]]:
+def candidate_terms(span: Span) -> list[tuple[str, float]]:
     """Candidate keyphrases of a sentence with their preference weight: lemmatised nouns and names,
     and noun chunks stripped of determiners, pronouns and stop words. Verbs ("think", "go") say
     how people talk, not what about."""
@@ -69,19 +77,44 @@ def _terms(span: Span) -> list[tuple[str, float]]:
     return terms
 
 
+def background_path() -> Path:
+    return resource_dir("models") / "keyphrase_background" / "background.npz"
+
+
+@lru_cache(maxsize=1)
+def meetings_saying() -> tuple[dict[str, int], int]:
+    """In how many of the background's meetings each common term was said, and how many meetings
+    it has (eval/train_keyphrases.py)."""
+    path = background_path()
+    require_model_file(path, "The keyphrase background", "eval.train_keyphrases")
+    with np.load(path) as stored:
+        seen = dict(zip(stored["terms"].tolist(), stored["meetings_seen"].tolist(), strict=True))
+        return seen, int(read_meta(stored)["meetings"])
+
+
+def _commonness_weight(seen: int, meetings: int) -> float:
+    """1 for a term said in at most COMMON_SHARE of the background's meetings, less the more meetings
+    say it (by inverse document frequency). Rarer terms are not favoured: a term no other meeting
+    says is as often a slip ("jen", "banana") as the subject."""
+    return min(1.0, math.log(1 + meetings / (1 + seen)) / math.log(1 + 1 / COMMON_SHARE))
+
+
 def keywords_by_topic(spans_by_topic: list[list[Span]]) -> list[list[str]]:
     """Class-based TF-IDF (as in BERTopic): a term ranks high in a topic when it is frequent there
     and rare in the session's other topics. With only two or three long topics that contrast is
     weak, so a term said all through the session ("thing", "time") is also weighed down by how
     many of its sentences it appears in (inverse sentence frequency), and a term's count is
-    damped (log), so saying "thing" forty times does not outweigh naming the solar cell eight."""
+    damped (log), so saying "thing" forty times does not outweigh naming the solar cell eight.
+    Last, a term said in most meetings anywhere ("lot", "point", "guy") is weighed down by how many
+    meetings of a background of 162 say it: it is how meetings talk, not what this one is about."""
+    background, background_meetings = meetings_saying()
     counts: list[Counter[str]] = []
     preference: dict[str, float] = {}
     spread: Counter[str] = Counter()
     for spans in spans_by_topic:
         topic_counts: Counter[str] = Counter()
         for span in spans:
-            terms = _terms(span)
+            terms = candidate_terms(span)
             spread.update({term for term, _ in terms})
             for term, weight in terms:
                 topic_counts[term] += 1
@@ -100,6 +133,7 @@ def keywords_by_topic(spans_by_topic: list[list[Span]]) -> list[list[str]]:
                 -math.log(1 + topic_counts[term])
                 * math.log(1 + average_words / overall[term])
                 * math.log(1 + sentence_count / spread[term])
+                * _commonness_weight(background.get(term, 0), background_meetings)
                 * preference[term],
                 term,
             ),
