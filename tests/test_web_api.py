@@ -540,3 +540,114 @@ def test_a_wrong_program_is_answered_with_the_callers_programs_only(app, setting
         assert "Mentoring" not in unknown and unknown.endswith("Choose one of: Another circle.")
         page = outsider.get("/search", params={"q": "feedback", "program": "Nonexistent"}).text
         assert "Mentoring" not in page and "Choose one of: Another circle." in page
+
+
+def test_the_sessions_list_names_everyone_who_spoke_not_only_those_quoted(client, seeded_session) -> None:
+    # The seeded insights quote two of the four people; the others spoke too.
+    client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Sofia Rossi", "name": "Sofia R."})
+    listed = client.get("/api/sessions").json()
+    assert listed[0]["participants"] == ["Hannah Lee", "Marcus Johnson", "Sofia R.", "Kwame Mensah"]
+    assert "Hannah Lee, Marcus Johnson, Sofia R., Kwame Mensah" in client.get("/").text
+
+
+def test_a_job_says_its_place_in_the_queue_and_what_a_failure_left_not_run(client, seeded_session, settings) -> None:
+    with session_scope(settings) as db:
+        first, second = (repo.create_job(db, seeded_session, ["structure", "embed", "memo"]).id for _ in range(2))
+    assert client.get(f"/api/jobs/{first}").json()["jobs_ahead"] == 0
+    assert client.get(f"/api/jobs/{second}").json()["jobs_ahead"] == 1
+    assert "Waiting for the worker: 1 job ahead of this one." in client.get(f"/jobs/{second}").text
+
+    with session_scope(settings) as db:
+        failed = repo.get_job(db, first)
+        failed.status, failed.stage, failed.completed_stages, failed.error = "failed", "embed", ["structure"], "No disk."
+    status = client.get(f"/api/jobs/{first}").json()
+    assert [s["state"] for s in status["stages"]] == ["done", "failed", "not_run"] and status["jobs_ahead"] is None
+    assert '<span class="stage-state">not run</span>' in client.get(f"/jobs/{first}").text
+    # A retried job joins the back of the queue.
+    assert client.post(f"/api/jobs/{first}/retry").json()["jobs_ahead"] == 1
+    assert client.get(f"/api/jobs/{second}").json()["jobs_ahead"] == 0
+
+
+def test_a_session_being_processed_cannot_be_deleted_and_the_page_says_why(client, seeded_session, settings) -> None:
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    with session_scope(settings) as db:  # a job this (live) process is running
+        job = repo.create_job(db, seeded_session, ["structure", "embed", "memo"])
+        job.status, job.stage, job.worker = "running", "embed", f"{socket.gethostname()}:{os.getpid()}"
+        job.heartbeat_at = datetime.now(UTC)
+    still = "This session is still being processed; you can delete it once it has finished or failed."
+    page = client.get(f"/sessions/{seeded_session}").text
+    assert still in page and 'id="delete-session"' not in page
+
+    refused = client.post(f"/sessions/{seeded_session}/delete", follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"/sessions/{seeded_session}?delete_refused=1#delete"
+    api = client.delete(f"/api/sessions/{seeded_session}")
+    assert api.status_code == 409 and api.json()["detail"] == still
+    assert client.get(f"/api/sessions/{seeded_session}").status_code == 200
+
+    with session_scope(settings) as db:  # it finished meanwhile: the page offers the delete again
+        repo.get_job(db, job.id).status = "done"
+    after = client.get(f"/sessions/{seeded_session}?delete_refused=1").text
+    assert "was still being processed, so it was not deleted" in after and 'id="delete-session"' in after
+
+
+def test_a_moment_can_be_given_as_a_clock_time_and_a_session_by_the_start_of_its_id(
+        app, client, seeded_session, settings) -> None:
+    from fastapi.testclient import TestClient
+
+    url = f"/sessions/{seeded_session}"
+    for t, start_at in (("157", "157.0"), ("02:37", "157.0"), ("1:02:03", "3723.0"), ("2:37.5", "157.5"),
+                        ("banana", ""), ("-5", ""), ("nan", ""), ("", "")):
+        page = client.get(url, params={"t": t})
+        assert page.status_code == 200 and f'data-start-at="{start_at}"' in page.text, t
+
+    short = client.get(f"/sessions/{seeded_session[:5]}?t=02:37", follow_redirects=False)
+    assert short.status_code == 303 and short.headers["location"] == f"{url}?t=02:37"
+    with session_scope(settings) as db:
+        repo.create_session(db, session_id=seeded_session[:4] + "z" * 8, title="Twin", source_kind="transcript",
+                            original_filename="x.vtt", stored_path="media/x.vtt", program="Mentoring cohort")
+    ambiguous = client.get(f"/sessions/{seeded_session[:4]}")
+    assert ambiguous.status_code == 404 and "use more characters of the id" in ambiguous.text
+    token = make_account(settings, "other@example.org", Role.FACILITATOR, ("Another circle",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as outsider:
+        assert outsider.get(f"/sessions/{seeded_session[:5]}", follow_redirects=False).status_code == 404
+
+
+def test_the_themes_timeline_names_each_session_and_marks_a_theme_seen_once(client, seeded_session, settings) -> None:
+    from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
+
+    with session_scope(settings) as db:
+        morning = repo.get_session(db, seeded_session)
+        morning.title, morning.session_date = "Morning group", date(2026, 10, 1)
+        afternoon, undated = (
+            repo.create_session(db, session_id=repo.new_id(), title=title, source_kind="transcript",
+                                original_filename="x.vtt", stored_path="media/x.vtt", program="Mentoring cohort",
+                                session_date=day)
+            for title, day in (("Afternoon group", date(2026, 10, 1)), ("Undated follow-up", None)))
+        added = undated.created_at.strftime("%Y-%m-%d")
+        program_id = morning.program_id
+        # The same day: only the titles tell these two columns apart.
+        once = ThemeRecord(program_id=program_id, label="Scheduling", centroid=b"", count=5, trend="steady")
+        twice = ThemeRecord(program_id=program_id, label="Long emails", centroid=b"", count=2, trend="rising")
+        db.add_all([once, twice])
+        db.flush()
+        db.add_all([ThemeMemberRecord(theme_id=once.id, kind="insight", row_id=1, session_id=undated.id, similarity=1),
+                    *(ThemeMemberRecord(theme_id=twice.id, kind="insight", row_id=n, session_id=record.id,
+                                        similarity=1) for n, record in enumerate((morning, afternoon)))])
+
+    timeline = client.get("/api/programs/Mentoring cohort/themes").json()
+    assert [theme["label"] for theme in timeline["themes"]] == ["Long emails", "Scheduling"]  # recurring first
+    page = client.get("/themes", params={"program": "Mentoring cohort"}).text
+    head = page[page.index("<thead>"):page.index("</thead>")]
+    assert "Morning group</a> <span class=\"small muted\">2026-10-01</span>" in head
+    assert "Afternoon group</a> <span class=\"small muted\">2026-10-01</span>" in head
+    assert f'<span class="muted">added {added}</span>' in head
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    assert body.index("Long emails") < body.index("Scheduling") and "<td>rising</td>" in body
+    assert "<td>seen once</td>" in body and "steady" not in body
+    assert "Seen once: 1 session only (not recurring yet), “Undated follow-up”" in page
+    assert f'<span class="muted">added {added}</span>' in client.get("/").text
+    assert f'<span class="muted">added {added}</span>' in client.get(f"/sessions/{undated.id}").text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -195,3 +196,44 @@ def test_script_in_a_transcript_never_runs_in_any_page(server, page, tmp_path) -
     page.wait_for_timeout(600)  # the live preview
     assert page.evaluate("window.__xss") is None
     assert page.locator("#preview a[href^='javascript']").count() == 0
+
+
+def _answered_with(status: int):
+    """A route handler answering every request with `status` (Playwright passes it the route and the request)."""
+    return lambda route, _request: route.fulfill(status=status, json={"detail": "routed by the test"})
+
+
+def test_the_job_page_stops_following_a_deleted_job_or_an_expired_sign_in(server, page) -> None:
+    """What the job page does when polling gets no job: the answers are routed, and the page is served as
+    if the job were still running, so its script polls whatever the real job did meanwhile."""
+    page.goto(f"{server}/upload")
+    page.set_input_files("#file", str(REPO_ROOT / "tests/fixtures/transcripts/zoom.vtt"))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(r"/jobs/\w+"))
+    job_url = page.url
+
+    def still_running(route) -> None:
+        served = route.fetch()
+        route.fulfill(response=served, body=re.sub(r'data-status="\w+"', 'data-status="running"', served.text()))
+
+    page.route(re.compile(r"^http://[^/]+/jobs/\w+$"), still_running)
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if "/api/jobs/" in request.url else None)
+    notice = page.locator("#job-notice")
+    sign_in_again = "/login?next=" + quote(job_url.removeprefix(server), safe="")
+    for status, says, link in ((404, "This session was deleted", "/"), (401, "Your sign-in has expired.", sign_in_again)):
+        page.route("**/api/jobs/*", _answered_with(status))
+        page.goto(job_url)
+        notice.wait_for(state="visible")
+        assert says in notice.inner_text() and notice.locator("a").get_attribute("href") == link
+        asked = len(polls)
+        page.wait_for_timeout(2500)
+        assert len(polls) == asked, "the page kept polling after it said it stopped"
+        page.unroute("**/api/jobs/*")
+
+    # Other errors: it says so, asks again a little later, and carries on once the server answers.
+    page.route("**/api/jobs/*", _answered_with(503), times=1)
+    page.goto(job_url)
+    notice.wait_for(state="visible")
+    assert "could not report progress (error 503). Trying again in 2 s" in notice.inner_text()
+    notice.wait_for(state="hidden", timeout=5000)

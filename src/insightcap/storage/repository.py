@@ -9,7 +9,7 @@ from datetime import date
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.orm import Session
 
 from insightcap.insights.schema import SessionInsights
@@ -443,14 +443,34 @@ def list_programs(db: Session) -> list[Program]:
 
 
 def speakers_by_session(db: Session) -> dict[str, list[str]]:
-    """The speakers quoted in each session's insights, in one query (for listing participants)."""
+    """Everyone who spoke in each session's transcript, in order of first speaking (as
+    `Transcript.speakers` lists them), in one query: the sessions list must not parse every transcript.
+    Insights quote only some speakers, so they cannot say who took part."""
+    segment = func.json_each(StageOutput.payload, "$.segments").table_valued("key", "value").alias("segment")
+    speaker = func.json_extract(segment.c.value, "$.speaker")
+    first_spoke = func.min(segment.c.key).label("first_spoke")
     rows = db.execute(
-        select(InsightRecord.session_id, InsightRecord.speaker)
-        .where(InsightRecord.speaker.is_not(None))
-        .distinct()
-        .order_by(InsightRecord.session_id, InsightRecord.speaker)
+        select(StageOutput.session_id, speaker, first_spoke)
+        .join(segment, true())
+        .where(StageOutput.stage == "transcript", speaker.is_not(None), speaker != "")
+        .group_by(StageOutput.session_id, speaker)
+        .order_by(StageOutput.session_id, first_spoke)
     )
     speakers: dict[str, list[str]] = {}
-    for session_id, speaker in rows:
-        speakers.setdefault(session_id, []).append(speaker)
+    for session_id, name, _ in rows:
+        speakers.setdefault(session_id, []).append(name)
     return speakers
+
+
+def session_ids_starting_with(db: Session, prefix: str, visible: ColumnElement[bool] | None = None) -> list[str]:
+    """Ids of the sessions whose id starts with `prefix` (people copy the first few characters of an
+    id), among those matching `visible` (None: all). Two at most: two already make the prefix ambiguous."""
+    query = select(SessionRecord.id).where(SessionRecord.id.startswith(prefix, autoescape=True))
+    return list(db.scalars((query if visible is None else query.where(visible)).limit(2)))
+
+
+def jobs_ahead(db: Session, job: JobRecord) -> int:
+    """How many jobs the worker takes before this queued one: those running, and those queued before
+    it. A retried job goes to the back of the queue, so the time it was last queued counts."""
+    earlier = (JobRecord.status == "queued") & (JobRecord.updated_at < job.updated_at)
+    return db.scalar(select(func.count()).where((JobRecord.status == "running") | earlier, JobRecord.id != job.id)) or 0

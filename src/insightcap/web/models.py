@@ -20,7 +20,8 @@ class Submitted(BaseModel):
 class StageState(BaseModel):
     name: str
     label: str
-    state: Literal["done", "running", "waiting", "failed"]
+    state: Literal["done", "running", "waiting", "failed", "not_run"] = Field(
+        description="not_run: after a failed stage, until the job is retried.")
 
 
 class JobOut(BaseModel):
@@ -33,6 +34,7 @@ class JobOut(BaseModel):
     stage_progress: float = Field(ge=0, le=1, description="Of the current stage, 0 to 1.")
     message: str
     error: str | None = Field(description="What went wrong, in plain words, when status is failed.")
+    jobs_ahead: int | None = Field(None, description="While queued: how many jobs run before this one.")
     stages: list[StageState]
 
 
@@ -189,4 +191,5 @@ class ThemeTimeline(BaseModel):
 
     program: str
     sessions: list[SessionSummary]
-    themes: list[ProgramTheme]
+    themes: list[ProgramTheme] = Field(description="Recurring themes (seen in two sessions or more) first, then "
+                                       "those seen once; each group most frequent first.")

@@ -4,6 +4,7 @@ signed-in caller; what each caller sees is decided by insightcap.auth.policy thr
 
 from __future__ import annotations
 
+import math
 from itertools import groupby
 
 from fastapi import APIRouter, Form, Request
@@ -22,6 +23,8 @@ from insightcap.search.schema import (
     filter_problems,
     only_by_meaning,
 )
+from insightcap.storage.repository import NotFound
+from insightcap.transcript.formats.cues import parse_clock
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.intake import accept_upload
@@ -110,14 +113,33 @@ def retry(request: Request, caller: CurrentCaller, job_id: str) -> Response:
     return _see_other(f"/jobs/{job_id}")
 
 
+def _moment(t: str | None) -> float | None:
+    """The second `?t=` opens the session at: seconds, or mm:ss and h:mm:ss as memos write times. A time
+    that cannot be read opens the session at its start: a link mangled on its way should still open it."""
+    for read in (float, parse_clock):
+        try:
+            seconds = read(t or "")
+        except ValueError:
+            continue
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None
+
+
 @router.get("/sessions/{session_id}")
-def session_page(request: Request, caller: CurrentCaller, session_id: str, t: float | None = None) -> Response:
-    session = views.session_detail(caller, session_id)
+def session_page(request: Request, caller: CurrentCaller, session_id: str, t: str | None = None,
+                 delete_refused: bool = False) -> Response:
+    try:
+        session = views.session_detail(caller, session_id)
+    except NotFound:
+        full_id = views.session_id_for_prefix(caller, session_id)
+        if full_id is None:
+            raise
+        return _see_other(f"/sessions/{full_id}" + (f"?{request.url.query}" if request.url.query else ""))
     sections = [(section.value, [i for i in session.insights if i.section == section.value]) for section in Section]
     job = views.get_job(caller, session.job_id) if session.job_id and session.can_edit else None
     memo = views.latest_memo_or_none(caller, session.id)
     return _page(request, "session", session=session, sections=[s for s in sections if s[1]], job=job, memo=memo,
-                 start_at=t)
+                 start_at=_moment(t), delete_refused=delete_refused, still_processing=views.STILL_PROCESSING)
 
 
 @router.post("/sessions/{session_id}/speakers")
@@ -128,7 +150,11 @@ def rename_speaker(caller: CurrentCaller, session_id: str, speaker: str = Form()
 
 @router.post("/sessions/{session_id}/delete")
 def delete_session(caller: CurrentCaller, session_id: str) -> Response:
-    views.delete_session(caller, session_id)
+    """A session still processing is not deleted: back to its page, which says so in plain words."""
+    try:
+        views.delete_session(caller, session_id)
+    except views.StillProcessing:
+        return _see_other(f"/sessions/{session_id}?delete_refused=1#delete")
     return _see_other("/?deleted=1")
 
 

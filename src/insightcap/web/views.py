@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from insightcap.auth import audit, policy
 from insightcap.auth.schema import Principal
 from insightcap.config import Settings
-from insightcap.forget import forget_session
+from insightcap.forget import ForgetRefused, forget_session
 from insightcap.insights.schema import Section
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
@@ -80,6 +80,16 @@ class MemoNotReady(LookupError):
     """The session has no memo yet; the message says why."""
 
 
+STILL_PROCESSING = "This session is still being processed; you can delete it once it has finished or failed."
+
+
+class StillProcessing(ForgetRefused):
+    """ForgetRefused in the web app's words: its own message points to the CLI and names the worker."""
+
+    def __init__(self) -> None:
+        super().__init__(STILL_PROCESSING)
+
+
 class MemoEditConflict(Exception):
     """repo.MemoConflict with the latest version read out before its database session closed."""
 
@@ -97,7 +107,7 @@ def _conflicts_read_out() -> Iterator[None]:
         raise MemoEditConflict(str(conflict), memo_out(conflict.current) if conflict.current else None) from None
 
 
-def job_out(job: JobRecord) -> JobOut:
+def job_out(job: JobRecord, jobs_ahead: int | None = None) -> JobOut:
     done = set(job.completed_stages)
     running = job.stage if job.status in ("running", "failed") else None
 
@@ -106,7 +116,8 @@ def job_out(job: JobRecord) -> JobOut:
             return "done"
         if name == running:
             return "failed" if job.status == "failed" else "running"
-        return "waiting"
+        # After a failure nothing runs until a retry: "waiting" would promise otherwise (the CLI says so too).
+        return "not_run" if job.status == "failed" else "waiting"
 
     current = job.progress if running and running not in done else 0.0
     overall = 1.0 if job.status == "done" else (len(done) + current) / max(len(job.stages), 1)
@@ -120,6 +131,7 @@ def job_out(job: JobRecord) -> JobOut:
         stage_progress=round(current, 4),
         message=job.message or "",
         error=job.error,
+        jobs_ahead=jobs_ahead,
         stages=[StageState(name=name, label=STAGES[name].label if name in STAGES else name, state=state(name))
                 for name in job.stages],
     )
@@ -134,9 +146,15 @@ def _job_for_editing(db: Session, caller: Caller, job_id: str) -> JobRecord:
     return job
 
 
+def _job_in_queue(db: Session, job: JobRecord) -> JobOut:
+    """The job as pages and the API show it: while queued, with how many jobs the worker takes first."""
+    db.flush()  # a job just queued again counts from now
+    return job_out(job, repo.jobs_ahead(db, job) if job.status == "queued" else None)
+
+
 def get_job(caller: Caller, job_id: str) -> JobOut:
     with session_scope(caller.settings) as db:
-        return job_out(_job_for_editing(db, caller, job_id))
+        return _job_in_queue(db, _job_for_editing(db, caller, job_id))
 
 
 def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
@@ -148,7 +166,7 @@ def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
         job.status, job.error, job.message = "queued", None, "waiting to retry"
         repo.get_session(db, job.session_id).status = "queued"
         audit.record(db, caller.principal, "retry_job", job.session_id)
-        return job_out(job)
+        return _job_in_queue(db, job)
 
 
 def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
@@ -172,6 +190,17 @@ def list_sessions(caller: Caller) -> list[SessionSummary]:
                 for record in policy.visible_sessions(db, caller.principal)]
 
 
+def session_id_for_prefix(caller: Caller, session_ref: str) -> str | None:
+    """The full id of the one readable session whose id starts with `session_ref` (the CLI accepts
+    such prefixes, so people use them in addresses too); None if none does, NotFound if several do."""
+    with session_scope(caller.settings) as db:
+        matches = repo.session_ids_starting_with(db, session_ref, policy.visible_sessions_condition(caller.principal))
+    if len(matches) > 1:
+        raise repo.NotFound(f"'{session_ref}' is the start of more than one session's id; "
+                            "use more characters of the id, or open the session from Sessions.")
+    return matches[0] if matches else None
+
+
 def me(caller: Caller) -> Me:
     with session_scope(caller.settings) as db:
         names = {program.id: program.name for program in policy.visible_programs(db, caller.principal)}
@@ -190,7 +219,8 @@ def list_programs(caller: Caller) -> list[ProgramOut]:
 def theme_timeline(caller: Caller, program: str) -> ThemeTimeline:
     with session_scope(caller.settings) as db:
         name = policy.facilitated_program(db, caller.principal, program).name
-    themes = list_program_themes(caller.settings, name)
+    # Recurring themes first, as `insightcap themes` lists them: a theme seen once has not recurred yet.
+    themes = sorted(list_program_themes(caller.settings, name), key=lambda theme: not theme.recurring)
     sessions = [summary for summary in list_sessions(caller) if summary.program == name]
     sessions.sort(key=lambda summary: (summary.date or summary.created_at.date(), summary.created_at))
     return ThemeTimeline(program=name, sessions=sessions, themes=themes)
@@ -356,7 +386,10 @@ def delete_session(caller: Caller, session_id: str) -> None:
     """Forget the session everywhere (recording, transcript, insights, vectors, memos); audited."""
     with session_scope(caller.settings) as db:
         session_id = policy.editable_session(db, caller.principal, session_id).id
-    forget_session(caller.settings, session_id)
+    try:
+        forget_session(caller.settings, session_id)
+    except ForgetRefused:
+        raise StillProcessing() from None
     with session_scope(caller.settings) as db:
         # The id only: the title of a forgotten session must not outlive it in the log.
         audit.record(db, caller.principal, "delete_session", session_id)

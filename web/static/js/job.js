@@ -10,23 +10,51 @@
   const errorBox = document.getElementById("job-error");
   const errorText = document.getElementById("job-error-text");
   const done = document.getElementById("job-done");
-  const stateText = { done: "done", running: "running", waiting: "waiting", failed: "failed" };
+  const notice = document.getElementById("job-notice");
+  const POLL_MS = 1000;
+  const LONGEST_WAIT_MS = 30000;
+  let wait = POLL_MS;
+  let clock = null;
+
+  function queued(job) {
+    if (job.jobs_ahead === null || job.jobs_ahead === undefined) return "Waiting for the worker…";
+    if (job.jobs_ahead === 0) return "Waiting for the worker: this job is next.";
+    const jobs = job.jobs_ahead === 1 ? "1 job" : job.jobs_ahead + " jobs";
+    return "Waiting for the worker: " + jobs + " ahead of this one.";
+  }
+
+  function timeLeft(job) {
+    // Only transcription reports its own time left; for the other stages it is estimated from how
+    // far the stage has moved since this page first saw it run.
+    if (!clock || clock.stage !== job.stage || job.stage_progress < clock.progress) {
+      clock = { stage: job.stage, progress: job.stage_progress, at: Date.now() };
+      return "";
+    }
+    const seconds = (Date.now() - clock.at) / 1000;
+    const moved = job.stage_progress - clock.progress;
+    if (seconds < 5 || moved < 0.02) return "";
+    const left = (1 - job.stage_progress) * seconds / moved;
+    return left < 60 ? ", less than a minute left" : ", about " + Math.round(left / 60) + " min left";
+  }
+
+  function running(job) {
+    const detail = job.message && job.message !== job.stage_label ? ": " + job.message : "";
+    const left = / left$/.test(job.message || "") ? "" : timeLeft(job);
+    return job.stage_label + detail + " (" + Math.round(job.stage_progress * 100) + "%" + left + ")";
+  }
 
   function render(job) {
     bar.value = job.progress;
     bar.textContent = Math.round(job.progress * 100) + "%";
     if (job.status === "done") message.textContent = "Done.";
     else if (job.status === "failed") message.textContent = "Stopped.";
-    else if (job.status === "queued") message.textContent = "Waiting for the worker…";
-    else {
-      const detail = job.message && job.message !== job.stage_label ? ": " + job.message : "";
-      message.textContent = job.stage_label + detail + " (" + Math.round(job.stage_progress * 100) + "%)";
-    }
+    else if (job.status === "queued") message.textContent = queued(job);
+    else message.textContent = running(job);
     job.stages.forEach((stage) => {
       const item = root.querySelector('[data-stage="' + stage.name + '"]');
       if (!item) return;
       item.className = "stage stage-" + stage.state;
-      item.querySelector(".stage-state").textContent = stateText[stage.state];
+      item.querySelector(".stage-state").textContent = stage.state.replace("_", " ");
     });
     errorBox.hidden = job.status !== "failed";
     errorText.textContent = job.error || "";
@@ -34,18 +62,52 @@
     root.dataset.status = job.status;
   }
 
-  async function poll() {
-    try {
-      const response = await fetch("/api/jobs/" + encodeURIComponent(jobId), { headers: { Accept: "application/json" } });
-      if (response.ok) {
-        const job = await response.json();
-        render(job);
-        if (job.status === "done" || job.status === "failed") return;
-      }
-    } catch (error) {
-      message.textContent = "Lost contact with the server; retrying…";
+  function showNotice(text, link) {
+    notice.textContent = text;
+    if (link) {
+      const anchor = document.createElement("a");
+      anchor.href = link.href;
+      anchor.textContent = link.text;
+      notice.append(" ", anchor);
     }
-    window.setTimeout(poll, 1000);
+    notice.hidden = false;
+  }
+
+  function stop(text, link) {
+    // Asking again cannot help: the job is gone, or every answer will be "sign in" until the user does.
+    message.textContent = "Stopped following this job.";
+    showNotice(text, link);
+    root.dataset.status = "gone";
+  }
+
+  function retryLater(problem) {
+    wait = Math.min(wait * 2, LONGEST_WAIT_MS);
+    showNotice(problem + " Trying again in " + Math.round(wait / 1000) + " s…");
+    window.setTimeout(poll, wait);
+  }
+
+  async function poll() {
+    let response, job;
+    try {
+      response = await fetch("/api/jobs/" + encodeURIComponent(jobId), { headers: { Accept: "application/json" } });
+      if (response.ok) job = await response.json();
+    } catch (error) {
+      retryLater("Lost contact with the server.");
+      return;
+    }
+    if (response.status === 404) {
+      stop("This session was deleted, so it will not be processed.", { href: "/", text: "Back to the sessions list" });
+    } else if (response.status === 401) {
+      const back = window.location.pathname + window.location.search;
+      stop("Your sign-in has expired.", { href: "/login?next=" + encodeURIComponent(back), text: "Sign in again" });
+    } else if (!response.ok) {
+      retryLater("The server could not report progress (error " + response.status + ").");
+    } else {
+      wait = POLL_MS;
+      notice.hidden = true;
+      render(job);
+      if (job.status !== "done" && job.status !== "failed") window.setTimeout(poll, POLL_MS);
+    }
   }
 
   if (root.dataset.status !== "done" && root.dataset.status !== "failed") poll();
