@@ -208,3 +208,29 @@ def test_backing_up_into_a_folder_makes_it_and_adds_a_new_dated_archive_each_tim
     with pytest.raises(BackupError, match="is a file, not a folder.*ending in .tar.gz"):
         backup(settings, not_a_folder)
     assert not_a_folder.read_text() == "notes"
+
+
+def test_restore_is_refused_while_the_server_or_a_job_works_on_the_data_folder(settings, tmp_path: Path) -> None:
+    from test_jobs import _serve_elsewhere
+
+    from insightcap.storage.folder_lock import working
+
+    with session_scope(settings) as db:
+        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
+                            original_filename="a.wav", stored_path="media/x/a.wav")
+    archive = backup(settings, tmp_path).archive
+
+    server = _serve_elsewhere(settings.data_dir)
+    before = _tree(settings.data_dir)
+    try:
+        with pytest.raises(BackupError, match=rf"insightcap serve is running on .*:{server.pid}\)\. Stop it first.*"
+                                              "Nothing was changed"):
+            restore(settings, archive, force=True)
+    finally:
+        server.stdin.close()
+        server.wait()
+    with working(settings.data_dir), pytest.raises(BackupError, match="Another insightcap command.*Nothing was changed"):
+        restore(settings, archive, force=True)
+    assert _tree(settings.data_dir) == before and not list(tmp_path.glob("data.before-restore-*"))
+
+    assert restore(settings, archive, force=True).previous_data_dir is not None  # the server has stopped

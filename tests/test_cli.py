@@ -215,3 +215,100 @@ def test_ids_and_dates_stay_whole_in_an_80_column_terminal(tmp_path: Path) -> No
     assert "…" not in listed and "engaged" in listed  # the title folds onto more lines instead of being cut
     themes = cli(data, "themes", "mentoring cohort of the long spring season", columns=80).stdout
     assert "seen 2025-01-14 → 2025-03-07" in " ".join(themes.split()) and "…" not in themes
+
+
+def command_paths(command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and sub-command of the `insightcap` command tree, as the words that run it."""
+    found = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += command_paths(sub, (*path, name))
+    return found
+
+
+def test_help_shows_flags_as_flags_and_arguments_in_capitals(tmp_path: Path) -> None:
+    import typer.main
+    from typer.testing import CliRunner
+
+    from insightcap.cli import app
+
+    data = tmp_path / "data"
+    listing = cli(data, "sessions", "--help").stdout
+    assert re.search(r"│ --json\s+Print JSON for scripts\.", listing)
+    assert "Usage: insightcap process [OPTIONS] RECORDING" in cli(data, "process", "--help").stdout
+    assert "Usage: insightcap token list [OPTIONS] [EMAIL]" in cli(data, "token", "list", "--help").stdout
+    # Options that take a value still say which.
+    assert re.search(r"│ --output\s+-o\s+<path>", cli(data, "memo", "--help").stdout)
+    # A flag takes no value, whatever the help of any command shows.
+    refused = cli(data, "sessions", "--json", "true", check=False)
+    assert refused.returncode == 2 and "unexpected extra argument" in refused.stderr
+    runner = CliRunner()
+    paths = command_paths(typer.main.get_command(app))
+    assert ("memo",) in paths and ("user", "add") in paths
+    for path in paths:
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}, prog_name="insightcap").output
+        usage = next(line for line in shown.splitlines() if "Usage:" in line)
+        assert "<bool>" not in shown and "{" not in usage, f"insightcap {' '.join(path)} --help:\n{shown}"
+
+
+def session_with_memo(data: Path, title: str) -> str:
+    """A session whose memo is saved, made without processing anything: what `memo` reads."""
+    with session_scope(Settings(data_dir=data)) as db:
+        record = repo.create_session(db, session_id=repo.new_id(), title=title, source_kind="transcript",
+                                     original_filename="a.vtt", stored_path="media/x/a.vtt")
+        repo.add_memo_version(db, record.id, f"# {title}\n\n## Key themes\n\nThe remote needs fewer buttons.\n")
+        return record.id
+
+
+def test_memo_output_makes_missing_folders_and_names_a_file_in_a_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    session_id = session_with_memo(data, "Design review: remote")
+
+    nested = tmp_path / "not yet" / "there" / "memo.docx"
+    written = cli(data, "memo", session_id, "-f", "docx", "-o", str(nested))
+    assert nested.read_bytes().startswith(b"PK") and f"Memo written to {nested}" in written.stderr
+    folder = tmp_path / "memos"
+    folder.mkdir()
+    cli(data, "memo", session_id[:6], "-f", "html", "-o", str(folder))
+    assert [path.name for path in folder.iterdir()] == ["Design_review_remote-memo.html"]
+    assert "fewer buttons" in (folder / "Design_review_remote-memo.html").read_text()
+
+    (tmp_path / "notes.md").write_text("mine")
+    refused = cli(data, "memo", session_id, "-o", str(tmp_path / "notes.md" / "memo.md"), check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"Could not write {tmp_path / 'notes.md' / 'memo.md'}" in " ".join(refused.stderr.split())
+    assert (tmp_path / "notes.md").read_text() == "mine"
+
+
+def test_a_folder_given_as_the_file_to_process_or_import_says_what_to_give(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+
+    media = cli(data, "process", str(folder), check=False)
+    transcript = cli(data, "import", str(folder), check=False)
+
+    assert media.returncode == 1 and transcript.returncode == 1
+    assert f"{folder}/ is a folder; give a recording file (wav, mp3," in " ".join(media.stderr.split())
+    assert f"{folder}/ is a folder; give a transcript file (.vtt, .srt," in " ".join(transcript.stderr.split())
+    assert "does not exist" not in media.stderr + transcript.stderr
+    assert sessions(data) == []
+
+
+def test_a_mistyped_model_is_refused_before_a_session_is_made(tmp_path: Path) -> None:
+    from insightcap.weights import load_manifest
+
+    data = tmp_path / "data"
+    speech = sorted(spec.name for spec in load_manifest().values() if spec.task == "asr")
+    others = [spec.name for spec in load_manifest().values() if spec.task != "asr"]
+    recording = str(EXAMPLES / "jfk-inaugural-excerpt.flac")
+
+    typo = cli(data, "process", recording, "--model", "whisper-large", check=False)
+    not_speech = cli(data, "process", recording, "--model", others[0], check=False)
+
+    for refused in (typo, not_speech):
+        said = " ".join(refused.stderr.split())
+        assert refused.returncode == 1 and f"Choose --model from: {', '.join(speech)} " in said
+        assert not any(other in said.split("Choose --model from:")[1] for other in others)
+        assert "Transcribing" not in said and "created" not in said
+    assert "Did you mean 'whisper-base'?" in " ".join(typo.stderr.split())
+    assert sessions(data) == []

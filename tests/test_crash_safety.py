@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from test_cli import EXAMPLES, cli
 
@@ -129,3 +131,67 @@ def test_a_job_killed_mid_stage_resumes_without_duplicates(tmp_path: Path, crash
     cli(data, "resume")
 
     assert_resumed_consistently(data, crash, Path(crash.args[1]))
+
+
+@contextmanager
+def serving(data: Path) -> Iterator[subprocess.Popen]:
+    """The real `insightcap serve` on `data`, once it answers; killed with SIGKILL at the end if still running."""
+    from web_fixtures import make_account
+
+    from insightcap.auth.schema import Role
+
+    make_account(Settings(data_dir=data), "admin@example.org", Role.ADMIN)  # without one, serve refuses to start
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "INSIGHTCAP_DATA_DIR": str(data), "INSIGHTCAP_GENERATOR": "none"}
+    server = subprocess.Popen([sys.executable, "-m", "insightcap", "serve", "--port", str(port)], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(f"http://127.0.0.1:{port}/api/health"):
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        yield server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_running_server_keeps_its_queue_and_its_folder_and_a_killed_one_leaves_no_lock(tmp_path: Path) -> None:
+    from insightcap.jobs.intake import submit_transcript
+    from insightcap.jobs.runner import interrupted_jobs
+    from insightcap.storage.backup import backup, restore
+
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, generator="none")
+    with serving(data) as server:
+        archive = backup(settings, tmp_path / "backups").archive
+        # An upload waiting in the server's queue (the server's worker is busy, say).
+        queued = submit_transcript(TRANSCRIPTS / "teams.vtt", settings)
+        served_by = f"{socket.gethostname()}:{server.pid}"
+
+        assert cli(data, "resume").stdout.strip() == "Nothing to resume."
+        retried = cli(data, "retry", queued.session_id, check=False)
+        assert retried.returncode == 1
+        assert f"waiting in the queue of the running server (insightcap serve, {served_by})" in " ".join(retried.stderr.split())
+        assert query(data, "SELECT status, attempts FROM jobs") == [("queued", 0)]  # nobody took it over
+
+        restored = cli(data, "restore", "--force", str(archive), check=False)
+        assert restored.returncode == 1
+        assert "insightcap serve is running on" in restored.stderr and "Stop it first" in restored.stderr
+        assert not list(tmp_path.glob("data.before-restore-*"))
+
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+    # The OS released the killed server's locks: its queue is now free to resume, its folder to restore.
+    assert interrupted_jobs(settings) == [queued.job_id]
+    assert restore(settings, archive, force=True).previous_data_dir is not None

@@ -3,14 +3,22 @@ and a retry or resume continues from the first stage not completed."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 
 from insightcap.audio.decode import MediaError
 from insightcap.jobs import stages as stage_module
-from insightcap.jobs.runner import interrupted_jobs, run_job
+from insightcap.jobs.runner import JobUnavailable, interrupted_jobs, job_owner, run_job
 from insightcap.jobs.stages import Stage, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.folder_lock import other_server, serving
+from insightcap.weights import ModelUnavailable
 
 
 @pytest.fixture
@@ -24,7 +32,7 @@ def recorded_stages(monkeypatch: pytest.MonkeyPatch):
             calls.append(name)
             ctx.progress(0.5, f"{name} half way")
             if name in failing:
-                raise MediaError(f"{name}: the file is not audio")
+                raise ModelUnavailable(f"{name}: the model is not installed")
 
         return Stage(name, name.title(), run)
 
@@ -34,10 +42,15 @@ def recorded_stages(monkeypatch: pytest.MonkeyPatch):
 
 
 def _job(settings) -> tuple[str, str]:
+    """A queued job for a session whose stored original exists, named as store_original names it."""
+    session_id = repo.new_id()
+    stored = settings.media_dir / session_id / "original_a.wav"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"RIFF")
     with session_scope(settings) as db:
-        session = repo.create_session(db, session_id=repo.new_id(), title="t", source_kind="media",
-                                      original_filename="a.wav", stored_path="media/a.wav")
-        return session.id, repo.create_job(db, session.id, list(stage_module.MEDIA_STAGES)).id
+        repo.create_session(db, session_id=session_id, title="t", source_kind="media", original_filename="a.wav",
+                            stored_path=str(stored.relative_to(settings.data_dir)))
+        return session_id, repo.create_job(db, session_id, list(stage_module.MEDIA_STAGES)).id
 
 
 def test_stages_run_in_order_and_progress_reaches_listener(settings, recorded_stages) -> None:
@@ -58,7 +71,7 @@ def test_failure_is_stored_in_plain_words_and_retry_continues_where_it_stopped(s
     failing.add("structure")
     job = run_job(settings, job_id)
     assert job.status == "failed"
-    assert "not audio" in job.error
+    assert "not installed" in job.error
     assert job.completed_stages == ["decode", "transcribe", "speakers"]
     with session_scope(settings) as db:
         assert repo.get_session(db, session_id).status == "failed"
@@ -105,3 +118,106 @@ def test_only_jobs_whose_worker_is_gone_are_resumed(settings) -> None:
     assert job_id in interrupted_jobs(settings)  # another machine that went silent
     set_worker(f"{socket.gethostname()}:999999", timedelta(seconds=1))
     assert job_id in interrupted_jobs(settings)  # killed process on this machine
+
+
+def test_a_refused_recording_is_named_as_the_user_named_it_and_not_kept(settings, recorded_stages) -> None:
+    calls, _ = recorded_stages
+    session_id, job_id = _job(settings)
+
+    def silent(ctx: StageContext) -> None:
+        calls.append("decode")
+        raise MediaError(f"{stage_module._media_path(ctx).name} contains no audible sound. Upload a recording with speech.")
+
+    stage_module.STAGES["decode"] = Stage("decode", "Checking the recording", silent)
+    job = run_job(settings, job_id)
+    assert job.status == "failed"
+    assert job.error == "a.wav contains no audible sound. Upload a recording with speech."
+    assert not (settings.media_dir / session_id).exists()  # the large file goes at once
+    with session_scope(settings) as db:  # the failed record stays, for the web app's job page
+        assert repo.get_session(db, session_id).status == "failed"
+
+    # Retrying cannot help: it says to upload another recording, and runs no stage.
+    job = run_job(settings, job_id)
+    assert job.status == "failed" and "no longer stored" in job.error and "Upload another recording" in job.error
+    assert calls == ["decode"]
+
+
+def test_a_fixable_failure_keeps_the_recording_for_retry(settings, recorded_stages) -> None:
+    _, failing = recorded_stages
+    session_id, job_id = _job(settings)
+    failing.add("transcribe")
+    assert run_job(settings, job_id).status == "failed"
+    assert (settings.media_dir / session_id / "original_a.wav").exists()
+
+
+def _serve_elsewhere(data_dir: Path) -> subprocess.Popen:
+    """A process serving the data folder, as `insightcap serve` does, until its stdin closes."""
+    script = ("import sys; from pathlib import Path; from insightcap.storage.folder_lock import serving\n"
+              f"with serving(Path({str(data_dir)!r})):\n    print('serving', flush=True); sys.stdin.read()")
+    server = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline() == "serving\n"
+    return server
+
+
+def test_a_queued_job_is_left_to_the_running_server(settings) -> None:
+    _, job_id = _job(settings)
+    server = _serve_elsewhere(settings.data_dir)
+    try:
+        served_by = f"{socket.gethostname()}:{server.pid}"
+        assert other_server(settings.data_dir) == served_by
+        assert job_id not in interrupted_jobs(settings)  # the server's queue has it
+        with session_scope(settings) as db:
+            assert job_owner(repo.get_job(db, job_id), served_by) == served_by
+    finally:
+        server.stdin.close()
+        server.wait()
+    assert other_server(settings.data_dir) is None
+    assert job_id in interrupted_jobs(settings)  # left by a server that stopped
+    with serving(settings.data_dir):
+        assert job_id in interrupted_jobs(settings)  # this process is the server: its own queue takes it
+
+
+def test_a_job_is_run_by_one_process_only(settings, recorded_stages) -> None:
+    """Claiming is atomic: of several workers taking the same queued job at once, one runs it."""
+    calls, _ = recorded_stages
+    session_id, job_id = _job(settings)
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def take() -> None:
+        start.wait()
+        try:
+            outcomes.append(run_job(settings, job_id).status)
+        except JobUnavailable as taken:
+            outcomes.append(str(taken))
+
+    racers = [threading.Thread(target=take) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert outcomes.count("done") == 1, outcomes
+    assert all("already finished" in outcome or "being processed right now" in outcome
+               for outcome in outcomes if outcome != "done")
+    assert calls == stage_module.MEDIA_STAGES  # every stage ran once
+    with session_scope(settings) as db:
+        assert repo.get_job(db, job_id).attempts == 1
+    with pytest.raises(JobUnavailable, match="already finished"):
+        run_job(settings, job_id)
+
+
+def test_the_command_line_keeps_nothing_of_a_silent_recording(tmp_path: Path) -> None:
+    from test_audio import run_ffmpeg
+    from test_cli import cli, sessions
+
+    silence = tmp_path / "silence.wav"
+    run_ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "30", str(silence))
+    data = tmp_path / "data"
+
+    result = cli(data, "process", str(silence), check=False)
+
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "silence.wav contains no audible sound" in message and "original_silence.wav" not in message
+    assert sessions(data) == []
+    assert not [path for path in (data / "media").rglob("*")]

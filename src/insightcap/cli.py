@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperOption
 
 from insightcap.accounts_cli import audit_command, token_app, user_app
 from insightcap.config import Settings, get_settings
@@ -34,6 +35,27 @@ if TYPE_CHECKING:
     from insightcap.storage.tables import SessionRecord
     from insightcap.weights import ModelSpec
 
+
+def _help_shows_what_to_type() -> None:
+    """Since typer 0.29 its help labels every flag `<bool>`, as if `--json true` were accepted (it is
+    refused), and since 0.28 it writes a required argument `{recording}`. Facilitators copy what the
+    help shows, so flags are shown bare and arguments as `RECORDING` (`[EMAIL]` when optional), as
+    click and the README write them. Set on typer's parameter classes, as typer builds the commands:
+    every command and sub-app gets it."""
+    flag_blind_label = TyperOption.display_type_rich
+
+    def value_label(option: TyperOption, ctx: typer.Context) -> str | None:
+        return None if option.is_flag else flag_blind_label(option, ctx)
+
+    def usage_name(argument: TyperArgument, ctx: typer.Context) -> list[str]:
+        name = (argument.metavar or argument.name or "").upper() + ("..." if argument.nargs != 1 else "")
+        return [name if argument.required else f"[{name}]"]
+
+    TyperOption.display_type_rich = value_label
+    TyperArgument.get_usage_pieces = usage_name
+
+
+_help_shows_what_to_type()
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 out = Console()
 err = Console(stderr=True)
@@ -131,19 +153,29 @@ class _StageBars:
         self.bar.update(self.tasks[stage], state=state, message=message, completed=completed)
 
 
-def _run_with_progress(settings: Settings, job_id: str) -> None:
-    from insightcap.jobs.runner import run_job
+def _run_with_progress(settings: Settings, job_id: str, *, forget_if_refused: bool = False) -> None:
+    """Run the job with a bar per stage. With `forget_if_refused`, a session whose recording was
+    refused as unusable (no speech, not audio) is deleted whole: nothing can be made of it."""
+    from insightcap.forget import forget_session
+    from insightcap.jobs.runner import JobUnavailable, original_discarded, run_job
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
+    from insightcap.storage.folder_lock import FolderBusy
 
     with session_scope(settings) as db:
         job = repo.get_job(db, job_id)
         stage_names, done_before = list(job.stages), set(job.completed_stages)
-    with Progress(*_StageBars.COLUMNS, console=err, transient=False) as bar:
-        stages = _StageBars(bar, stage_names, done_before)
-        finished = run_job(settings, job_id, stages.report)
-        stages.settle(finished.completed_stages)
+    try:
+        with Progress(*_StageBars.COLUMNS, console=err, transient=False) as bar:
+            stages = _StageBars(bar, stage_names, done_before)
+            finished = run_job(settings, job_id, stages.report)
+            stages.settle(finished.completed_stages)
+    except (JobUnavailable, FolderBusy) as error:
+        _fail(str(error))
     if finished.status == "failed":
+        if forget_if_refused and original_discarded(settings, finished.session_id):
+            forget_session(settings, finished.session_id)
+            _fail(f"{finished.error} Nothing was kept.")
         _fail(finished.error or "processing failed")
 
 
@@ -229,8 +261,7 @@ def _submit(
     from insightcap.jobs.runner import user_facing_errors
 
     settings = get_settings()
-    if not path.is_file():
-        _fail(f"{path} does not exist or is not a file.")
+    _check_input_file(path, kind)
     _resume_interrupted(settings)
     submit = partial(submit_recording, speakers=speakers) if kind == "media" else submit_transcript
     try:
@@ -238,10 +269,50 @@ def _submit(
     except user_facing_errors() as error:
         _fail(str(error))
     err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
-    _run_with_progress(settings, submitted.job_id)
+    _run_with_progress(settings, submitted.job_id, forget_if_refused=True)
     _summarise(settings, submitted.session_id)
     # Scripts rely on this: the new session's id is the last line of standard output.
     print(submitted.session_id)
+
+
+# What `process` and `import` take, as their help and their errors name it.
+RECORDING_FORMATS = "wav, mp3, m4a, mp4, webm, ogg, flac, …"
+TRANSCRIPT_FORMATS = ".vtt, .srt, or a Zoom/Teams transcript export"
+_INPUT_FILES = {"media": f"a recording file ({RECORDING_FORMATS})", "transcript": f"a transcript file ({TRANSCRIPT_FORMATS})"}
+
+
+def _check_input_file(path: Path, kind: str) -> None:
+    """Refuse a folder or a missing name before anything is stored, saying what to give instead."""
+    wanted = _INPUT_FILES[kind]
+    if path.is_dir():
+        _fail(f"{path}{os.sep} is a folder; give {wanted}.")
+    if not path.exists():
+        _fail(f"{path} does not exist. Check its name and folder; give {wanted}.")
+    if not path.is_file():
+        _fail(f"{path} is not a file; give {wanted}.")
+
+
+def _check_speech_model(name: str) -> None:
+    """Refuse a model that cannot transcribe before a session is created: a typo would otherwise fail
+    the new session at Transcribing, with a list of models most of which cannot transcribe either."""
+    from difflib import get_close_matches
+
+    from insightcap.weights import ModelUnavailable, get_spec, load_manifest
+
+    if name.endswith(".pt"):  # an openai-whisper checkpoint, as `convert-whisper` writes them
+        if not Path(name).expanduser().is_file():
+            _fail(f"There is no Whisper checkpoint {name}: give the path of a .pt file `convert-whisper` wrote.")
+        return
+    try:
+        if get_spec(name).task == "asr":
+            return
+    except ModelUnavailable:
+        pass
+    speech = sorted(spec.name for spec in load_manifest().values() if spec.task == "asr")
+    close = get_close_matches(name, speech, n=1, cutoff=0.6)
+    guess = f" Did you mean '{close[0]}'?" if close else ""
+    _fail(f"'{name}' is not a speech recognition model.{guess} Choose --model from: {', '.join(speech)} "
+          "(or give a model folder, a Hugging Face hub id or a .pt checkpoint).")
 
 
 TitleOption = Annotated[Optional[str], typer.Option(help="Session title (default: from the file name).")]
@@ -269,7 +340,7 @@ def _parse_date(value: str | None) -> date | None:
 
 @app.command()
 def process(
-    recording: Annotated[Path, typer.Argument(help="Audio or video: wav, mp3, m4a, mp4, webm, ogg, flac, …")],
+    recording: Annotated[Path, typer.Argument(help=f"Audio or video: {RECORDING_FORMATS}")],
     title: TitleOption = None,
     program: ProgramOption = None,
     session_date: DateOption = None,
@@ -285,12 +356,13 @@ def process(
     if model:
         os.environ["INSIGHTCAP_ASR_MODEL"] = model
         get_settings.cache_clear()
+    _check_speech_model(get_settings().asr_model)
     _submit("media", recording, title, program, _parse_date(session_date), bounds)
 
 
 @app.command("import")
 def import_(
-    transcript: Annotated[Path, typer.Argument(help="A .vtt or .srt file, or a Zoom/Teams transcript export.")],
+    transcript: Annotated[Path, typer.Argument(help=f"A transcript: {TRANSCRIPT_FORMATS}.")],
     title: TitleOption = None,
     program: ProgramOption = None,
     session_date: DateOption = None,
@@ -397,7 +469,8 @@ def _speaker_table(transcript: Transcript, names: dict[str, str]) -> Table:
 def memo(
     session: Annotated[str, typer.Argument(help="Session id (or its first characters).")],
     fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md, html, docx or pdf.")] = MemoFormat.md,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing (missing folders are made); "
+                                                       "given a folder, to <title>-memo.<format> in it.")] = None,
 ) -> None:
     """Print or write a session's debrief memo (the latest saved version): md, html, docx or pdf."""
     from insightcap.memo.export import MemoMissing, export_memo_file
@@ -412,8 +485,30 @@ def memo(
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
         return
-    output.write_bytes(content)
-    err.print(f"Memo written to {output}")
+    target = output / _memo_file_name(session, fmt) if output.is_dir() else output
+    _write_output(target, content)
+    err.print(f"Memo written to {target}")
+
+
+def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
+    """The name the web app gives the memo's download, for a memo written into a folder."""
+    from insightcap.storage.db import session_scope
+    from insightcap.storage.files import safe_filename
+
+    with session_scope(get_settings()) as db:
+        title = _session_or_fail(db, session_ref).title
+    return f"{safe_filename(title)}-memo.{fmt.value}"
+
+
+def _write_output(path: Path, content: bytes) -> None:
+    """Write a file the user named, making the folders it needs; when the system refuses (no
+    permission, a file where a folder should be, a full disk), say so and what to do, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as error:
+        reason = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+        _fail(f"Could not write {path} ({reason}). Give another file name.")
 
 
 @app.command()
@@ -578,7 +673,8 @@ def restore(
     force: Annotated[bool, typer.Option("--force", help="Replace a data folder that already has sessions "
                                         "(it is moved aside, not deleted).")] = False,
 ) -> None:
-    """Bring a backup back. Stop `insightcap serve` first: the whole data folder is replaced."""
+    """Bring a backup back. Refused while `insightcap serve` or another command works on the data folder:
+    the whole folder is replaced."""
     from insightcap.search.indexing import rebuild_indexes
     from insightcap.storage.backup import BackupError
     from insightcap.storage.backup import restore as restore_backup
@@ -625,18 +721,35 @@ def forget(
 @app.command()
 def retry(session: Annotated[str, typer.Argument(help="Session id (or its first characters).")]) -> None:
     """Run a failed session's processing again, from the stage that failed."""
+    from insightcap.jobs.runner import RECORDING_NOT_KEPT, job_owner, original_discarded
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
+    from insightcap.storage.folder_lock import other_server
 
     settings = get_settings()
+    server = other_server(settings.data_dir)
     with session_scope(settings) as db:
         record = _session_or_fail(db, session)
         jobs = repo.jobs_for_session(db, record.id)
         if not jobs or jobs[-1].status == "done":
             _fail(f"Session {record.id} has nothing to retry (status: {record.status}).")
-        job_id, session_id = jobs[-1].id, record.id
-    _run_with_progress(settings, job_id)
+        job, session_id = jobs[-1], record.id
+    if owner := job_owner(job, server):
+        _fail(_in_hand(session_id, job.status, job.stage, owner, server))
+    if original_discarded(settings, session_id):
+        _fail(RECORDING_NOT_KEPT)
+    _run_with_progress(settings, job.id)
     _summarise(settings, session_id)
+
+
+def _in_hand(session_id: str, status: str, stage: str | None, owner: str, server: str | None) -> str:
+    """Why `retry` leaves a job alone: another live process has it, and which."""
+    who = f"the running server (insightcap serve, {owner})" if owner == server else f"process {owner}"
+    if status == "queued":
+        return (f"Session {session_id} is waiting in the queue of {who}, which will process it: nothing to retry. "
+                "`insightcap sessions` shows its status.")
+    return (f"Session {session_id} is being processed right now (stage: {stage or 'starting'}) by {who}: nothing to "
+            "retry. Wait until it has finished or failed (`insightcap sessions` shows its status).")
 
 
 @app.command()
@@ -686,13 +799,16 @@ def _weights_source(spec: ModelSpec) -> str:
 
 @app.command("convert-whisper")
 def convert_whisper(
-    out_file: Annotated[Path, typer.Argument(help="Where to write the openai-whisper checkpoint, e.g. base.pt.")],
+    out_file: Annotated[Path, typer.Argument(help="Where to write the openai-whisper checkpoint, e.g. base.pt "
+                                             "(given a folder, <model>.pt in it).")],
     model: Annotated[str, typer.Option(help="CTranslate2 Whisper model from models/manifest.toml, or its folder.")] = "whisper-base",
 ) -> None:
     """Convert a packaged Whisper model into an openai-whisper checkpoint, to run the reference implementation."""
     from insightcap.transcript.runtimes.ct2_checkpoint import convert_model
     from insightcap.weights import ModelUnavailable
 
+    if out_file.is_dir():  # else the conversion would end by failing to replace the folder with the file
+        out_file = out_file / f"{Path(model).name}.pt"
     try:
         written = convert_model(model, out_file, get_settings().model_cache_dir)
     except ModelUnavailable as error:
@@ -727,13 +843,20 @@ def serve(
     """Start the web app: upload recordings, follow processing, read transcripts, edit memos, search."""
     import uvicorn
 
+    from insightcap.storage.folder_lock import FolderBusy, serving
     from insightcap.web.app import create_app
 
     settings = get_settings()
     _ensure_an_admin(settings)
-    web_app = create_app(settings, max_upload_bytes=int(max_upload_gb * 1024**3))
-    err.print(f"insightcap is running at [bold]http://{host}:{port}[/] (data: {settings.data_dir}). Ctrl+C stops it.")
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    try:
+        # Held until the server stops: jobs queued in the folder are this server's, and a restore is refused.
+        with serving(settings.data_dir):
+            web_app = create_app(settings, max_upload_bytes=int(max_upload_gb * 1024**3))
+            err.print(f"insightcap is running at [bold]http://{host}:{port}[/] (data: {settings.data_dir}). "
+                      "Ctrl+C stops it.")
+            uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    except FolderBusy as busy:
+        _fail(str(busy))
 
 
 app.add_typer(user_app, name="user")

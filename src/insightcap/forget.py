@@ -80,7 +80,8 @@ def forget_session(settings: Settings, session_ref: str) -> ForgetReport:
 def _refuse_if_processing(settings: Settings, db: Session, session_id: str) -> None:
     orphaned = set(interrupted_jobs(settings))
     for job in repo.jobs_for_session(db, session_id):
-        if job.status in ("queued", "running") and job.id not in orphaned:
+        # A queued job may go: whoever would take it finds it gone, as the write lock above is held.
+        if job.status == "running" and job.id not in orphaned:
             raise ForgetRefused(
                 f"Session {session_id} is being processed right now (stage: {job.stage or 'starting'}, "
                 f"by {job.worker}). Wait until it has finished or failed (`insightcap sessions` shows its status), "

@@ -9,7 +9,7 @@ import threading
 from typing import Protocol
 
 from insightcap.config import Settings
-from insightcap.jobs.runner import JobListener, run_job
+from insightcap.jobs.runner import JobListener, JobUnavailable, run_job
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class ThreadQueue:
             job_id = self._pending.get()
             try:
                 run_job(self.settings, job_id)
+            except JobUnavailable as taken:  # e.g. a command line run took it first: not a fault
+                log.info("job %s skipped: %s", job_id, taken)
             except Exception:
                 log.exception("job %s could not run; the worker carries on with the next one", job_id)
             finally:

@@ -1,8 +1,12 @@
 """Runs a persisted job stage by stage, recording progress, so a killed process can be resumed.
 
 User-facing failures (bad media, bad transcript file, missing model) are stored as plain-words
-errors on the job; anything unexpected is logged with its traceback under the data directory and
-reported with a pointer to that log. Nothing half-done is marked complete.
+errors on the job; a recording refused as unusable is deleted, as nothing can be made of it. Anything
+unexpected is logged with its traceback under the data directory and reported with a pointer to that
+log. Nothing half-done is marked complete.
+
+A job is run by one process at a time: a running job belongs to its worker until that process dies,
+and a queued one to the server running on the data folder (see storage.folder_lock), if any.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from insightcap.config import Settings
 from insightcap.jobs.stages import STAGES, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.files import remove_session_files
+from insightcap.storage.folder_lock import other_server, working
 from insightcap.storage.tables import JobRecord
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,8 @@ log = logging.getLogger(__name__)
 JobListener = Callable[[str, float, str], None]
 
 _HEARTBEAT_SECONDS = 2.0
+RECORDING_NOT_KEPT = ("The recording was refused and is no longer stored, so it cannot be processed again. "
+                      "Upload another recording.")
 _STALE_AFTER = timedelta(minutes=10)
 
 
@@ -33,14 +42,25 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class JobUnavailable(Exception):
+    """The job has finished, or another live process is running it; the message says which."""
+
+
+def input_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that blame the file itself (not audio, no speech, not a transcript): running it
+    again cannot help, unlike after a missing model or a broken template is fixed."""
+    from insightcap.audio.decode import MediaError
+    from insightcap.transcript.importers import TranscriptFormatError
+
+    return (MediaError, TranscriptFormatError)
+
+
 def user_facing_errors() -> tuple[type[Exception], ...]:
     """Exceptions whose message is written for the user (bad input, missing model)."""
-    from insightcap.audio.decode import MediaError
     from insightcap.memo.render import MemoTemplateError
-    from insightcap.transcript.importers import TranscriptFormatError
     from insightcap.weights import ModelUnavailable
 
-    return (MediaError, TranscriptFormatError, ModelUnavailable, MemoTemplateError)
+    return (*input_errors(), ModelUnavailable, MemoTemplateError)
 
 
 class _ProgressRecorder:
@@ -63,13 +83,24 @@ class _ProgressRecorder:
                 job.heartbeat_at = datetime.now(timezone.utc)
 
 
-def _claim(settings: Settings, job_id: str) -> list[str]:
+def _claim(settings: Settings, job_id: str) -> tuple[str, list[str]]:
+    """Take the job for this process; returns its session and the stages still to run. Raises
+    JobUnavailable if it has finished or a live process runs it. A queued job is taken: its caller
+    was handed it (by a queue, or by the command that made it)."""
     with session_scope(settings) as db:
+        # The write lock first: no other process can claim the job between the check and the update.
+        db.connection().exec_driver_sql("BEGIN IMMEDIATE")
         job = repo.get_job(db, job_id)
+        if job.status == "done":
+            raise JobUnavailable(f"Job {job_id} has already finished.")
+        if worker := job_owner(job, server=None):
+            raise JobUnavailable(f"Job {job_id} is being processed right now (stage: {job.stage or 'starting'}) by "
+                                 f"process {worker}. Wait until it has finished or failed "
+                                 "(`insightcap sessions` shows its status).")
         job.status, job.error, job.attempts = "running", None, job.attempts + 1
         job.worker, job.heartbeat_at = _worker_id(), datetime.now(timezone.utc)
         repo.get_session(db, job.session_id).status = "processing"
-        return [stage for stage in job.stages if stage not in job.completed_stages]
+        return job.session_id, [stage for stage in job.stages if stage not in job.completed_stages]
 
 
 def _finish_stage(settings: Settings, job_id: str, stage: str) -> None:
@@ -86,11 +117,43 @@ def _fail(settings: Settings, job_id: str, message: str) -> None:
         repo.get_session(db, job.session_id).status = "failed"
 
 
-def run_job(settings: Settings, job_id: str, listener: JobListener | None = None) -> JobRecord:
-    """Run every stage of the job not completed yet; returns the job as it ended."""
-    remaining = _claim(settings, job_id)
+def _reject(settings: Settings, job_id: str, message: str) -> None:
+    """The file itself is unusable: fail with the user's own file name (the messages name the stored
+    copy), and delete the copy, which may be gigabytes of silence. The failed job stays, so the web
+    app's job page can show why; the command line forgets the session whole."""
     with session_scope(settings) as db:
-        session_id = repo.get_job(db, job_id).session_id
+        record = repo.get_session(db, repo.get_job(db, job_id).session_id)
+        session_id, stored_name, users_name = record.id, Path(record.stored_path).name, record.original_filename
+    _fail(settings, job_id, message.replace(stored_name, users_name))
+    remove_session_files(session_id, settings)
+
+
+def original_discarded(settings: Settings, session_id: str) -> bool:
+    """Whether the session's recording was refused and deleted (or is lost): its job cannot run again."""
+    with session_scope(settings) as db:
+        record = repo.get_session(db, session_id)
+        return record.source_kind == "media" and not (settings.data_dir / record.stored_path).exists()
+
+
+def run_job(settings: Settings, job_id: str, listener: JobListener | None = None) -> JobRecord:
+    """Run every stage of the job not completed yet; returns the job as it ended.
+
+    Raises JobUnavailable if another live process runs it, and FolderBusy while a restore replaces
+    the data folder.
+    """
+    with working(settings.data_dir):
+        session_id, remaining = _claim(settings, job_id)
+        if original_discarded(settings, session_id):
+            _fail(settings, job_id, RECORDING_NOT_KEPT)
+        else:
+            _run_stages(settings, job_id, session_id, remaining, listener)
+    with session_scope(settings) as db:
+        return repo.get_job(db, job_id)
+
+
+def _run_stages(
+    settings: Settings, job_id: str, session_id: str, remaining: list[str], listener: JobListener | None
+) -> None:
     for stage_name in remaining:
         with session_scope(settings) as db:
             job = repo.get_job(db, job_id)
@@ -99,6 +162,9 @@ def run_job(settings: Settings, job_id: str, listener: JobListener | None = None
         recorder(0.0, STAGES[stage_name].label)  # listeners see the stage start, not only its first report
         try:
             STAGES[stage_name].run(StageContext(settings=settings, session_id=session_id, progress=recorder))
+        except input_errors() as error:
+            _reject(settings, job_id, str(error))
+            break
         except user_facing_errors() as error:
             _fail(settings, job_id, str(error))
             break
@@ -118,8 +184,6 @@ def run_job(settings: Settings, job_id: str, listener: JobListener | None = None
             job = repo.get_job(db, job_id)
             job.status, job.stage, job.message = "done", None, "done"
             repo.get_session(db, session_id).status = "ready"
-    with session_scope(settings) as db:
-        return repo.get_job(db, job_id)
 
 
 def _log_traceback(settings: Settings, job_id: str) -> str:
@@ -136,9 +200,9 @@ def _log_traceback(settings: Settings, job_id: str) -> str:
 
 
 def _worker_is_gone(job: JobRecord) -> bool:
-    """A queued job has no worker yet; a running one is orphaned when its process has died, or
-    (another host, or a reused pid) when it has not reported for a long while."""
-    if job.status == "queued" or not job.worker:
+    """A running job is orphaned when its process has died, or (another host, or a reused pid) when
+    it has not reported for a long while."""
+    if not job.worker:
         return True
     host, _, pid = job.worker.partition(":")
     if host == socket.gethostname() and pid.isdigit():
@@ -152,7 +216,23 @@ def _worker_is_gone(job: JobRecord) -> bool:
     return heartbeat is None or datetime.now(timezone.utc) - heartbeat > _STALE_AFTER
 
 
+def job_owner(job: JobRecord, server: str | None) -> str | None:
+    """The live process ("host:pid") an unfinished job belongs to, or None when it is free to run here.
+
+    A running job is its worker's until that process is gone. A queued job is `server`'s (another
+    process serving the data folder, see `other_server`): that server's queue holds it, or its next
+    start will; with no server, a queued job was left by one that stopped, or by a killed command.
+    """
+    if job.status == "running" and not _worker_is_gone(job):
+        return job.worker
+    if job.status == "queued":
+        return server
+    return None
+
+
 def interrupted_jobs(settings: Settings) -> list[str]:
-    """Ids of jobs left unfinished by a process that no longer runs (killed, crashed, rebooted)."""
+    """Ids of unfinished jobs no live process will run: left by a process that no longer runs
+    (killed, crashed, rebooted), or queued with no server running to take them."""
+    server = other_server(settings.data_dir)
     with session_scope(settings) as db:
-        return [job.id for job in repo.unfinished_jobs(db) if _worker_is_gone(job)]
+        return [job.id for job in repo.unfinished_jobs(db) if job_owner(job, server) is None]

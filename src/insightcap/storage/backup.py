@@ -37,6 +37,7 @@ from insightcap.config import Settings
 from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.storage.db import MIGRATIONS_DIR, get_engine
 from insightcap.storage.files import program_template_files
+from insightcap.storage.folder_lock import FolderBusy, sole_user
 
 FORMAT = "insightcap-backup"
 FORMAT_VERSION = 1
@@ -216,14 +217,29 @@ def restore(settings: Settings, archive: Path, *, force: bool = False) -> Restor
     """Replace the data directory with the backup in `archive`.
 
     Nothing changes unless the archive is complete and every checksum matches. A data directory that
-    already holds sessions is replaced only with `force`, and then moved aside, never deleted. The
-    server must not be running on this data directory. Afterwards the search index has to be
+    already holds sessions is replaced only with `force`, and then moved aside, never deleted. It is
+    refused while the server or another insightcap process works on the data directory: what they
+    wrote afterwards would land in the moved-aside copy. Afterwards the search index has to be
     rebuilt (`insightcap.search.indexing.rebuild_indexes`): it is derived data, not in the backup.
     """
     archive = archive.expanduser().resolve()
     if not archive.is_file():
         raise BackupError(f"There is no backup file at {archive}.")
     data_dir = settings.data_dir.expanduser().resolve()
+    try:
+        with sole_user(data_dir):
+            manifest, previous = _replace(settings, archive, data_dir, force)
+    except FolderBusy as busy:
+        raise BackupError(f"{busy} Then restore again. Nothing was changed.") from None
+    return RestoreReport(
+        data_dir=data_dir, sessions=manifest.sessions, files=len(manifest.members) - 1,
+        backup_created_at=manifest.created_at, previous_data_dir=previous,
+    )
+
+
+def _replace(settings: Settings, archive: Path, data_dir: Path, force: bool) -> tuple[BackupManifest, Path | None]:
+    """Unpack and verify the archive beside `data_dir`, then swap it in; returns its manifest and
+    where the replaced directory was moved (None when there was none)."""
     existing = _existing_sessions(data_dir / DATABASE)
     if existing and not force:
         raise BackupError(
@@ -238,11 +254,7 @@ def restore(settings: Settings, archive: Path, *, force: bool = False) -> Restor
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _release_database(settings)
-    previous = _swap_in(staging, data_dir)
-    return RestoreReport(
-        data_dir=data_dir, sessions=manifest.sessions, files=len(manifest.members) - 1,
-        backup_created_at=manifest.created_at, previous_data_dir=previous,
-    )
+    return manifest, _swap_in(staging, data_dir)
 
 
 def _existing_sessions(database: Path) -> int:
