@@ -249,6 +249,23 @@ def test_memo_approvers_are_added_and_earlier_approvals_taken_from_the_audit_tra
                     (2, "# Memo v2", "sam@example.org", None, None)]
 
 
+def test_sessions_get_the_speakers_of_their_stored_transcript_in_order_of_first_speaking(tmp_path: Path) -> None:
+    """Migration 0008 on a database at 0007 holding a session with a transcript and one without."""
+    segments = [{"start": 0, "end": 1, "text": "Hi.", "speaker": "Sam"}, {"start": 1, "end": 2, "text": "Hello."},
+                {"start": 2, "end": 3, "text": "Hey.", "speaker": "Ana"}, {"start": 3, "end": 4, "text": "So.", "speaker": "Sam"}]
+    engine = _upgraded_from(
+        tmp_path, "0007",
+        "INSERT INTO sessions (id, title, status, source_kind, original_filename, stored_path, speaker_names, created_at, "
+        "updated_at) VALUES ('s1', 'T', 'ready', 'media', 'a.wav', 'media/s1/a.wav', '{}', '2024-05-01', '2024-05-01'), "
+        "('s2', 'U', 'queued', 'media', 'b.wav', 'media/s2/b.wav', '{}', '2024-05-01', '2024-05-01')",
+        "INSERT INTO stage_outputs (session_id, stage, payload, created_at) VALUES "
+        f"('s1', 'transcript', '{json.dumps({'segments': segments})}', '2024-05-01')",
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT id, speakers FROM sessions ORDER BY id")).all()
+    assert [(session_id, json.loads(speakers)) for session_id, speakers in rows] == [("s1", ["Sam", "Ana"]), ("s2", [])]
+
+
 def test_a_program_name_matches_whatever_its_case_and_spacing(settings) -> None:
     _session(settings)  # in 'Cohort A'
     with session_scope(settings) as db:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, delete, func, select, true
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from insightcap.insights.schema import SessionInsights
@@ -107,6 +107,8 @@ def list_sessions(db: Session) -> list[SessionRecord]:
 
 def save_output(db: Session, session_id: str, stage: str, output: BaseModel) -> None:
     db.merge(StageOutput(session_id=session_id, stage=stage, payload=output.model_dump_json()))
+    if isinstance(output, Transcript):
+        get_session(db, session_id).speakers = output.speakers
     db.flush()
 
 
@@ -443,23 +445,9 @@ def list_programs(db: Session) -> list[Program]:
 
 
 def speakers_by_session(db: Session) -> dict[str, list[str]]:
-    """Everyone who spoke in each session's transcript, in order of first speaking (as
-    `Transcript.speakers` lists them), in one query: the sessions list must not parse every transcript.
-    Insights quote only some speakers, so they cannot say who took part."""
-    segment = func.json_each(StageOutput.payload, "$.segments").table_valued("key", "value").alias("segment")
-    speaker = func.json_extract(segment.c.value, "$.speaker")
-    first_spoke = func.min(segment.c.key).label("first_spoke")
-    rows = db.execute(
-        select(StageOutput.session_id, speaker, first_spoke)
-        .join(segment, true())
-        .where(StageOutput.stage == "transcript", speaker.is_not(None), speaker != "")
-        .group_by(StageOutput.session_id, speaker)
-        .order_by(StageOutput.session_id, first_spoke)
-    )
-    speakers: dict[str, list[str]] = {}
-    for session_id, name, _ in rows:
-        speakers.setdefault(session_id, []).append(name)
-    return speakers
+    """Everyone who spoke in each session's transcript, by label in order of first speaking. Insights
+    quote only some speakers, so they cannot say who took part."""
+    return {session_id: speakers or [] for session_id, speakers in db.execute(select(SessionRecord.id, SessionRecord.speakers))}
 
 
 def session_ids_starting_with(db: Session, prefix: str, visible: ColumnElement[bool] | None = None) -> list[str]:

@@ -70,6 +70,9 @@ class SessionRecord(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     # "Speaker 1" -> "Maria": applied wherever a speaker is shown, so a rename happens once.
     speaker_names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Everyone who speaks in the transcript, by label in order of first speaking: kept with each saved
+    # transcript so that listing sessions does not read every transcript (megabytes each).
+    speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
     # How many people speak, when the user said so (`--speakers N`: both equal): diarization keeps
     # its speaker count within these, and a retried or resumed job still knows them.
     min_speakers: Mapped[int | None] = mapped_column(Integer)
