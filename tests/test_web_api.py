@@ -273,8 +273,24 @@ def test_jobs_report_progress_and_a_failed_job_can_be_retried(client, queue, see
         failed.status, failed.error = "failed", "The recording has no sound."
     page = client.get(f"/jobs/{job_id}").text
     assert "The recording has no sound." in page and "Retry" in page
+    assert client.get(f"/api/jobs/{job_id}").json()["can_retry"] is True
     retried = client.post(f"/api/jobs/{job_id}/retry").json()
     assert retried["status"] == "queued" and retried["error"] is None and queue.submitted == [job_id]
+
+
+def test_a_refused_recording_is_not_offered_a_retry_and_keeps_saying_why(client, queue, settings) -> None:
+    with session_scope(settings) as db:
+        record = repo.create_session(db, session_id=repo.new_id(), title="Silence", source_kind="media",
+                                     original_filename="silence.wav", stored_path="media/gone/original_silence.wav",
+                                     program="Mentoring cohort")
+        job = repo.create_job(db, record.id, ["decode", "transcribe"])
+        job.status, job.stage, job.error = "failed", "decode", "silence.wav contains no audible sound."
+        job_id = job.id
+    assert client.get(f"/api/jobs/{job_id}").json()["can_retry"] is False
+    assert '<form method="post" action="/jobs/' + job_id + '/retry" id="retry-form" hidden>' in client.get(f"/jobs/{job_id}").text
+    refused = client.post(f"/api/jobs/{job_id}/retry")
+    assert refused.status_code == 409 and "Upload another recording." in refused.text and queue.submitted == []
+    assert client.get(f"/api/jobs/{job_id}").json()["error"] == "silence.wav contains no audible sound."
 
 
 def test_startup_resumes_interrupted_jobs(settings, seeded_session, monkeypatch) -> None:

@@ -35,6 +35,8 @@ class JobOut(BaseModel):
     message: str
     error: str | None = Field(description="What went wrong, in plain words, when status is failed.")
     jobs_ahead: int | None = Field(None, description="While queued: how many jobs run before this one.")
+    can_retry: bool = Field(False, description="Failed, and its recording is still stored (an unusable recording "
+                                                "is deleted: upload another).")
     stages: list[StageState]
 
 

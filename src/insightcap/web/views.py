@@ -22,6 +22,7 @@ from insightcap.auth.schema import Principal
 from insightcap.config import Settings
 from insightcap.forget import ForgetRefused, forget_session
 from insightcap.insights.schema import Section
+from insightcap.jobs.runner import RECORDING_NOT_KEPT, original_discarded
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
 from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
@@ -107,7 +108,7 @@ def _conflicts_read_out() -> Iterator[None]:
         raise MemoEditConflict(str(conflict), memo_out(conflict.current) if conflict.current else None) from None
 
 
-def job_out(job: JobRecord, jobs_ahead: int | None = None) -> JobOut:
+def job_out(job: JobRecord, jobs_ahead: int | None = None, can_retry: bool = False) -> JobOut:
     done = set(job.completed_stages)
     running = job.stage if job.status in ("running", "failed") else None
 
@@ -132,6 +133,7 @@ def job_out(job: JobRecord, jobs_ahead: int | None = None) -> JobOut:
         message=job.message or "",
         error=job.error,
         jobs_ahead=jobs_ahead,
+        can_retry=can_retry,
         stages=[StageState(name=name, label=STAGES[name].label if name in STAGES else name, state=state(name))
                 for name in job.stages],
     )
@@ -146,27 +148,35 @@ def _job_for_editing(db: Session, caller: Caller, job_id: str) -> JobRecord:
     return job
 
 
-def _job_in_queue(db: Session, job: JobRecord) -> JobOut:
-    """The job as pages and the API show it: while queued, with how many jobs the worker takes first."""
+def _job_in_queue(caller: Caller, db: Session, job: JobRecord) -> JobOut:
+    """The job as pages and the API show it: while queued, with how many jobs the worker takes first;
+    failed, whether a retry can help (not once its unusable recording was deleted)."""
     db.flush()  # a job just queued again counts from now
-    return job_out(job, repo.jobs_ahead(db, job) if job.status == "queued" else None)
+    return job_out(
+        job,
+        repo.jobs_ahead(db, job) if job.status == "queued" else None,
+        can_retry=job.status == "failed" and not original_discarded(caller.settings, job.session_id),
+    )
 
 
 def get_job(caller: Caller, job_id: str) -> JobOut:
     with session_scope(caller.settings) as db:
-        return _job_in_queue(db, _job_for_editing(db, caller, job_id))
+        return _job_in_queue(caller, db, _job_for_editing(db, caller, job_id))
 
 
 def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
-    """A failed job goes back to the queue; it resumes at the stage that failed."""
+    """A failed job goes back to the queue; it resumes at the stage that failed. One whose recording
+    was refused and deleted cannot run again, and keeps saying why it was refused."""
     with session_scope(caller.settings) as db:
         job = _job_for_editing(db, caller, job_id)
         if job.status != "failed":
             raise NotRetryable(f"This job is {job.status}; only a failed job can be retried.")
+        if original_discarded(caller.settings, job.session_id):
+            raise NotRetryable(RECORDING_NOT_KEPT)
         job.status, job.error, job.message = "queued", None, "waiting to retry"
         repo.get_session(db, job.session_id).status = "queued"
         audit.record(db, caller.principal, "retry_job", job.session_id)
-        return _job_in_queue(db, job)
+        return _job_in_queue(caller, db, job)
 
 
 def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:

@@ -11,6 +11,7 @@
   const errorText = document.getElementById("job-error-text");
   const done = document.getElementById("job-done");
   const notice = document.getElementById("job-notice");
+  const retryForm = document.getElementById("retry-form");
   const POLL_MS = 1000;
   const LONGEST_WAIT_MS = 30000;
   let wait = POLL_MS;
@@ -57,6 +58,8 @@
       item.querySelector(".stage-state").textContent = stage.state.replace("_", " ");
     });
     errorBox.hidden = job.status !== "failed";
+    // An unusable recording is deleted when refused: retrying cannot help, the message says what to do.
+    retryForm.hidden = !job.can_retry;
     errorText.textContent = job.error || "";
     done.hidden = job.status !== "done";
     root.dataset.status = job.status;
