@@ -18,7 +18,11 @@ from eval.common import argument_parser
 from eval.pipeline_inputs import qmsum_transcript, read_jsonl
 from insightcap.config import Settings
 from insightcap.insights.nlp import load_nlp
-from insightcap.insights.topics import BACKGROUND_MIN_MEETINGS, background_path, candidate_terms
+from insightcap.insights.topics import (
+    BACKGROUND_MIN_MEETINGS,
+    background_path,
+    candidate_terms,
+)
 from insightcap.resources import meta_array, save_model_arrays
 
 

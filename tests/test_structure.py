@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from insightcap.config import Settings
+from insightcap.insights import topics
 from insightcap.insights.actions import extract_action
 from insightcap.insights.nlp import fluent_text, load_nlp
 from insightcap.insights.schema import Insight, Section, SessionInsights
 from insightcap.insights.sentences import split_sentences
 from insightcap.insights.structure import extract_insights
-from insightcap.insights import topics
 from insightcap.insights.topics import keywords_by_topic, meetings_saying
 from insightcap.transcript.schema import Segment, Transcript, Word
 
