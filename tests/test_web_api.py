@@ -65,6 +65,9 @@ def test_the_upload_form_works_without_javascript(client, queue) -> None:
     # The form comes back as it was filled in: only the file has to be chosen again.
     for field, value in (("title", "Week 3 circle"), ("date", "2026-11-20"), ("speakers", "4")):
         assert re.search(rf'<input id="{field}" [^>]*value="{value}"', refused.text)
+    # A browser sends the fields in the form's order: the file last, so they are read before it is refused.
+    form = client.get("/upload").text
+    assert all(form.index(f'id="{field}"') < form.index('id="file"') for field in ("title", "program", "date", "speakers"))
 
 
 def test_recording_upload_is_stored_and_served_with_range_requests(client, settings) -> None:
