@@ -138,7 +138,9 @@ def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared
 
     # A broken template stops the memo with where it is broken and what to do; nothing else is lost.
     (folder / "memo.md.j2").write_text("{{ memo.title \n")
-    failed = cli(data, "import", str(vtt), "--title", "Second", "--program", "Design team", check=False)
+    (tmp_path / "later").mkdir()
+    longer = es2009d_captions(tmp_path / "later", shared_eval, turns=80)  # a program takes a file once
+    failed = cli(data, "import", str(longer), "--title", "Second", "--program", "Design team", check=False)
     second = next(s["id"] for s in sessions(data) if s["title"] == "Second")
     assert failed.returncode != 0 and "memo.md.j2 (line 1) cannot be used" in failed.stderr
     assert f"insightcap retry {second}" in failed.stderr

@@ -367,7 +367,7 @@ def test_a_hostile_upload_name_is_stored_inside_the_session_folder(settings: Set
     source = tmp_path / safe
     source.write_bytes(b"recording")
 
-    stored = store_original(source, "session1", settings)
+    stored, _ = store_original(source, "session1", settings)
 
     folder = (settings.media_dir / "session1").resolve()
     assert (settings.data_dir / stored).resolve().parent == folder

@@ -221,3 +221,20 @@ def test_the_command_line_keeps_nothing_of_a_silent_recording(tmp_path: Path) ->
     assert "silence.wav contains no audible sound" in message and "original_silence.wav" not in message
     assert sessions(data) == []
     assert not [path for path in (data / "media").rglob("*")]
+
+
+def test_the_same_file_is_added_once_per_program(settings, tmp_path: Path) -> None:
+    from insightcap.jobs.intake import AlreadyAdded, submit_transcript
+
+    original = Path(__file__).parent / "fixtures" / "transcripts" / "zoom.vtt"
+    copy = tmp_path / "renamed.vtt"
+    copy.write_bytes(original.read_bytes())
+    first = submit_transcript(original, settings, title="Week 1", program="Mentoring cohort")
+    with pytest.raises(AlreadyAdded, match=r"already added to Mentoring cohort on \d{4}-\d\d-\d\d, as the session "
+                                            rf"“Week 1” \({first.session_id}\)\. Open that session"):
+        submit_transcript(copy, settings, title="Week 1 again", program="mentoring cohort")
+    other_program = submit_transcript(copy, settings, program="Spring circle")
+    with session_scope(settings) as db:
+        assert {record.id for record in repo.list_sessions(db)} == {first.session_id, other_program.session_id}
+    assert sorted(path.name for path in settings.media_dir.iterdir()) == sorted([first.session_id,
+                                                                                 other_program.session_id])

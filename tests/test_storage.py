@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -129,8 +130,9 @@ def test_failed_transaction_leaves_nothing_half_saved(settings) -> None:
 def test_store_original_is_atomic_and_sanitises_names(settings, tmp_path: Path) -> None:
     source = tmp_path / "rec.wav"
     source.write_bytes(b"RIFF" + b"\0" * 100)
-    stored = store_original(source, "s1", settings)
+    stored, content_sha256 = store_original(source, "s1", settings)
     assert (settings.data_dir / stored).read_bytes() == source.read_bytes()
+    assert content_sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
     assert not [p for p in (settings.media_dir / "s1").iterdir() if p.name.startswith(".incoming")]
     assert safe_filename("../../etc/passwd") == "passwd"
     assert safe_filename("C:\\Users\\me\\my talk.m4a") == "my_talk.m4a"

@@ -429,10 +429,10 @@ def test_a_recordings_speaker_count_is_checked_and_kept_with_the_session(client,
 
     with JFK.open("rb") as handle:
         ranged = client.post("/api/sessions", files={"file": ("talk.flac", handle, "audio/flac")},
-                             data={"min_speakers": "2", "max_speakers": "4"})
-    with JFK.open("rb") as handle:
-        exact = client.post("/upload", files={"file": ("talk.flac", handle, "audio/flac")}, data={"speakers": "3"},
-                            follow_redirects=False)
+                             data={"min_speakers": "2", "max_speakers": "4", "program": "Circle A"})
+    with JFK.open("rb") as handle:  # the same file again, so in another program
+        exact = client.post("/upload", files={"file": ("talk.flac", handle, "audio/flac")},
+                            data={"speakers": "3", "program": "Circle B"}, follow_redirects=False)
     assert ranged.status_code == 202 and exact.status_code == 303
     with session_scope(settings) as db:
         kept = [(record.min_speakers, record.max_speakers) for record in repo.list_sessions(db)]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from insightcap.config import Settings
 from insightcap.jobs.stages import MEDIA_STAGES, TRANSCRIPT_STAGES
 from insightcap.storage import repository as repo
@@ -14,6 +16,10 @@ from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files, store_original
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import SpeakerBounds
+
+
+class AlreadyAdded(ValueError):
+    """The same file was already added to the program; the message names that session."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,10 @@ def _store(
     speakers: SpeakerBounds = SpeakerBounds(),
 ) -> Submitted:
     session_id = repo.new_id()
-    stored = store_original(path, session_id, settings)
+    stored, content_sha256 = store_original(path, session_id, settings)
     try:
         with session_scope(settings) as db:
+            _refuse_a_second_copy(db, content_sha256, program)
             record = repo.create_session(
                 db,
                 session_id=session_id,
@@ -96,6 +103,7 @@ def _store(
                 session_date=session_date,
             )
             record.min_speakers, record.max_speakers = speakers.min_speakers, speakers.max_speakers
+            record.content_sha256 = content_sha256
             if transcript is not None:
                 repo.save_output(db, session_id, "transcript", transcript)
                 record.duration_seconds = transcript.duration
@@ -104,3 +112,15 @@ def _store(
     except BaseException:
         remove_session_files(session_id, settings)
         raise
+
+
+def _refuse_a_second_copy(db: Session, content_sha256: str, program: str | None) -> None:
+    """The same file added twice to a program would be two sessions of one meeting: its themes would
+    count as recurring, and search would show every moment twice."""
+    earlier = repo.session_with_content(db, content_sha256, program)
+    if earlier is not None:
+        added, where = earlier.created_at.date().isoformat(), f" to {earlier.program.name}" if earlier.program else ""
+        raise AlreadyAdded(
+            f"This file was already added{where} on {added}, as the session "
+            f"“{earlier.title}” ({earlier.id}). Open that session; to process the file again, delete it first."
+        )

@@ -56,11 +56,12 @@ def input_errors() -> tuple[type[Exception], ...]:
 
 
 def user_facing_errors() -> tuple[type[Exception], ...]:
-    """Exceptions whose message is written for the user (bad input, missing model)."""
+    """Exceptions whose message is written for the user (bad input, a file added twice, missing model)."""
+    from insightcap.jobs.intake import AlreadyAdded
     from insightcap.memo.render import MemoTemplateError
     from insightcap.weights import ModelUnavailable
 
-    return (*input_errors(), ModelUnavailable, MemoTemplateError)
+    return (*input_errors(), AlreadyAdded, ModelUnavailable, MemoTemplateError)
 
 
 class _ProgressRecorder:

@@ -4,6 +4,7 @@ reader never sees a file cut short."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -67,12 +68,17 @@ def program_template_files(data_dir: Path) -> list[str]:
     return sorted(path.relative_to(data_dir).as_posix() for path in folder.rglob("*") if path.is_file())
 
 
-def store_original(source: Path, session_id: str, settings: Settings) -> Path:
-    """Copy `source` into the session's folder atomically; returns the path relative to the data dir."""
+def store_original(source: Path, session_id: str, settings: Settings) -> tuple[Path, str]:
+    """Copy `source` into the session's folder atomically; returns the path relative to the data dir
+    and the file's sha256, computed while copying: telling the same file added twice costs no second
+    read of a recording that may be gigabytes."""
     target = settings.media_dir / session_id / f"original_{safe_filename(source.name)}"
+    digest = hashlib.sha256()
     with replacing(target) as out, source.open("rb") as src:
-        shutil.copyfileobj(src, out, 1 << 22)
-    return target.relative_to(settings.data_dir)
+        while chunk := src.read(1 << 22):
+            digest.update(chunk)
+            out.write(chunk)
+    return target.relative_to(settings.data_dir), digest.hexdigest()
 
 
 def remove_session_files(session_id: str, settings: Settings) -> None:

@@ -101,6 +101,21 @@ def get_session(db: Session, session_ref: str) -> SessionRecord:
     raise NotFound(f"No session '{session_ref}'. Run `insightcap sessions` to list them.")
 
 
+def session_with_content(db: Session, content_sha256: str, program: str | None) -> SessionRecord | None:
+    """The session of the program (or of no program) whose file has this sha256, if one was added.
+    Within the program only: the same file in another program would name a session the person
+    adding it may not be allowed to see."""
+    program_id = None
+    if program and program.strip():
+        found = find_program(db, program)
+        if found is None:
+            return None  # a new program has no sessions yet
+        program_id = found.id
+    same_program = SessionRecord.program_id.is_(None) if program_id is None else SessionRecord.program_id == program_id
+    query = select(SessionRecord).where(SessionRecord.content_sha256 == content_sha256, same_program)
+    return db.scalars(query.limit(1)).first()
+
+
 def list_sessions(db: Session) -> list[SessionRecord]:
     return list(db.scalars(select(SessionRecord).order_by(SessionRecord.created_at.desc())))
 

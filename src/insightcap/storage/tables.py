@@ -66,6 +66,9 @@ class SessionRecord(Base):
     original_filename: Mapped[str] = mapped_column(String(500))
     # Relative to the data directory, so a data directory can be moved or restored elsewhere.
     stored_path: Mapped[str] = mapped_column(String(500))
+    # sha256 of the file as added, to refuse adding the same recording twice (sessions added before
+    # migration 0009 have none).
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     language: Mapped[str | None] = mapped_column(String(16))
     # "Speaker 1" -> "Maria": applied wherever a speaker is shown, so a rename happens once.
