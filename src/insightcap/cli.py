@@ -492,12 +492,12 @@ def memo(
 
 def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
     """The name the web app gives the memo's download, for a memo written into a folder."""
+    from insightcap.memo.export import memo_file_name
     from insightcap.storage.db import session_scope
-    from insightcap.storage.files import safe_filename
 
     with session_scope(get_settings()) as db:
         title = _session_or_fail(db, session_ref).title
-    return f"{safe_filename(title)}-memo.{fmt.value}"
+    return memo_file_name(title, fmt.value)
 
 
 def _write_output(path: Path, content: bytes) -> None:

@@ -21,6 +21,7 @@ from insightcap.memo.schema import MemoDraft
 from insightcap.resources import resource_dir
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.files import safe_filename
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ def _memo_page(settings: Settings, session_id: str, draft: MemoDraft | None, mar
 
 
 MemoFileFormat = Literal["md", "html", "docx", "pdf"]
+
+
+def memo_file_name(title: str, fmt: str) -> str:
+    """The memo's file name, from its session's title: the web app's downloads and `insightcap memo -o
+    FOLDER` name it alike."""
+    return f"{safe_filename(title)}-memo.{fmt}"
 
 
 def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, approved_only: bool = False) -> bytes:

@@ -108,7 +108,8 @@ def list_programs(caller: CurrentCaller) -> list[ProgramOut]:
 
 @router.get("/programs/{program}/themes", response_model=ThemeTimeline, responses={404: {"model": Problem}})
 def program_themes(caller: CurrentCaller, program: str) -> ThemeTimeline:
-    """The program's recurring themes and the sessions each came up in (most frequent first)."""
+    """The program's themes and the sessions each came up in: recurring ones first, each group most
+    frequent first."""
     return views.theme_timeline(caller, program)
 
 

@@ -24,11 +24,15 @@ from insightcap.forget import ForgetRefused, forget_session
 from insightcap.insights.schema import Section
 from insightcap.jobs.runner import RECORDING_NOT_KEPT, original_discarded
 from insightcap.jobs.stages import STAGES
-from insightcap.memo.export import MemoFileFormat, MemoMissing, export_memo_file
+from insightcap.memo.export import (
+    MemoFileFormat,
+    MemoMissing,
+    export_memo_file,
+    memo_file_name,
+)
 from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
-from insightcap.storage.files import safe_filename
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
 from insightcap.themes.index import IndexMismatch
 from insightcap.themes.program import list_program_themes
@@ -389,7 +393,7 @@ def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[b
         content = export_memo_file(caller.settings, session_id, fmt, approved_only=not drafts)
     except MemoMissing as error:
         raise MemoNotReady(str(error)) from None
-    return content, f"{safe_filename(title)}-memo.{fmt}"
+    return content, memo_file_name(title, fmt)
 
 
 def delete_session(caller: Caller, session_id: str) -> None:
