@@ -132,6 +132,10 @@ def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared
 
     vtt = es2009d_captions(tmp_path, shared_eval, turns=60)
     first = cli(data, "import", str(vtt), "--title", "Kick-off", "--program", "Design team").stdout.splitlines()[-1]
+    # The same file again (a script or `make demo` run twice) gives the same session, not a second copy.
+    again = cli(data, "import", str(vtt), "--title", "Kick-off again", "--program", "design team")
+    assert again.stdout.splitlines()[-1] == first and "already added to Design team" in again.stderr
+    assert [s["title"] for s in sessions(data)] == ["Kick-off"]
     assert re.fullmatch(r"Kick-off for Design team: \d+ themes\n", cli(data, "memo", first).stdout)
     # The program's HTML template (here the default's copy) lays out the unedited memo.
     assert "<h2>Key themes</h2>" in cli(data, "memo", first, "--format", "html").stdout

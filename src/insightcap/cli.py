@@ -32,6 +32,7 @@ from insightcap.transcript.speakers import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
 
+    from insightcap.jobs.intake import AlreadyAdded
     from insightcap.storage.tables import SessionRecord
     from insightcap.weights import ModelSpec
 
@@ -257,7 +258,7 @@ def _submit(
     session_date: date | None,
     speakers: SpeakerBounds = SpeakerBounds(),
 ) -> None:
-    from insightcap.jobs.intake import submit_recording, submit_transcript
+    from insightcap.jobs.intake import AlreadyAdded, submit_recording, submit_transcript
     from insightcap.jobs.runner import user_facing_errors
 
     settings = get_settings()
@@ -266,6 +267,9 @@ def _submit(
     submit = partial(submit_recording, speakers=speakers) if kind == "media" else submit_transcript
     try:
         submitted = submit(path, settings, title=title, program=program, session_date=session_date)
+    except AlreadyAdded as added:
+        _show_the_earlier_session(settings, added)
+        return
     except user_facing_errors() as error:
         _fail(str(error))
     err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
@@ -273,6 +277,19 @@ def _submit(
     _summarise(settings, submitted.session_id)
     # Scripts rely on this: the new session's id is the last line of standard output.
     print(submitted.session_id)
+
+
+def _show_the_earlier_session(settings: Settings, added: AlreadyAdded) -> None:
+    """The session the same file made before, as if just made: running `make demo` or a script twice
+    gives the same session rather than a second copy of the meeting, or an error. One that did not
+    finish is not shown as if it had."""
+    message = str(added).partition(" Open that session")[0]
+    if added.status != "ready":
+        _fail(f"{message} It is {added.status}: run `insightcap retry {added.session_id}`, or "
+              f"`insightcap forget {added.session_id}` to add the file again.")
+    err.print(f"{message} Here it is; to process the file again, run `insightcap forget {added.session_id}` first.")
+    _summarise(settings, added.session_id)
+    print(added.session_id)
 
 
 # What `process` and `import` take, as their help and their errors name it.

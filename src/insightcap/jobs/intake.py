@@ -19,7 +19,12 @@ from insightcap.transcript.speakers import SpeakerBounds
 
 
 class AlreadyAdded(ValueError):
-    """The same file was already added to the program; the message names that session."""
+    """The same file was already added to the program; the message names that session, which
+    `session_id` and `status` say for a caller that shows it instead (the command line)."""
+
+    def __init__(self, message: str, session_id: str, status: str) -> None:
+        super().__init__(message)
+        self.session_id, self.status = session_id, status
 
 
 @dataclass(frozen=True)
@@ -122,5 +127,7 @@ def _refuse_a_second_copy(db: Session, content_sha256: str, program: str | None)
         added, where = earlier.created_at.date().isoformat(), f" to {earlier.program.name}" if earlier.program else ""
         raise AlreadyAdded(
             f"This file was already added{where} on {added}, as the session "
-            f"“{earlier.title}” ({earlier.id}). Open that session; to process the file again, delete it first."
+            f"“{earlier.title}” ({earlier.id}). Open that session; to process the file again, delete it first.",
+            earlier.id,
+            earlier.status,
         )
