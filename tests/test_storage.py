@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,12 @@ def test_a_program_name_matches_whatever_its_case_and_spacing(settings) -> None:
             repo.program_by_name(db, "Cohrt A")
     assert str(unknown.value) == ("No program 'Cohrt A'. Did you mean 'Cohort A'? "
                                   "The programs are: 'Cohort A', 'Spring circle'.")
+
+
+def test_a_session_is_found_by_the_start_of_its_id_and_wildcards_are_plain_characters(settings) -> None:
+    session_id = _session(settings)
+    with session_scope(settings) as db:
+        assert repo.get_session(db, session_id[:4]).id == session_id
+        for pattern in ("%", "_" * 4):  # LIKE wildcards would match any id
+            with pytest.raises(repo.NotFound, match=f"No session '{re.escape(pattern)}'"):
+                repo.get_session(db, pattern)

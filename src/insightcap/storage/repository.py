@@ -93,9 +93,9 @@ def get_session(db: Session, session_ref: str) -> SessionRecord:
     record = db.get(SessionRecord, session_ref)
     if record is not None:
         return record
-    matches = db.scalars(select(SessionRecord).where(SessionRecord.id.startswith(session_ref))).all()
+    matches = session_ids_starting_with(db, session_ref)
     if len(matches) == 1:
-        return matches[0]
+        return db.get(SessionRecord, matches[0])
     if len(matches) > 1:
         raise NotFound(f"'{session_ref}' matches {len(matches)} sessions; give more characters of the id.")
     raise NotFound(f"No session '{session_ref}'. Run `insightcap sessions` to list them.")
@@ -467,9 +467,9 @@ def speakers_by_session(db: Session) -> dict[str, list[str]]:
 
 def session_ids_starting_with(db: Session, prefix: str, visible: ColumnElement[bool] | None = None) -> list[str]:
     """Ids of the sessions whose id starts with `prefix` (people copy the first few characters of an
-    id), among those matching `visible` (None: all). Two at most: two already make the prefix ambiguous."""
+    id), among those matching `visible` (None: all). "%" and "_" in it are characters, not wildcards."""
     query = select(SessionRecord.id).where(SessionRecord.id.startswith(prefix, autoescape=True))
-    return list(db.scalars((query if visible is None else query.where(visible)).limit(2)))
+    return list(db.scalars(query if visible is None else query.where(visible)))
 
 
 def jobs_ahead(db: Session, job: JobRecord) -> int:
