@@ -283,7 +283,7 @@ def _show_the_earlier_session(settings: Settings, added: AlreadyAdded) -> None:
     """The session the same file made before, as if just made: running `make demo` or a script twice
     gives the same session rather than a second copy of the meeting, or an error. One that did not
     finish is not shown as if it had."""
-    message = str(added).partition(" Open that session")[0]
+    message = added.fact
     if added.status != "ready":
         _fail(f"{message} It is {added.status}: run `insightcap retry {added.session_id}`, or "
               f"`insightcap forget {added.session_id}` to add the file again.")

@@ -19,12 +19,13 @@ from insightcap.transcript.speakers import SpeakerBounds
 
 
 class AlreadyAdded(ValueError):
-    """The same file was already added to the program; the message names that session, which
-    `session_id` and `status` say for a caller that shows it instead (the command line)."""
+    """The same file was already added to the program. `fact` names that session; the message adds
+    what to do in the web app. A caller that shows the session instead (the command line) has its
+    `session_id` and `status`."""
 
-    def __init__(self, message: str, session_id: str, status: str) -> None:
-        super().__init__(message)
-        self.session_id, self.status = session_id, status
+    def __init__(self, fact: str, session_id: str, status: str) -> None:
+        super().__init__(f"{fact} Open that session; to process the file again, delete it first.")
+        self.fact, self.session_id, self.status = fact, session_id, status
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _refuse_a_second_copy(db: Session, content_sha256: str, program: str | None)
         added, where = earlier.created_at.date().isoformat(), f" to {earlier.program.name}" if earlier.program else ""
         raise AlreadyAdded(
             f"This file was already added{where} on {added}, as the session "
-            f"“{earlier.title}” ({earlier.id}). Open that session; to process the file again, delete it first.",
+            f"“{earlier.title}” ({earlier.id}).",
             earlier.id,
             earlier.status,
         )
