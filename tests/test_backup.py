@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,79 @@ def test_restore_is_refused_while_the_server_or_a_job_works_on_the_data_folder(s
     assert _tree(settings.data_dir) == before and not list(tmp_path.glob("data.before-restore-*"))
 
     assert restore(settings, archive, force=True).previous_data_dir is not None  # the server has stopped
+
+
+def _restore_attempts(settings: Settings, archive: Path) -> tuple[list[str], Callable[[str], None]]:
+    """A list of why restores were refused, and a function that tries one (as a second terminal would)."""
+    refusals: list[str] = []
+
+    def attempt(moment: str) -> None:
+        try:
+            restore(settings, archive, force=True)
+        except BackupError as error:
+            refusals.append(f"{moment}: {error}")
+        else:
+            refusals.append(f"{moment}: restored")
+
+    return refusals, attempt
+
+
+def test_process_and_import_hold_the_folder_from_copying_the_file_to_running_its_job(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from insightcap.jobs import intake
+    from insightcap.jobs import runner
+    from insightcap.cli import app
+
+    with session_scope(settings) as db:
+        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
+                            original_filename="a.wav", stored_path="media/x/a.wav")
+    refusals, attempt_restore = _restore_attempts(settings, backup(settings, tmp_path).archive)
+    copy = intake.store_original
+
+    def copy_while_restoring(*args, **kwargs):
+        attempt_restore("while copying")
+        return copy(*args, **kwargs)
+
+    def job_not_started_yet(*args, **kwargs):
+        attempt_restore("before the job")
+        raise runner.JobUnavailable("Stopped by the test before the job ran.")
+
+    monkeypatch.setattr(intake, "store_original", copy_while_restoring)
+    monkeypatch.setattr(runner, "run_job", job_not_started_yet)
+    result = CliRunner().invoke(app, ["import", str(TRANSCRIPTS / "zoom.vtt")])
+
+    assert "Stopped by the test" in result.output
+    assert len(refusals) == 2 and all("Another insightcap command is working in" in said for said in refusals), refusals
+
+
+def test_restore_rebuilds_the_index_and_reindex_runs_with_the_folder_held(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from insightcap.search import indexing
+    from insightcap.cli import app
+    from insightcap.storage.folder_lock import sole_user
+
+    with session_scope(settings) as db:
+        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
+                            original_filename="a.wav", stored_path="media/x/a.wav")
+    archive = backup(settings, tmp_path).archive
+    refusals, attempt_restore = _restore_attempts(settings, archive)
+
+    def rebuild_while_restoring(*args, **kwargs):
+        attempt_restore("while rebuilding")
+        return indexing.RebuildReport(sessions=1, passages=0, insights=0)
+
+    monkeypatch.setattr(indexing, "rebuild_indexes", rebuild_while_restoring)
+    restored = CliRunner().invoke(app, ["restore", str(archive), "--force"])
+    assert restored.exit_code == 0, restored.output
+    assert len(refusals) == 1 and "Another insightcap command is working in" in refusals[0], refusals
+
+    with sole_user(settings.data_dir):  # a restore is replacing the folder
+        reindexed = CliRunner().invoke(app, ["reindex"])
+    assert reindexed.exit_code == 1 and "being restored from a backup" in " ".join(reindexed.output.split())
+    assert len(refusals) == 1  # no rebuild ran

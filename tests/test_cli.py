@@ -256,6 +256,19 @@ def test_help_shows_flags_as_flags_and_arguments_in_capitals(tmp_path: Path) -> 
         assert "<bool>" not in shown and "{" not in usage, f"insightcap {' '.join(path)} --help:\n{shown}"
 
 
+def test_a_missing_argument_is_named_as_the_usage_line_writes_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from insightcap.cli import app
+
+    missing = cli(tmp_path / "data", "process", check=False)
+    assert missing.returncode == 2 and "Missing argument 'RECORDING'." in missing.stderr
+    assert "Usage: insightcap process [OPTIONS] RECORDING" in missing.stderr
+    for command, argument in ((["themes"], "PROGRAM"), (["user", "add"], "EMAIL"), (["memo"], "SESSION")):
+        shown = CliRunner().invoke(app, command, env={"COLUMNS": "200"}, prog_name="insightcap").output
+        assert f"Missing argument '{argument}'." in shown, shown
+
+
 def session_with_memo(data: Path, title: str) -> str:
     """A session whose memo is saved, made without processing anything: what `memo` reads."""
     with session_scope(Settings(data_dir=data)) as db:

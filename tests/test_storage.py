@@ -191,6 +191,29 @@ def test_a_speaker_cannot_be_given_a_name_another_speaker_goes_by(settings) -> N
             "Participants: Priya, Aisha Khan\n\n- “Aisha, I agree” — Priya [00:01]\n")
 
 
+def test_a_rename_knows_the_speakers_from_the_session_without_reading_its_transcript(settings, monkeypatch) -> None:
+    from insightcap.auth.schema import local_operator
+    from insightcap.web.views import Caller, rename_speaker
+
+    session_id = _two_speaker_session(settings, "Participants: Priya, Aisha\n")
+    read = repo.load_output
+
+    def load_all_but_the_transcript(db, session_id, stage, model):
+        assert stage != "transcript", "a rename parsed the whole transcript to learn who speaks"
+        return read(db, session_id, stage, model)
+
+    monkeypatch.setattr(repo, "load_output", load_all_but_the_transcript)
+    caller = Caller(settings=settings, principal=local_operator())
+    with pytest.raises(repo.SpeakerNameTaken, match="another speaker in this session is Aisha. Choose"):
+        rename_speaker(caller, session_id, "Priya", " AISHA")
+    with pytest.raises(repo.NotFound, match="^This session's transcript has no speaker called 'Nobody'.$"):
+        rename_speaker(caller, session_id, "Nobody", "Sam")
+    assert rename_speaker(caller, session_id, "Aisha", "Aisha Khan") == {"Aisha": "Aisha Khan"}
+    with session_scope(settings) as db:
+        assert repo.get_session(db, session_id).speaker_names == {"Aisha": "Aisha Khan"}
+        assert repo.latest_memo(db, session_id).markdown == "Participants: Priya, Aisha Khan\n"
+
+
 def test_renaming_a_speaker_leaves_quoted_words_as_they_were_said(settings) -> None:
     memo = "Priya opened.\n\n- Pairing helps — “Priya and I paired, Priya said” — Priya [00:01]\n"
     session_id = _two_speaker_session(settings, memo)

@@ -209,6 +209,31 @@ def test_the_cli_calls_recurring_only_themes_of_two_sessions_or_more(two_session
     assert shown.index("remote control, battery") < shown.index("production cost") < shown.index("whiteboard")
 
 
+def test_the_cli_says_a_theme_seen_in_an_undated_session_was_added_that_day(settings) -> None:
+    from test_cli import cli
+
+    from insightcap.storage.tables import InsightRecord
+    from insightcap.themes.pipeline import Cluster
+
+    rows = _session_with_insights(settings, "s1", date(2024, 1, 10), [(0, Section.IDEA)])
+    rows += _session_with_insights(settings, "s2", None, [(0, Section.IDEA)])
+    with session_scope(settings) as db:
+        for row_id in rows:
+            db.get(InsightRecord, row_id).embedding = np.ones(2, dtype=np.float32).tobytes()
+        added = repo.get_session(db, "s2").created_at.date().isoformat()
+
+    class OneTheme:
+        def fit(self, texts: list[str], vectors: np.ndarray) -> list[Cluster]:
+            return [Cluster(label=0, members=list(range(len(texts))), centroid=np.ones(2) / np.sqrt(2),
+                            keywords=["pairing"])]
+
+    cluster_program_themes(settings, PROGRAM, model=OneTheme())
+    shown = " ".join(cli(settings.data_dir, "themes", PROGRAM).stdout.split())
+    assert f"2 sessions, 2 insights, steady, seen 2024-01-10 → added {added}" in shown
+    assert f"Came up 2 times in 2 of 2 sessions, first 2024-01-10, last added {added};" in shown
+    assert f"→ {added}" not in shown  # never the upload day passed off as the day the session was held
+
+
 def test_a_large_theme_is_named_from_texts_spread_over_all_its_sessions():
     """Naming parses a bounded sample, taken evenly from first to last (texts come in session order)."""
     members = np.arange(0, 5000, 5)

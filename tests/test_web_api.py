@@ -404,17 +404,21 @@ def test_themes_timeline_shows_recurring_themes_across_a_programs_sessions(clien
     quick = settings.model_copy(update={"generator": "none"})
     fixtures = Path(__file__).resolve().parent / "fixtures" / "transcripts"
     session_ids = []
-    for name, day in (("zoom.vtt", date(2026, 10, 1)), ("zoom_transcript.txt", date(2026, 10, 15))):
+    for name, day in (("zoom.vtt", date(2026, 10, 1)), ("zoom_transcript.txt", None)):
         submitted = submit_transcript(fixtures / name, quick, program="Mentoring cohort", session_date=day)
         assert run_job(quick, submitted.job_id).status == "done"
         session_ids.append(submitted.session_id)
 
     timeline = client.get("/api/programs/mentoring cohort/themes").json()
-    assert [s["id"] for s in timeline["sessions"]] == session_ids  # in date order
+    assert [s["id"] for s in timeline["sessions"]] == session_ids  # in date order (undated: the day it was added)
     assert timeline["themes"], "the two sessions' insights should form at least one theme"
     assert all(set(theme["session_ids"]) <= set(session_ids) for theme in timeline["themes"])
     page = client.get("/themes", params={"program": "Mentoring cohort"}).text
     assert 'class="timeline"' in page and timeline["themes"][0]["label"] in page
+    # A recurring theme's first and last sessions are shown as the sessions are: the undated one by
+    # the day it was added, said so, not passed off as the day it was held.
+    assert any(len(theme["session_ids"]) > 1 for theme in timeline["themes"])
+    assert 'first 2026-10-01, last <span class="muted">added ' in page
     assert client.get("/api/programs/Nobody/themes").status_code == 404
 
 

@@ -41,19 +41,23 @@ def _help_shows_what_to_type() -> None:
     """Since typer 0.29 its help labels every flag `<bool>`, as if `--json true` were accepted (it is
     refused), and since 0.28 it writes a required argument `{recording}`. Facilitators copy what the
     help shows, so flags are shown bare and arguments as `RECORDING` (`[EMAIL]` when optional), as
-    click and the README write them. Set on typer's parameter classes, as typer builds the commands:
+    click and the README write them; an error names an argument the same way ("Missing argument
+    'RECORDING'.", not 'recording'). Set on typer's parameter classes, as typer builds the commands:
     every command and sub-app gets it."""
     flag_blind_label = TyperOption.display_type_rich
 
     def value_label(option: TyperOption, ctx: typer.Context) -> str | None:
         return None if option.is_flag else flag_blind_label(option, ctx)
 
+    def shown_name(argument: TyperArgument) -> str:
+        return (argument.metavar or argument.name or "").upper() + ("..." if argument.nargs != 1 else "")
+
     def usage_name(argument: TyperArgument, ctx: typer.Context) -> list[str]:
-        name = (argument.metavar or argument.name or "").upper() + ("..." if argument.nargs != 1 else "")
-        return [name if argument.required else f"[{name}]"]
+        return [shown_name(argument) if argument.required else f"[{shown_name(argument)}]"]
 
     TyperOption.display_type_rich = value_label
     TyperArgument.get_usage_pieces = usage_name
+    TyperArgument.get_error_hint = lambda argument: f"'{shown_name(argument)}'"
 
 
 _help_shows_what_to_type()
@@ -177,7 +181,7 @@ def _run_with_progress(settings: Settings, job_id: str, *, forget_if_refused: bo
         if forget_if_refused and original_discarded(settings, finished.session_id):
             forget_session(settings, finished.session_id)
             _fail(f"{finished.error} Nothing was kept.")
-        _fail(finished.error or "processing failed")
+        _fail(finished.error or f"Processing failed. Run `insightcap retry {finished.session_id}` to try again.")
 
 
 def _resume_interrupted(settings: Settings) -> None:
@@ -260,21 +264,29 @@ def _submit(
 ) -> None:
     from insightcap.jobs.intake import AlreadyAdded, submit_recording, submit_transcript
     from insightcap.jobs.runner import user_facing_errors
+    from insightcap.storage.folder_lock import FolderBusy, working
 
     settings = get_settings()
     _check_input_file(path, kind)
-    _resume_interrupted(settings)
     submit = partial(submit_recording, speakers=speakers) if kind == "media" else submit_transcript
     try:
-        submitted = submit(path, settings, title=title, program=program, session_date=session_date)
-    except AlreadyAdded as added:
-        _show_the_earlier_session(settings, added)
-        return
-    except user_facing_errors() as error:
-        _fail(str(error))
-    err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
-    _run_with_progress(settings, submitted.job_id, forget_if_refused=True)
-    _summarise(settings, submitted.session_id)
+        # Held from the copy of the file into the data folder to the memo files written last: the job
+        # takes the lock too, but only once it runs, and a restore in between would move the folder
+        # away under the copy, or leave the new session's job in the moved-aside database.
+        with working(settings.data_dir):
+            _resume_interrupted(settings)
+            try:
+                submitted = submit(path, settings, title=title, program=program, session_date=session_date)
+            except AlreadyAdded as added:
+                _show_the_earlier_session(settings, added)
+                return
+            except user_facing_errors() as error:
+                _fail(str(error))
+            err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
+            _run_with_progress(settings, submitted.job_id, forget_if_refused=True)
+            _summarise(settings, submitted.session_id)
+    except FolderBusy as busy:
+        _fail(str(busy))
     # Scripts rely on this: the new session's id is the last line of standard output.
     print(submitted.session_id)
 
@@ -592,10 +604,11 @@ def search(
 def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
     """A program's themes, most frequent first: those recurring across its sessions, then those seen once."""
     from insightcap.storage.repository import NotFound
-    from insightcap.themes.program import list_program_themes
+    from insightcap.themes.program import list_program_themes, program_session_days
 
     try:
         found = list_program_themes(get_settings(), program)
+        days = program_session_days(get_settings(), program)
     except NotFound as error:
         _fail(str(error))
     if not found:
@@ -604,8 +617,10 @@ def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) 
         # Printed, not a rule's title: a rule cuts what does not fit, and the dates come last.
         out.print(f"\n[bold]{escape(theme.label)}[/]", highlight=False)
         sessions = f"{len(theme.session_ids)} sessions" if theme.recurring else "1 session only (not recurring yet)"
-        out.print(f"{sessions}, {theme.count} insights, {theme.trend}, "
-                  f"seen {theme.first_seen or '?'} → {theme.last_seen or '?'}", highlight=False)
+        # By the sessions, not the theme's stored days: those are upload days for undated sessions.
+        seen = [day for session_id, day in days.items() if session_id in theme.session_ids]
+        first, last = (seen[0], seen[-1]) if seen else (theme.first_seen or "?", theme.last_seen or "?")
+        out.print(f"{sessions}, {theme.count} insights, {theme.trend}, seen {first} → {last}", highlight=False)
         if theme.description:
             out.print(escape(theme.description), highlight=False)
         for quote in theme.quotes[:3]:
@@ -657,9 +672,14 @@ def template(program: Annotated[str, typer.Argument(help="The program's name.")]
 def reindex() -> None:
     """Rebuild the search indexes and program themes from the database (e.g. after changing the embedding model)."""
     from insightcap.search.indexing import rebuild_indexes
+    from insightcap.storage.folder_lock import FolderBusy, working
 
-    with err.status("Rebuilding search indexes…"):
-        report = rebuild_indexes(get_settings())
+    settings = get_settings()
+    try:
+        with working(settings.data_dir), err.status("Rebuilding search indexes…"):
+            report = rebuild_indexes(settings)
+    except FolderBusy as busy:
+        _fail(str(busy))
     out.print(f"Indexed {report.passages} passages and {report.insights} insights from {report.sessions} sessions.")
 
 
@@ -695,6 +715,7 @@ def restore(
     from insightcap.search.indexing import rebuild_indexes
     from insightcap.storage.backup import BackupError
     from insightcap.storage.backup import restore as restore_backup
+    from insightcap.storage.folder_lock import FolderBusy, working
 
     settings = get_settings()
     try:
@@ -703,8 +724,17 @@ def restore(
         _fail(str(error))
     if report.previous_data_dir:
         out.print(f"Your previous data is kept in {report.previous_data_dir}")
-    with err.status("Rebuilding the search index…"):
-        rebuild_indexes(settings)
+    # The rebuild holds the restored folder shared, from right after the restore. Not inside the
+    # restore's exclusive lock: that lock is on the folder it replaced, which moved aside with it, so it
+    # would keep no one off the restored one. Nor exclusively: like `reindex`, a rebuild may share the
+    # folder with the server or a job (the index files have locks of their own); what it must not meet
+    # is another restore moving the folder away while it writes.
+    try:
+        with working(settings.data_dir), err.status("Rebuilding the search index…"):
+            rebuild_indexes(settings)
+    except FolderBusy:
+        _fail(f"The backup was restored, but another restore of {report.data_dir} began before its search index "
+              "was rebuilt. That restore rebuilds the index when it finishes; if it fails, run `insightcap reindex`.")
     out.print(f"Restored {report.sessions} sessions and {report.files} files from the backup of "
               f"{report.backup_created_at:%Y-%m-%d %H:%M} into {report.data_dir}.")
 

@@ -420,10 +420,11 @@ def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dic
 
 
 def _refuse_taken_name(db: Session, record: SessionRecord, speaker: str, shown_as: str) -> None:
-    """Compared by label and given name, ignoring case and surrounding spaces, as people read names."""
+    """Compared by label and given name, ignoring case and surrounding spaces, as people read names.
+    The transcript's speakers are the list kept on the session (migration 0008 filled it in for every
+    older session), so a rename does not parse the whole transcript."""
     names = record.speaker_names or {}
-    transcript = load_output(db, record.id, "transcript", Transcript)
-    others = {*(transcript.speakers if transcript else []), *names} - {speaker}
+    others = {*(record.speakers or []), *names} - {speaker}
     wanted = shown_as.strip().casefold()
     for other in sorted(others):
         if wanted in (other.strip().casefold(), names.get(other, other).strip().casefold()):

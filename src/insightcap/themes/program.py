@@ -57,7 +57,21 @@ class ThemeDocument:
 
 
 def session_day(record: SessionRecord) -> date:
+    """Where the session goes in the program's order: its date, or the day it was added."""
     return record.session_date or record.created_at.date()
+
+
+def session_day_label(record: SessionRecord) -> str:
+    """The session's date as shown; a session without one shows the day it was added, said so
+    ("added 2026-12-01"), as the web app's pages do: as a bare date it would pass for the day the
+    session was held."""
+    return record.session_date.isoformat() if record.session_date else f"added {record.created_at:%Y-%m-%d}"
+
+
+def program_session_days(settings: Settings, program: str) -> dict[str, str]:
+    """Each of the program's sessions (by id, oldest first, as themes order them) → its day as shown."""
+    with session_scope(settings) as db:
+        return {record.id: session_day_label(record) for record in program_order(db, repo.program_by_name(db, program).id)}
 
 
 def program_order(db: Session, program_id: int) -> list[SessionRecord]:
@@ -145,7 +159,7 @@ def _update_theme(
     row.active = True
     row.description = (
         f"Came up {len(members)} times in {len(seen)} of {len(order)} sessions, "
-        f"from {row.first_seen.isoformat()} to {row.last_seen.isoformat()}; about {', '.join(cluster.keywords)}."
+        f"first {session_day_label(seen[0])}, last {session_day_label(seen[-1])}; about {', '.join(cluster.keywords)}."
     )
     similarity = np.stack([document.vector for document in members]) @ cluster.centroid
     by_closeness = np.argsort(-similarity).tolist()

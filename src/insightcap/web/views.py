@@ -305,8 +305,7 @@ def session_detail(caller: Caller, session_id: str, *, audited: bool = True) -> 
 def rename_speaker(caller: Caller, session_id: str, speaker: str, name: str) -> dict[str, str]:
     with session_scope(caller.settings) as db:
         record = policy.editable_session(db, caller.principal, session_id)
-        known = repo.load_output(db, record.id, "transcript", Transcript)
-        if known is None or speaker not in known.speakers:
+        if speaker not in (record.speakers or []):  # kept with the transcript: see repo.save_output
             raise repo.NotFound(f"This session's transcript has no speaker called {speaker!r}.")
         audit.record(db, caller.principal, "rename_speaker", record.id, f"{speaker} -> {name[:200]}")
         return repo.rename_speaker(db, record.id, speaker, name[:200])
