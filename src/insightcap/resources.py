@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,17 @@ def resource_dir(name: str) -> Path:
     raise FileNotFoundError(
         f"insightcap's '{name}' folder is missing; reinstall insightcap (scripts/setup) to restore it."
     )
+
+
+# The folders of trained artefacts under models/ (each one's README.md says how it was trained).
+TrainedModel = Literal[
+    "action_head", "keyphrase_background", "search_encoder", "section_head", "summary_head", "topic_head"
+]
+
+
+def trained_model_file(folder: TrainedModel, file: str = "head.npz") -> Path:
+    """A trained artefact under models/, e.g. models/section_head/head.npz for "section_head"."""
+    return resource_dir("models") / folder / file
 
 
 def require_model_file(path: Path, what: str, trainer: str) -> None:

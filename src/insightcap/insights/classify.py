@@ -20,7 +20,7 @@ from insightcap.insights.features import dense_features
 from insightcap.insights.head import load_head
 from insightcap.insights.schema import Section
 from insightcap.insights.sentences import ParsedSentence
-from insightcap.resources import resource_dir
+from insightcap.resources import prompt_text
 from insightcap.themes.embed import Embedder
 
 # The head's "other" class (backchannels, fragments, stalls) has no section.
@@ -58,11 +58,7 @@ class Prototypes:
 
 @lru_cache(maxsize=2)
 def _prototype_texts() -> dict[str, dict]:
-    return tomllib.loads(
-        (resource_dir("prompts") / "section_prototypes.toml").read_text(
-            encoding="utf-8"
-        )
-    )
+    return tomllib.loads(prompt_text("section_prototypes.toml"))
 
 
 def load_prototypes(embedder: Embedder, section: Section) -> Prototypes:

@@ -31,8 +31,8 @@ from insightcap.resources import (
     meta_array,
     read_meta,
     require_model_file,
-    resource_dir,
     save_model_arrays,
+    trained_model_file,
 )
 
 # Dense features are standardised, then scaled down so they do not drown the sparse n-grams.
@@ -44,7 +44,7 @@ TUNED_WEIGHT = 0.7
 
 
 def head_path() -> Path:
-    return resource_dir("models") / "section_head" / "head.npz"
+    return trained_model_file("section_head")
 
 
 def ngram_vectorizer(

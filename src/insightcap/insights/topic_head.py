@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from insightcap.resources import read_meta, require_model_file, resource_dir
+from insightcap.resources import read_meta, require_model_file, trained_model_file
 
 # Sentences compared on either side of a gap: a few (a quick turn of the talk), a minute or two,
 # and several minutes (a change of subject).
@@ -377,7 +377,7 @@ def decode(
 
 
 def head_path() -> Path:
-    return resource_dir("models") / "topic_head" / "head.npz"
+    return trained_model_file("topic_head")
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import threading
 from typing import Protocol
 
 from insightcap.config import Settings
-from insightcap.jobs.runner import JobListener, JobUnavailable, run_job
+from insightcap.jobs.runner import JobUnavailable, run_job
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +17,6 @@ log = logging.getLogger(__name__)
 class JobQueue(Protocol):
     def submit(self, job_id: str) -> None:
         """Schedule the job; returns at once or when it is done, depending on the queue."""
-
-
-class InlineQueue:
-    """Runs each job immediately in the caller's thread: what the CLI uses to show live progress."""
-
-    def __init__(self, settings: Settings, listener: JobListener | None = None) -> None:
-        self.settings, self.listener = settings, listener
-
-    def submit(self, job_id: str) -> None:
-        run_job(self.settings, job_id, self.listener)
 
 
 class ThreadQueue:
@@ -55,8 +45,3 @@ class ThreadQueue:
                 log.info("job %s skipped: %s", job_id, taken)
             except Exception:
                 log.exception("job %s could not run; the worker carries on with the next one", job_id)
-            finally:
-                self._pending.task_done()
-
-    def join(self) -> None:
-        self._pending.join()

@@ -27,8 +27,8 @@ from insightcap.resources import (
     meta_array,
     read_meta,
     require_model_file,
-    resource_dir,
     save_model_arrays,
+    trained_model_file,
 )
 
 # Sentences shorter than this are never summary candidates; every feature is computed over the
@@ -185,7 +185,7 @@ class SalienceHead:
 
 
 def salience_head_path() -> Path:
-    return resource_dir("models") / "summary_head" / "head.npz"
+    return trained_model_file("summary_head")
 
 
 @lru_cache(maxsize=1)

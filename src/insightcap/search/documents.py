@@ -31,11 +31,17 @@ def insight_key(row_id: int) -> int:
     return row_id * 2 + 1
 
 
+# The same rule in SQL, for queries over the `passages` and `insights` tables.
+PASSAGE_KEY_SQL = "passages.id * 2"
+INSIGHT_KEY_SQL = "insights.id * 2 + 1"
+
+
 def session_keys(db: Session, session_id: str) -> list[int]:
+    """The keys of a session's passages, then of its insights."""
     params = {"session_id": session_id}
-    passages = db.execute(text("SELECT id * 2 FROM passages WHERE session_id = :session_id"), params).scalars()
-    insights = db.execute(text("SELECT id * 2 + 1 FROM insights WHERE session_id = :session_id"), params).scalars()
-    return [*passages, *insights]
+    passages = db.execute(text(f"SELECT {PASSAGE_KEY_SQL} FROM passages WHERE session_id = :session_id"), params)
+    insights = db.execute(text(f"SELECT {INSIGHT_KEY_SQL} FROM insights WHERE session_id = :session_id"), params)
+    return [*passages.scalars(), *insights.scalars()]
 
 
 # A name equals the speaker filter whatever its case and accents ("tomas" is "Tomás"). Names of
@@ -95,7 +101,7 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
         if filters.speaker:
             spoke = _SPEAKER_MATCH.format(label="spoke.value", table="passages")
             conditions.append(f"EXISTS (SELECT 1 FROM json_each(passages.speakers) AS spoke WHERE {spoke})")
-        keys += _keys(db, "SELECT passages.id * 2 FROM passages", conditions, params)
+        keys += _keys(db, f"SELECT {PASSAGE_KEY_SQL} FROM passages", conditions, params)
     if filters.section != TRANSCRIPT and filters.kind in (None, INSIGHT):
         conditions = [in_sessions.format(table="insights")] if in_sessions else []
         if filters.section:
@@ -103,7 +109,7 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
             params["section"] = filters.section
         if filters.speaker:
             conditions.append(_SPEAKER_MATCH.format(label="insights.speaker", table="insights"))
-        keys += _keys(db, "SELECT insights.id * 2 + 1 FROM insights", conditions, params)
+        keys += _keys(db, f"SELECT {INSIGHT_KEY_SQL} FROM insights", conditions, params)
     return keys
 
 
@@ -115,15 +121,15 @@ def _keys(db: Session, query: str, conditions: list[str], params: dict[str, Any]
     return [key for (key,) in cursor]
 
 
-_PASSAGE_HITS = """
-SELECT passages.id * 2 AS key, 'passage' AS kind, passages.session_id, sessions.title, programs.name AS program,
+_PASSAGE_HITS = f"""
+SELECT {PASSAGE_KEY_SQL} AS key, 'passage' AS kind, passages.session_id, sessions.title, programs.name AS program,
        sessions.session_date, NULL AS section, passages.text AS quote, NULL AS statement,
        passages.start, passages."end", sessions.speaker_names, passages.speakers
 FROM passages JOIN sessions ON sessions.id = passages.session_id LEFT JOIN programs ON programs.id = sessions.program_id
 WHERE passages.id IN (SELECT value FROM json_each(:ids))
 """
-_INSIGHT_HITS = """
-SELECT insights.id * 2 + 1 AS key, 'insight' AS kind, insights.session_id, sessions.title, programs.name AS program,
+_INSIGHT_HITS = f"""
+SELECT {INSIGHT_KEY_SQL} AS key, 'insight' AS kind, insights.session_id, sessions.title, programs.name AS program,
        sessions.session_date, insights.section, insights.quote, insights.statement,
        insights.start, insights."end", sessions.speaker_names, json_array(insights.speaker) AS speakers
 FROM insights JOIN sessions ON sessions.id = insights.session_id LEFT JOIN programs ON programs.id = sessions.program_id

@@ -29,8 +29,8 @@ from insightcap.resources import (
     meta_array,
     read_meta,
     require_model_file,
-    resource_dir,
     save_model_arrays,
+    trained_model_file,
 )
 from insightcap.themes.embed import Embedder, sentence_model
 from insightcap.tuned_layers import layer_arrays, load_into, read_layers
@@ -42,7 +42,7 @@ TRAINER = "eval.train_search_encoder"
 
 
 def search_layers_path() -> Path:
-    return resource_dir("models") / "search_encoder" / "tuned_layers.npz"
+    return trained_model_file("search_encoder", "tuned_layers.npz")
 
 
 @dataclass(frozen=True)

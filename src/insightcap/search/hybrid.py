@@ -58,15 +58,12 @@ CANDIDATES_PER_RESULT = 4
 _SEMANTIC_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="semantic-ranking")
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K
-) -> list[tuple[int, float]]:
-    """Keys ordered by the sum over rankings of weight / (k + rank)."""
-    weights = weights or [1.0] * len(rankings)
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]]) -> list[tuple[int, float]]:
+    """Keys ordered by the sum over rankings of 1 / (RRF_K + rank)."""
     scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
+    for ranking in rankings:
         for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
     return sorted(scores.items(), key=lambda item: -item[1])
 
 

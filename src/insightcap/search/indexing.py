@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from insightcap.config import Settings
 from insightcap.progress import ProgressCallback
-from insightcap.search.documents import insight_key, passage_key
+from insightcap.search.documents import (
+    INSIGHT_KEY_SQL,
+    PASSAGE_KEY_SQL,
+    insight_key,
+    passage_key,
+    session_keys,
+)
 from insightcap.search.encoder import search_embedder
 from insightcap.search.passages import build_passages
 from insightcap.storage import repository as repo
@@ -119,6 +125,10 @@ def insight_text(row: InsightRecord) -> str:
     return f"{row.statement} {row.quote}"
 
 
+# insight_text() in SQL, over the `insights` table.
+INSIGHT_TEXT_SQL = "insights.statement || ' ' || insights.quote"
+
+
 def _vector(blob: bytes | None, dimension: int) -> np.ndarray | None:
     if blob is None or len(blob) != dimension * 4:
         return None
@@ -203,8 +213,8 @@ def _stored_vectors(settings: Settings, dimension: int) -> dict[str, tuple[np.nd
     by_session: dict[str, tuple[list[int], list[bytes]]] = {}
     with session_scope(settings) as db:
         rows = db.execute(text(
-            "SELECT session_id, id * 2, search_embedding FROM passages UNION ALL "
-            "SELECT session_id, id * 2 + 1, search_embedding FROM insights ORDER BY 1, 2"
+            f"SELECT session_id, {PASSAGE_KEY_SQL}, search_embedding FROM passages UNION ALL "
+            f"SELECT session_id, {INSIGHT_KEY_SQL}, search_embedding FROM insights ORDER BY 1, 2"
         ))
         for session_id, key, blob in rows:
             if _vector(blob, dimension) is not None:
@@ -226,11 +236,8 @@ def _build_vector_index(settings: Settings, dimension: int) -> None:
 def delete_session_from_indexes(settings: Settings, session_id: str) -> None:
     """Take a session out of search, whether or not its rows were already deleted."""
     with session_scope(settings) as db:
-        db.execute(text(
-            "DELETE FROM search_text WHERE rowid IN "
-            "(SELECT id * 2 FROM passages WHERE session_id = :id UNION ALL "
-            "SELECT id * 2 + 1 FROM insights WHERE session_id = :id)"
-        ), {"id": session_id})
+        db.execute(text("DELETE FROM search_text WHERE rowid IN (SELECT value FROM json_each(:keys))"),
+                   {"keys": json.dumps(session_keys(db, session_id))})
     VectorIndex.forget_session(vector_index_path(settings), session_id)
 
 
@@ -261,8 +268,8 @@ def rebuild_indexes(settings: Settings, progress: ProgressCallback | None = None
             progress(0.8 * (done + 1) / max(len(session_ids), 1), f"{done + 1}/{len(session_ids)} sessions")
     with session_scope(settings) as db:
         db.execute(text("DELETE FROM search_text"))
-        db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2, text FROM passages"))
-        db.execute(text("INSERT INTO search_text(rowid, body) SELECT id * 2 + 1, statement || ' ' || quote FROM insights"))
+        db.execute(text(f"INSERT INTO search_text(rowid, body) SELECT {PASSAGE_KEY_SQL}, text FROM passages"))
+        db.execute(text(f"INSERT INTO search_text(rowid, body) SELECT {INSIGHT_KEY_SQL}, {INSIGHT_TEXT_SQL} FROM insights"))
         programs = list(db.execute(text("SELECT name FROM programs")).scalars())
     _build_vector_index(settings, encoders.search.dimension)
     _write_meta(settings, encoders)

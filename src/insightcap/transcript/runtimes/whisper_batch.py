@@ -20,6 +20,7 @@ from insightcap.transcript.runtimes.speech_chunks import SpeechChunk
 from insightcap.transcript.schema import Word
 
 if TYPE_CHECKING:
+    import ctranslate2
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import Tokenizer
 
@@ -44,9 +45,10 @@ RETRY_LOGPROB = -0.4
 # Nobody says more than ~5 words (~7 tokens) a second: a cap of 10 stops a repetition loop early
 # instead of letting it fill the whole 448-token window while the rest of the batch waits.
 _MAX_TOKENS_PER_SECOND = 10
-# The encoder's attention holds batch x 8 heads x 1500 x 1500 floats: 576 MB for eight chunks at once.
-# Its cost is linear in the batch anyway, so it runs one chunk at a time (72 MB, twice over with
-# two decode workers) and only the decoder, which does gain from batching, sees all eight.
+# The encoder's attention holds batch x 8 heads x 1500 x 1500 floats: 72 MB a chunk, 288 MB for a
+# batch of four (faster_whisper.py's BATCH_SIZE). Its cost is linear in the batch anyway, so it runs
+# one chunk at a time (72 MB, twice over with two decode workers) and only the decoder, which does
+# gain from batching, sees the whole batch.
 _ENCODE_BATCH = 1
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
@@ -94,13 +96,13 @@ def cut_repetition(tokens: list[int], min_repeats: int = 3) -> list[int]:
     return tokens
 
 
-def _storage(rows: np.ndarray):
+def _storage(rows: np.ndarray) -> ctranslate2.StorageView:
     import ctranslate2
 
     return ctranslate2.StorageView.from_array(np.ascontiguousarray(rows))
 
 
-def _subset(storage, indices: list[int]):
+def _subset(storage: ctranslate2.StorageView, indices: list[int]) -> ctranslate2.StorageView:
     """Rows of a CTranslate2 encoder output, without encoding the audio again."""
     return _storage(np.asarray(storage)[indices])
 
@@ -157,14 +159,14 @@ class BatchDecoder:
             tokenizer,
         )
 
-    def _encode(self, features: np.ndarray):
+    def _encode(self, features: np.ndarray) -> ctranslate2.StorageView:
         parts = [
             np.asarray(self._model.encode(features[start : start + _ENCODE_BATCH]))
             for start in range(0, len(features), _ENCODE_BATCH)
         ]
         return _storage(np.concatenate(parts))
 
-    def _start(self, encoded) -> Tokenizer:
+    def _start(self, encoded: ctranslate2.StorageView) -> Tokenizer:
         """The tokenizer, once the language is known: detected on the first chunk when not configured."""
         from faster_whisper.tokenizer import Tokenizer
 
@@ -177,7 +179,9 @@ class BatchDecoder:
         )  # fmt: skip
         return self._tokenizer
 
-    def _generate(self, encoded, tokenizer: Tokenizer, beam_size: int, limit: float) -> list[_Hypothesis]:
+    def _generate(
+        self, encoded: ctranslate2.StorageView, tokenizer: Tokenizer, beam_size: int, limit: float
+    ) -> list[_Hypothesis]:
         from faster_whisper.transcribe import (
             get_compression_ratio,
             get_suppressed_tokens,
@@ -210,7 +214,11 @@ class BatchDecoder:
         return hypotheses
 
     def _timed_words(
-        self, chunks: list[SpeechChunk], tokens: list[list[int]], encoded, tokenizer: Tokenizer
+        self,
+        chunks: list[SpeechChunk],
+        tokens: list[list[int]],
+        encoded: ctranslate2.StorageView,
+        tokenizer: Tokenizer,
     ) -> list[TimedWord]:
         from faster_whisper.transcribe import merge_punctuations
 
