@@ -13,7 +13,7 @@ selection constants (length, shortest sentence, MMR weight, how many theme title
 names) by the ROUGE of the memo's whole "Background" text against the human summary, as
 eval/summary.py scores it: the overview, the selected sentences and the evidence quotes the head
 picks among the context insights, put together by the memo's own functions
-(insightcap.memo.draft.background_text). The final head is refitted on every training meeting.
+(insightcap.memo.overview.background_text). The final head is refitted on every training meeting.
 The 35 main QMSum meetings are never read here: eval/summary.py measures on them.
 """
 
@@ -43,18 +43,8 @@ from insightcap.config import Settings
 from insightcap.insights.nlp import load_nlp
 from insightcap.insights.schema import Insight, Sentence, SessionInsights
 from insightcap.insights.structure import extract_insights
-from insightcap.memo.draft import (
-    OVERVIEW_TITLES,
-    SUMMARY_RELEVANCE_WEIGHT,
-    SUMMARY_SENTENCE_MIN_WORDS,
-    SUMMARY_WORDS,
-    SummaryCandidates,
-    attributed,
-    background_picks,
-    background_text,
-    fluent_texts,
-    theme_topics,
-)
+from insightcap.memo.draft import theme_topics
+from insightcap.memo.overview import OVERVIEW_TITLES, background_text
 from insightcap.memo.salience import (
     FEATURE_NAMES,
     SalienceHead,
@@ -64,6 +54,15 @@ from insightcap.memo.salience import (
     topic_rows,
 )
 from insightcap.memo.schema import MemoDraft
+from insightcap.memo.summary import (
+    SUMMARY_RELEVANCE_WEIGHT,
+    SUMMARY_SENTENCE_MIN_WORDS,
+    SUMMARY_WORDS,
+    SummaryCandidates,
+    attributed,
+    background_picks,
+    fluent_texts,
+)
 from insightcap.themes.embed import Embedder
 from insightcap.transcript.schema import Transcript
 
@@ -120,7 +119,7 @@ SEED = 13
 FOLDS = 5
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 UNIGRAM_WEIGHT = 0.25
-# The selection constants cross-validation chooses from (insightcap.memo.draft.topic_extracts).
+# The selection constants cross-validation chooses from (insightcap.memo.summary.topic_extracts).
 # Scored on the sentences alone, 120 words, 8 and 0.85 came out best of 120/160/200, 8/12/16 and
 # 0.85/1.0; scored on the whole background, shorter summaries do better.
 # 12-word shortest sentences lost to 8 in every row on 50 meetings, so 8 is kept and not re-searched.
@@ -186,7 +185,7 @@ class Example:
     fluent: dict[int, str] = field(default_factory=dict)
 
     def summary(self, extracts: list[list[Sentence]], nlp: Language) -> str:
-        """The extractive summary of these topic extracts, as insightcap.memo.draft writes it."""
+        """The extractive summary of these topic extracts, as insightcap.memo.summary writes it."""
         missing = [s for extract in extracts for s in extract if s.index not in self.fluent]
         self.fluent.update(zip([s.index for s in missing], fluent_texts(missing, nlp), strict=True))
         return " ".join(attributed(extract, [self.fluent[s.index] for s in extract]) for extract in extracts)
@@ -275,7 +274,7 @@ def cross_validated(all_examples: list[Example]) -> dict[str, list[np.ndarray]]:
 
 
 def _constants(row: dict) -> tuple:
-    """The selection constants of a result row, in the order insightcap.memo.draft defines them."""
+    """The selection constants of a result row, in the order insightcap.memo.summary defines them."""
     return row["words"], row["min_words"], row["relevance_weight"], row["overview_titles"]
 
 

@@ -31,16 +31,10 @@ from insightcap.memo.checks import (
     summary_problem,
     title_problem,
 )
-from insightcap.memo.draft import (
-    BACKGROUND_INSIGHTS,
-    DETERMINISTIC,
-    SummaryCandidates,
-    background_insights,
-    build_memo,
-    language_note,
-)
+from insightcap.memo.draft import DETERMINISTIC, build_memo
 from insightcap.memo.export import absolute_links, export_memo
 from insightcap.memo.followups import FollowupWriter, ThemeEvidence, prompt_instructions
+from insightcap.memo.overview import language_note
 from insightcap.memo.render import (
     MemoTemplateError,
     escape_markdown,
@@ -50,6 +44,11 @@ from insightcap.memo.render import (
     render_memo,
 )
 from insightcap.memo.schema import MemoDraft, MemoTheme
+from insightcap.memo.summary import (
+    BACKGROUND_INSIGHTS,
+    SummaryCandidates,
+    background_insights,
+)
 from insightcap.memo.templated import (
     key_phrase,
     next_session_questions,

@@ -1,4 +1,4 @@
-"""The summary's sentence scorer (memo/salience.py) and the selection built on it (memo/draft.py),
+"""The summary's sentence scorer (memo/salience.py) and the selection built on it (memo/summary.py),
 on turns of a real QMSum meeting (TS3010a, the remote-control design kick-off)."""
 
 from __future__ import annotations
@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 
 from insightcap.insights.schema import Sentence, SessionInsights, Topic
-from insightcap.memo.draft import (
-    SummaryCandidates,
-    background_text,
-    overview,
-    topic_extracts,
-)
+from insightcap.memo.overview import background_text, overview
 from insightcap.memo.salience import (
     FEATURE_NAMES,
     POOL_MIN_WORDS,
@@ -25,6 +20,7 @@ from insightcap.memo.salience import (
     salience_features,
     summary_pool,
 )
+from insightcap.memo.summary import SummaryCandidates, topic_extracts
 from insightcap.themes.embed import Embedder
 from insightcap.transcript.schema import Segment, Transcript
 

@@ -18,6 +18,7 @@ from insightcap.insights.actions import ActionContext, TaskWriter, find_action_i
 from insightcap.insights.classify import SectionCall, classify_sentences
 from insightcap.insights.nlp import content_words, fluent_text, load_nlp
 from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.insights.selection import distinct, sentence_insight
 from insightcap.insights.sentences import ParsedSentence, split_sentences
 from insightcap.insights.topics import segment_topics
 from insightcap.progress import ProgressCallback, ignore_progress
@@ -32,8 +33,9 @@ MIN_CONFIDENCE = 0.5
 MIN_CONTENT_WORDS = 5
 MIN_CONTENT_WORDS_SHORT_SECTIONS = 3
 _SHORT_SECTIONS = frozenset({Section.ACTION_ITEM, Section.QUESTION, Section.RESOURCE})
-# Two insights this similar say the same thing; the more confident one is kept.
-DUPLICATE_SIMILARITY = 0.9
+# Two sentences this similar (MiniLM cosine of what was said) make the same insight; the more
+# confident one is kept. Commitments compare their statements instead (actions/commitments.py).
+DUPLICATE_SENTENCE_SIMILARITY = 0.9
 # At most this many insights of one section per topic, the most confident first, so a long topic
 # full of context does not bury its few ideas.
 MAX_PER_TOPIC_SECTION = 6
@@ -101,7 +103,7 @@ def select_insights(
     calls: list[SectionCall],
     topic_of: dict[int, int],
 ) -> list[Insight]:
-    """The section head's insights. Action items are found separately (insights/actions.py), by a
+    """The section head's insights. Action items are found separately (insights/actions/), by a
     detector trained on the sentences AMI's annotators linked to action items."""
     candidates = sorted(
         (
@@ -111,43 +113,24 @@ def select_insights(
         ),
         key=lambda index: -calls[index].confidence,
     )
-    kept: list[int] = []
-    per_topic_section: dict[tuple[int, Section], int] = {}
-    for index in candidates:
-        section = calls[index].section
-        if section is None:
-            continue
-        key = (topic_of[index], section)
-        if per_topic_section.get(key, 0) >= MAX_PER_TOPIC_SECTION:
-            continue
-        if (
-            kept
-            and float(np.max(embeddings[kept] @ embeddings[index]))
-            >= DUPLICATE_SIMILARITY
-        ):
-            continue
-        kept.append(index)
-        per_topic_section[key] = per_topic_section.get(key, 0) + 1
-
-    insights = []
-    for index in kept:
-        parsed, call = sentences[index], calls[index]
-        sentence = parsed.sentence
-        insights.append(
-            Insight(
-                section=call.section,
-                statement=concise_statement(parsed),
-                quote=sentence.text,
-                speaker=sentence.speaker,
-                start=sentence.start,
-                end=sentence.end,
-                topic_index=topic_of[index],
-                confidence=round(call.confidence, 4),
-                sentence_indices=[sentence.index],
-                resource_name=call.resource_name,
-            )
+    kept = distinct(
+        embeddings,
+        candidates,
+        DUPLICATE_SENTENCE_SIMILARITY,
+        group_of=lambda index: (topic_of[index], calls[index].section),
+        per_group=MAX_PER_TOPIC_SECTION,
+    )
+    return [
+        sentence_insight(
+            sentences[index].sentence,
+            calls[index].section,
+            concise_statement(sentences[index]),
+            topic_index=topic_of[index],
+            confidence=calls[index].confidence,
+            resource_name=calls[index].resource_name,
         )
-    return insights
+        for index in kept
+    ]
 
 
 def action_items(

@@ -10,16 +10,16 @@ model behaving.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from spacy.language import Language
 
 from insightcap.config import Settings
-from insightcap.generator.base import GeneratorError, TextGenerator
+from insightcap.generator.base import TextGenerator
+from insightcap.generator.checked import CheckedWriter
 from insightcap.insights.nlp import load_nlp
 from insightcap.insights.schema import Insight, Section
 from insightcap.memo import checks
@@ -35,8 +35,6 @@ from insightcap.memo.templated import (
 from insightcap.resources import prompt_text
 from insightcap.themes.embed import Embedder
 from insightcap.themes.schema import ThemeQuote
-
-log = logging.getLogger(__name__)
 
 MAX_EVIDENCE_QUOTES = 6
 # Long quotes are cut: the prompt must stay small for a 2048-token context and a slow CPU.
@@ -120,63 +118,24 @@ def prompt_instructions(prompt_file: str) -> str:
     return prompt_text(prompt_file).format_map(defaultdict(str))
 
 
-class FollowupWriter:
-    """Asks the generator for follow-up questions and titles; loads spaCy and the embedder once.
+class FollowupWriter(CheckedWriter):
+    """Asks the generator for follow-up questions and titles (and, for memo/summary.py, the summary);
+    loads spaCy and the embedder once.
 
-    After the generator fails once (server down, model missing) it is not asked again for this memo,
-    so an unreachable endpoint costs one timeout, not one per theme.
+    A CheckedWriter: after the generator fails once it is not asked again for this memo, so an
+    unreachable endpoint costs one timeout, not one per theme.
     """
 
     def __init__(self, generator: TextGenerator, settings: Settings) -> None:
-        self.generator = generator
-        self.accepted = 0
-        self.failure: str | None = None
+        super().__init__(generator, clean=checks.clean_reply, fallback="drafting the rest deterministically")
         self._settings = settings
         self._nlp: Language = load_nlp(settings)
-        self._system = prompt_text("facilitator_system.txt")
 
     @cached_property
     def _embedder(self) -> Embedder:
         # Loaded on the first duplicate check: importing torch is slow, and never needed when the
         # generator is unreachable or there is a single theme.
         return Embedder(self._settings)
-
-    def ask(
-        self,
-        request: str,
-        max_tokens: int,
-        temperatures: Sequence[float],
-        problem_of: Callable[[str], str | None],
-        parts_of: Callable[[str], list[str]] = lambda reply: [reply],
-    ) -> str | None:
-        """The first usable text of a reply, asking again (with its problem spelled out) when there is
-        none. `parts_of` lists the texts a reply offers, the whole reply first; the retry is told the
-        whole reply's problem."""
-        prompt = request
-        for attempt, temperature in enumerate(temperatures, start=1):
-            if self.failure:
-                return None
-            try:
-                reply = self.generator.chat(
-                    self._system, prompt, max_tokens=max_tokens, temperature=temperature
-                )
-            except GeneratorError as error:
-                log.warning("generator failed, drafting the rest deterministically: %s", error)
-                self.failure = str(error)
-                return None
-            reply = checks.clean_reply(reply)
-            problem = problem_of(reply)
-            usable = reply if problem is None else next(
-                (part for part in parts_of(reply)[1:] if problem_of(part) is None), None
-            )
-            if usable is not None:
-                self.accepted += 1
-                return usable
-            log.info("generator reply rejected (attempt %d): %r: %s", attempt, reply, problem)
-            prompt = prompt_text("retry_feedback.txt").format(
-                request=request, previous=reply, problem=problem
-            )
-        return None
 
     def question(self, evidence: ThemeEvidence, other_themes_questions: Sequence[str]) -> str | None:
         """One validated open question about the theme, or None when the generator gave none."""

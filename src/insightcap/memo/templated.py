@@ -20,7 +20,7 @@ UNNAMED_SPEAKER = "A participant"
 MAX_INSERTED_WORDS = 18
 
 # How much an insight matters to its session, to build a question on the best first
-# (memo/draft.py, SummaryCandidates.worth).
+# (memo/summary.py, SummaryCandidates.worth).
 InsightWorth = Callable[[Insight], tuple[float, float]]
 
 
