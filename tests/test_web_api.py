@@ -330,10 +330,11 @@ def test_pages_render_with_labels_and_no_inline_scripts(client, seeded_session) 
     assert "Mentoring cohort" in index and "Feedback circle" in index
     session = client.get(f"/sessions/{seeded_session}?t=13.05").text
     assert 'data-start-at="13.05"' in session and f'href="/sessions/{seeded_session}?t=13.1"' in session
-    assert '<label for="file">' in client.get("/upload").text
+    upload = client.get("/upload").text
+    assert '<label for="file">' in upload and 'id="speakers" name="speakers" type="number" min="1" max="20"' in upload
 
 
-def test_errors_are_sentences_not_tracebacks(client, monkeypatch) -> None:
+def test_errors_are_sentences_not_tracebacks(client, settings, monkeypatch) -> None:
     missing = client.get("/sessions/doesnotexist")
     assert missing.status_code == 404 and "no session at this address" in missing.text
     assert client.get("/api/sessions/doesnotexist").json()["detail"].startswith("There is no session")
@@ -344,8 +345,10 @@ def test_errors_are_sentences_not_tracebacks(client, monkeypatch) -> None:
     monkeypatch.setattr("insightcap.web.views.list_sessions", explode)
     broken = client.get("/")
     assert broken.status_code == 500
-    assert "Something went wrong on our side" in broken.text
+    assert "Something went wrong on our side. Reload the page and try again" in broken.text
+    assert "logs/web.log" in broken.text and str(settings.data_dir) not in broken.text
     assert "Traceback" not in broken.text and "database on fire" not in broken.text
+    assert "database on fire" in settings.web_log.read_text()
 
 
 def test_posts_from_other_sites_are_refused(client, seeded_session) -> None:

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 
+    def exports_dir(self, session_id: str) -> Path:
+        """Where a session's memo files are written after `process` or `import`."""
+        return self.data_dir / "exports" / session_id
+
+    def job_log(self, job_id: str) -> Path:
+        """The traceback of a job that failed unexpectedly."""
+        return self.data_dir / "logs" / f"job-{job_id}.log"
+
+    @property
+    def web_log(self) -> Path:
+        """The tracebacks of web requests that failed unexpectedly."""
+        return self.data_dir / "logs" / "web.log"
+
     def ensure_dirs(self) -> None:
         for folder in (self.data_dir, self.media_dir, self.model_cache_dir):
             folder.mkdir(parents=True, exist_ok=True)

@@ -106,8 +106,8 @@ def _remove_files(settings: Settings, session_id: str, job_ids: list[str]) -> li
     Unlike the clean-up after a rejected upload, a file that cannot be removed is an error here:
     the user was promised it is gone.
     """
-    paths = [settings.media_dir / session_id, settings.data_dir / "exports" / session_id]
-    paths += [settings.data_dir / "logs" / f"job-{job_id}.log" for job_id in job_ids]
+    paths = [settings.media_dir / session_id, settings.exports_dir(session_id)]
+    paths += [settings.job_log(job_id) for job_id in job_ids]
     present = [path for path in paths if path.exists()]
     for path in present:
         if path.is_dir():

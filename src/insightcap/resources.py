@@ -23,7 +23,7 @@ def resource_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(
-        f"insightcap's '{name}' folder is missing; reinstall insightcap (scripts/setup) to restore it."
+        f"insightcap's '{name}' folder is missing; reinstall insightcap (`bash scripts/setup.sh`) to restore it."
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from insightcap.auth.schema import Principal, Role
-from insightcap.storage.repository import NotFound, program_by_name
+from insightcap.storage.repository import NotFound, find_program
 from insightcap.storage.tables import MemoVersion, Program, SessionRecord
 
 _NO_SUCH_SESSION = "There is no session at this address, or you do not have access to it."
@@ -90,10 +90,7 @@ def program_to_upload_to(db: Session, principal: Principal, name: str | None) ->
         return name
     if not name:
         raise Forbidden("Choose one of your programs for this session.")
-    try:
-        program = program_by_name(db, name)
-    except NotFound:
-        program = None
+    program = find_program(db, name)
     if program is None or not principal.facilitates(program.id):
         raise Forbidden(f"You can upload only to programs you facilitate; {name!r} is not one of them. "
                         "Ask an admin to add you to it.")
@@ -102,17 +99,10 @@ def program_to_upload_to(db: Session, principal: Principal, name: str | None) ->
 
 def facilitated_program(db: Session, principal: Principal, name: str) -> Program:
     """A program whose cross-session views (themes) the principal may open: facilitators and admins."""
-    try:
-        program = program_by_name(db, name)
-    except NotFound:
-        program = None
+    program = find_program(db, name)
     if program is None or principal.role_in(program.id) is None:
         raise NotFound(f"There is no program called {name!r}, or you do not have access to it.")
     if not principal.facilitates(program.id):
-        raise Forbidden("Program themes are for the program's facilitators.")
+        raise Forbidden("Program themes are for the program's facilitators. If you need them, ask a facilitator "
+                        "of the program or an admin.")
     return program
-
-
-def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("Only an admin can do this.")

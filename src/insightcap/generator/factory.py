@@ -23,7 +23,8 @@ def gguf_file(settings: Settings) -> Path:
     if len(candidates) != 1:
         raise GeneratorError(
             f"Expected one .gguf file in {resolved} for generator model '{settings.generator_model}', "
-            f"found {len(candidates)}."
+            f"found {len(candidates)}. Leave exactly one .gguf file there, set INSIGHTCAP_GENERATOR_MODEL to a "
+            "folder holding one, or set INSIGHTCAP_GENERATOR=none to draft memos without a text generator."
         )
     return candidates[0]
 

@@ -38,7 +38,9 @@ class OpenAICompatibleGenerator:
             ) from error
         except httpx.TimeoutException as error:
             raise GeneratorError(
-                f"The text generator at {self.url} did not answer within {TIMEOUT_SECONDS:.0f} s."
+                f"The text generator at {self.url} did not answer within {TIMEOUT_SECONDS:.0f} s. Check that the "
+                f"server is not busy with other requests, choose a smaller model than '{self.model}' "
+                "(INSIGHTCAP_GENERATOR_API_MODEL), or set INSIGHTCAP_GENERATOR=none."
             ) from error
         except httpx.HTTPError as error:
             raise GeneratorError(

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from insightcap.config import Settings
+from insightcap.error_log import log_traceback
 from insightcap.jobs.stages import STAGES, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -170,7 +171,7 @@ def _run_stages(
             _fail(settings, job_id, str(error))
             break
         except Exception as error:  # an internal fault: keep the traceback, tell the user where it is
-            log_path = _log_traceback(settings, job_id)
+            log_path = log_traceback(log, settings.job_log(job_id), "job %s failed", job_id)
             _fail(
                 settings,
                 job_id,
@@ -185,19 +186,6 @@ def _run_stages(
             job = repo.get_job(db, job_id)
             job.status, job.stage, job.message = "done", None, "done"
             repo.get_session(db, session_id).status = "ready"
-
-
-def _log_traceback(settings: Settings, job_id: str) -> str:
-    path = settings.data_dir / "logs" / f"job-{job_id}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path)
-    log.addHandler(handler)
-    try:
-        log.exception("job %s failed", job_id)
-    finally:
-        log.removeHandler(handler)
-        handler.close()
-    return str(path)
 
 
 def _worker_is_gone(job: JobRecord) -> bool:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import difflib
-import re
 import uuid
+from collections.abc import Sequence
 from datetime import date
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from insightcap.insights.schema import SessionInsights
+from insightcap.memo.rename import rename_outside_quotes
+from insightcap.storage.search_tables import (
+    PassageRecord,
+    ThemeMemberRecord,
+    ThemeRecord,
+)
 from insightcap.storage.tables import (
     InsightRecord,
     JobRecord,
@@ -23,6 +29,9 @@ from insightcap.storage.tables import (
     utcnow,
 )
 from insightcap.transcript.schema import Transcript
+
+if TYPE_CHECKING:
+    from insightcap.search.passages import Passage
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -188,7 +197,8 @@ def create_job(db: Session, session_id: str, stages: list[str]) -> JobRecord:
 def get_job(db: Session, job_id: str) -> JobRecord:
     job = db.get(JobRecord, job_id)
     if job is None:
-        raise NotFound(f"No job '{job_id}'.")
+        raise NotFound(f"No job '{job_id}': it may have been deleted with its session. "
+                       "Run `insightcap sessions` to list the sessions and their status.")
     return job
 
 
@@ -204,18 +214,6 @@ def jobs_for_session(db: Session, session_id: str) -> list[JobRecord]:
 
 
 # --- Passages and program themes (search across sessions) -------------------------------------
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from insightcap.storage.search_tables import (
-    PassageRecord,
-    ThemeMemberRecord,
-    ThemeRecord,
-)
-
-if TYPE_CHECKING:
-    from insightcap.search.passages import Passage
 
 
 def replace_passages(db: Session, session_id: str, passages: Sequence[Passage]) -> list[PassageRecord]:
@@ -435,23 +433,11 @@ def _refuse_taken_name(db: Session, record: SessionRecord, speaker: str, shown_a
             )
 
 
-# The memo writes every verbatim quote in curly quotes: a rename must not change what someone said.
-_QUOTED_SPAN = re.compile(r"(“[^”]*”)")
-
-
-def _rename_outside_quotes(markdown: str, old: str, new: str) -> str:
-    # Whole names only: renaming "Speaker 1" must not touch "Speaker 12".
-    whole_name = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)")
-    # Splitting on the one capturing group puts the quoted spans at the odd indexes.
-    parts = _QUOTED_SPAN.split(markdown)
-    return "".join(part if index % 2 else whole_name.sub(lambda _: new, part) for index, part in enumerate(parts))
-
-
 def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str) -> None:
     latest = latest_memo(db, session_id)
     if latest is None or latest.status != "draft" or old == new:
         return
-    renamed = _rename_outside_quotes(latest.markdown, old, new)
+    renamed = rename_outside_quotes(latest.markdown, old, new)
     if renamed != latest.markdown:
         add_memo_version(db, session_id, renamed, author="speaker rename")
 

@@ -18,6 +18,7 @@ from insightcap.search.schema import (
     SEARCH_SECTIONS,
     filter_problems,
 )
+from insightcap.transcript.speakers import MOST_SPEAKERS
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.exports import export_file
@@ -62,10 +63,10 @@ _UPLOAD_FORM = {
                         "title": {"type": "string"},
                         "program": {"type": "string"},
                         "date": {"type": "string", "format": "date"},
-                        "speakers": {"type": "integer", "minimum": 1, "maximum": 20,
+                        "speakers": {"type": "integer", "minimum": 1, "maximum": MOST_SPEAKERS,
                                      "description": "Exactly this many people speak (recordings only)."},
-                        "min_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
-                        "max_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
+                        "min_speakers": {"type": "integer", "minimum": 1, "maximum": MOST_SPEAKERS},
+                        "max_speakers": {"type": "integer", "minimum": 1, "maximum": MOST_SPEAKERS},
                         "file": {"type": "string", "format": "binary",
                                  "description": "A recording, or a transcript (.vtt, .srt, .txt)."},
                     },

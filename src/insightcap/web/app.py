@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from insightcap import __version__
 from insightcap.auth.policy import Forbidden
 from insightcap.config import Settings
+from insightcap.error_log import log_traceback
 from insightcap.forget import ForgetRefused
 from insightcap.jobs.queue import JobQueue, ThreadQueue
 from insightcap.memo.documents import PdfUnavailable
@@ -160,13 +161,10 @@ def _add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
         settings: Settings = request.app.state.settings
-        log_path = settings.data_dir / "logs" / "web.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_path)
-        log.addHandler(handler)
-        try:
-            log.exception("%s %s failed", request.method, request.url.path)
-        finally:
-            log.removeHandler(handler)
-            handler.close()
-        return _error(request, 500, f"Something went wrong on our side. The details were written to {log_path}.")
+        log_path = log_traceback(log, settings.web_log, "%s %s failed", request.method, request.url.path)
+        # The browser's user may not run the server: name the log within the data folder, not its path there.
+        return _error(
+            request, 500,
+            "Something went wrong on our side. Reload the page and try again; if it keeps happening, send the "
+            f"administrator the file {log_path.relative_to(settings.data_dir).as_posix()} from insightcap's data folder.",
+        )

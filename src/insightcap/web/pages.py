@@ -25,6 +25,7 @@ from insightcap.search.schema import (
 )
 from insightcap.storage.repository import NotFound
 from insightcap.transcript.formats.cues import parse_clock
+from insightcap.transcript.speakers import MOST_SPEAKERS
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.intake import accept_upload
@@ -71,6 +72,7 @@ def _upload_page(
         max_bytes=request.app.state.max_upload_bytes,
         max_size=human_size(request.app.state.max_upload_bytes),
         transcript_suffixes=", ".join(TRANSCRIPT_SUFFIXES),
+        most_speakers=MOST_SPEAKERS,
     )
 
 

@@ -30,6 +30,7 @@ from insightcap.memo.export import (
     export_memo_file,
     memo_file_name,
 )
+from insightcap.search.hybrid import search as hybrid_search
 from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -78,7 +79,7 @@ class NotRetryable(ValueError):
 
 
 class SearchUnavailable(RuntimeError):
-    """The search module is not installed in this build."""
+    """The search index no longer fits the configured model; the message says how to rebuild it."""
 
 
 class MemoNotReady(LookupError):
@@ -432,10 +433,6 @@ def search_filters(caller: Caller, **asked: object) -> SearchFilters:
 
 def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:
     """Hybrid search over the sessions the caller may read (hits name speakers by their given names)."""
-    try:
-        from insightcap.search.hybrid import search as hybrid_search
-    except ImportError as error:
-        raise SearchUnavailable("Search is not available in this installation yet.") from error
     with session_scope(caller.settings) as db:
         scope = policy.visible_session_ids(db, caller.principal)
         audit.record(db, caller.principal, "search", "", query[:200])
