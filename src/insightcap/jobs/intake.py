@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files, store_original
 from insightcap.transcript.schema import Transcript
-from insightcap.transcript.speakers import SpeakerBounds
+from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
 
 
 class AlreadyAdded(ValueError):
@@ -32,6 +33,50 @@ class AlreadyAdded(ValueError):
 class Submitted:
     session_id: str
     job_id: str
+
+
+class NotADate(ValueError):
+    """A session date that is not YYYY-MM-DD. The message says what was given and what is wanted; the
+    caller puts the name of its field in front ("--date …", "The date …")."""
+
+
+def parse_session_date(text: str) -> date:
+    """The session's date as the user typed it, or NotADate."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise NotADate(f"{text!r} is not a date like 2026-11-25.") from None
+
+
+def speaker_bounds(
+    exact: int | None, min_speakers: int | None, max_speakers: int | None, *, leave_out: str
+) -> SpeakerBounds:
+    """The speaker count the user gave, or SpeakerHintError saying what is wrong and how to have the
+    speakers counted instead: `leave_out` is how, in the caller's words ("the number of speakers empty")."""
+    try:
+        return SpeakerBounds.from_hint(exact, min_speakers, max_speakers)
+    except SpeakerHintError as error:
+        raise SpeakerHintError(f"{error} Leave {leave_out} to have the speakers counted.") from None
+
+
+def submit(
+    kind: Literal["media", "transcript"],
+    path: Path,
+    settings: Settings,
+    *,
+    speakers: SpeakerBounds,
+    title: str | None,
+    program: str | None,
+    session_date: date | None,
+    original_name: str | None = None,
+) -> Submitted:
+    """A recording ("media") or a transcript, as the command line and the web app take them in; the
+    speaker count is a recording's only (a transcript names its speakers)."""
+    if kind == "media":
+        return submit_recording(path, settings, title=title, program=program, session_date=session_date,
+                                original_name=original_name, speakers=speakers)
+    return submit_transcript(path, settings, title=title, program=program, session_date=session_date,
+                             original_name=original_name)
 
 
 def _title_from(path: Path, title: str | None) -> str:

@@ -4,13 +4,12 @@ intake, and clean up whatever the outcome. Shared by the upload page and POST /a
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from insightcap.auth import audit, policy
-from insightcap.jobs.intake import submit_recording, submit_transcript
+from insightcap.jobs.intake import NotADate, parse_session_date, speaker_bounds, submit
 from insightcap.jobs.runner import user_facing_errors
 from insightcap.storage.db import session_scope
 from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
@@ -23,9 +22,9 @@ def _parse_date(value: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UploadRejected(f"The date {value!r} is not a date like 2026-11-25.") from None
+        return parse_session_date(value)
+    except NotADate as error:
+        raise UploadRejected(f"The date {error}") from None
 
 
 def _whole_number(value: str) -> int | None:
@@ -41,9 +40,9 @@ def _speaker_bounds(fields: dict[str, str]) -> SpeakerBounds:
     """The optional `speakers` (exact) or `min_speakers`/`max_speakers` fields; used for recordings only."""
     counts = (_whole_number(fields.get(name, "")) for name in ("speakers", "min_speakers", "max_speakers"))
     try:
-        return SpeakerBounds.from_hint(*counts)
+        return speaker_bounds(*counts, leave_out="the number of speakers empty")
     except SpeakerHintError as error:
-        raise UploadRejected(f"{error} Leave the number of speakers empty to have the speakers counted.") from None
+        raise UploadRejected(str(error)) from None
 
 
 def _program_for(caller: Caller, requested: str | None) -> str | None:
@@ -75,11 +74,12 @@ async def accept_upload(request: Request, caller: Caller) -> Submitted:
         fields = upload.fields
         speakers = _speaker_bounds(fields)
         program = await run_in_threadpool(_program_for, caller, fields.get("program") or None)
-        submit = submit_transcript if upload.is_transcript else partial(submit_recording, speakers=speakers)
         submitted = await run_in_threadpool(
             submit,
+            "transcript" if upload.is_transcript else "media",
             upload.path,
             settings,
+            speakers=speakers,
             title=fields.get("title") or None,
             program=program,
             session_date=_parse_date(fields.get("date", "")),

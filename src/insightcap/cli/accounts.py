@@ -1,5 +1,7 @@
 """`insightcap user …`, `insightcap token …` and `insightcap audit`: accounts, API tokens and the audit
-trail, managed from the terminal of the machine that holds the data (so the CLI acts as an admin)."""
+trail, managed from the terminal of the machine that holds the data (so the CLI acts as an admin).
+Apart from the session commands because they act on people rather than meetings, each change
+recorded in the audit log along with it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from insightcap.auth.accounts import (
 from insightcap.auth.passwords import WeakPassword, check_strength
 from insightcap.auth.schema import PROGRAM_ROLES, Role, local_operator
 from insightcap.auth.tokens import api_tokens, issue, revoke_token
+from insightcap.cli.common import err, fail, out
 from insightcap.config import get_settings
 from insightcap.storage.db import session_scope
 from insightcap.storage.repository import NotFound, program_by_name
@@ -35,19 +37,12 @@ from insightcap.storage.repository import NotFound, program_by_name
 user_app = typer.Typer(help="Accounts that can sign in to the web app, and their role in each program.",
                        no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for scripts (sent as `Authorization: Bearer TOKEN`).", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 
 Programs = Annotated[list[str], typer.Option("--program", help="A program's name; repeat for several.")]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of "
                                              "standard input (for scripts) instead of asking.")]
 NewProgram = Annotated[bool, typer.Option("--new-program", help="Create the programs named that do not exist yet "
                                           "(without it, an unknown name is refused as a likely typo).")]
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(code=1)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -59,7 +54,7 @@ def read_password(from_stdin: bool) -> str:
     try:
         check_strength(password)
     except WeakPassword as weak:
-        _fail(str(weak))
+        fail(str(weak))
     return password
 
 
@@ -71,7 +66,7 @@ def _audited(action: str, target: str, detail: str = "") -> Iterator[Session]:
             yield db
             audit.record(db, local_operator(), action, target, detail)
     except (AccountError, NotFound) as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _stored_names(db: Session, programs: list[str]) -> str:
@@ -191,7 +186,7 @@ def token_list(email: Annotated[Optional[str], typer.Argument(help="Only this ac
         try:
             user_id = get_user(db, email).id if email else None
         except AccountError as error:
-            _fail(str(error))
+            fail(str(error))
         rows = [(str(t.id), t.user.email, t.name, f"{t.created_at:%Y-%m-%d}",
                  f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",
                  f"{t.revoked_at:%Y-%m-%d}" if t.revoked_at else "") for t in api_tokens(db, user_id)]
@@ -209,7 +204,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id fr
         if revoked:
             audit.record(db, local_operator(), "token_revoke", str(token_id))
     if not revoked:
-        _fail(f"No active token {token_id}. `insightcap token list` shows them.")
+        fail(f"No active token {token_id}. `insightcap token list` shows them.")
     out.print(f"Token {token_id} is revoked.")
 
 

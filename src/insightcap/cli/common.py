@@ -1,0 +1,72 @@
+"""What every group of commands shares, so that they all fail, print and name things alike: the two
+consoles (results on standard output, errors and progress on standard error, so a script can read
+the output), the one way to fail, holding the data folder, and how a session and a moment are named."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as DbSession
+
+    from insightcap.config import Settings
+    from insightcap.storage.tables import SessionRecord
+
+out = Console()
+err = Console(stderr=True)
+
+ProgramOption = Annotated[Optional[str], typer.Option(help="The program (group, cohort) the session belongs to.")]
+SessionArgument = Annotated[str, typer.Argument(help="Session id (or its first characters).")]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def holding_data_folder(settings: Settings, *, as_server: bool = False, when_busy: str | None = None) -> Iterator[None]:
+    """Hold the data folder for the block (as its server, with `as_server`), so a restore cannot move it
+    away meanwhile. While it cannot be held (a restore is replacing it, or another server runs on it),
+    fail with the reason, or with `when_busy` if the command knows better what it means for the user."""
+    from insightcap.storage.folder_lock import FolderBusy, serving, working
+
+    try:
+        with (serving if as_server else working)(settings.data_dir):
+            yield
+    except FolderBusy as busy:
+        fail(when_busy or str(busy))
+
+
+def session_or_fail(db: DbSession, session_ref: str) -> SessionRecord:
+    """The session by id or id prefix, or an error saying how to find the right id."""
+    from insightcap.storage import repository as repo
+
+    try:
+        return repo.get_session(db, session_ref)
+    except repo.NotFound as error:
+        fail(str(error))
+
+
+def theme_titles(db: DbSession, session_id: str) -> dict[int, str]:
+    """Topic index → the title the memo gives that theme (the generator may have written it), in
+    the memo's order, so the summary, `show` and the memo call a theme by one name. Topics the memo
+    has no theme for (nothing but chatter or a commitment) are not in it."""
+    from insightcap.memo.schema import MemoDraft
+    from insightcap.storage import repository as repo
+
+    draft = repo.load_output(db, session_id, "memo", MemoDraft)
+    return {theme.topic_index: theme.title for theme in draft.themes} if draft else {}
+
+
+def clock(seconds: float) -> str:
+    """Moments and lengths exactly as the memo and the web app write them (truncated to the second),
+    so a quote found here is at the same time there."""
+    from insightcap.memo.render import format_timestamp
+
+    return format_timestamp(seconds)

@@ -1,0 +1,275 @@
+"""The commands that read what is stored, and change nothing: `sessions`, `show`, `memo`, `search`,
+`themes` and `programs`. Results go to standard output (scripts read them); what they print names
+sessions, moments and themes as the memo and the web app do."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from insightcap.cli.common import (
+    ProgramOption,
+    SessionArgument,
+    clock,
+    err,
+    fail,
+    out,
+    session_or_fail,
+    theme_titles,
+)
+from insightcap.config import get_settings
+from insightcap.transcript.schema import Transcript
+from insightcap.transcript.speakers import speaker_stats
+
+
+class MemoFormat(StrEnum):
+    md = "md"
+    html = "html"
+    docx = "docx"
+    pdf = "pdf"
+
+
+def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """List sessions, newest first."""
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        rows = [
+            {
+                "id": record.id,
+                "title": record.title,
+                "status": record.status,
+                "program": record.program.name if record.program else None,
+                "date": record.session_date.isoformat() if record.session_date else None,
+                "duration_seconds": record.duration_seconds,
+                "created_at": record.created_at.isoformat(),
+            }
+            for record in repo.list_sessions(db)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    cells = [
+        (row["id"], escape(row["title"]), escape(row["program"] or ""), row["date"] or "",
+         clock(row["duration_seconds"]) if row["duration_seconds"] else "", row["status"])
+        for row in rows
+    ]
+    table = _listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
+    out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
+
+
+def _listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
+    """A table whose ids, dates and counts are never cut or wrapped in a narrow terminal (users copy
+    them into the next command); only the columns marked True, free text, fold onto more lines."""
+    table = Table()
+    for index, (name, folds) in enumerate(columns.items()):
+        widest = max((len(row[index]) for row in rows), default=0)
+        table.add_column(name, no_wrap=not folds, overflow="fold", min_width=None if folds else max(widest, len(name)))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def show(
+    session: SessionArgument,
+    transcript_lines: Annotated[int, typer.Option("--lines", help="Transcript lines to show (0: all).")] = 0,
+) -> None:
+    """Show a session's speakers (talk time, share, turns), transcript and insights."""
+    from insightcap.insights.schema import SessionInsights
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        record = session_or_fail(db, session)
+        transcript = repo.load_output(db, record.id, "transcript", Transcript)
+        insights = repo.load_output(db, record.id, "insights", SessionInsights)
+        titles = theme_titles(db, record.id)
+        jobs = repo.jobs_for_session(db, record.id)
+        names = record.speaker_names or {}
+        header = f"[bold]{escape(record.title)}[/] ({record.id}) — {record.status}"
+    out.print(header)
+    if jobs and jobs[-1].error:
+        out.print(f"[red]Last error:[/] {escape(jobs[-1].error)}")
+    if transcript and transcript.speakers:
+        out.print(_speaker_table(transcript, names))
+    if transcript:
+        out.rule("Transcript")
+        segments = transcript.segments[:transcript_lines] if transcript_lines else transcript.segments
+        for segment in segments:
+            speaker = names.get(segment.speaker or "", segment.speaker) or ""
+            out.print(f"[dim]{clock(segment.start)}[/] [bold]{escape(speaker)}[/] {escape(segment.text.strip())}",
+                      highlight=False)
+    if insights:
+        for topic in insights.topics:
+            out.rule(f"Theme: {escape(titles.get(topic.index, topic.title))}")
+            for insight in insights.for_topic(topic.index):
+                speaker = names.get(insight.speaker or "", insight.speaker) or "?"
+                out.print(
+                    f"[cyan]{insight.section.value:<11}[/] {escape(insight.statement)} "
+                    f"[dim]— {escape(speaker)}, {clock(insight.start)}[/]",
+                    highlight=False,
+                )
+
+
+def _speaker_table(transcript: Transcript, names: dict[str, str]) -> Table:
+    """Who took part how much: a facilitator checks here that everyone had a voice."""
+    table = Table("speaker", "talk time", "share", "turns", title="Who spoke", title_justify="left")
+    for stat in speaker_stats(transcript):
+        table.add_row(escape(names.get(stat.speaker, stat.speaker)), clock(stat.talk_seconds),
+                      f"{stat.share:.0%}", str(stat.turns))
+    return table
+
+
+def memo(
+    session: SessionArgument,
+    fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md, html, docx or pdf.")] = MemoFormat.md,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing (missing folders are made); "
+                                                       "given a folder, to <title>-memo.<format> in it.")] = None,
+) -> None:
+    """Print or write a session's debrief memo (the latest saved version): md, html, docx or pdf."""
+    from insightcap.memo.export import MemoMissing, export_memo_file
+    from insightcap.storage.repository import NotFound
+
+    if output is None and fmt in (MemoFormat.docx, MemoFormat.pdf):
+        fail(f"--format {fmt.value} is a binary file: add --output memo.{fmt.value}")
+    try:
+        content = export_memo_file(get_settings(), session, fmt.value)
+    except (NotFound, MemoMissing) as error:
+        fail(str(error))
+    if output is None:
+        sys.stdout.write(content.decode("utf-8"))
+        return
+    target = output / _memo_file_name(session, fmt) if output.is_dir() else output
+    _write_output(target, content)
+    err.print(f"Memo written to {target}")
+
+
+def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
+    """The name the web app gives the memo's download, for a memo written into a folder."""
+    from insightcap.memo.export import memo_file_name
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        title = session_or_fail(db, session_ref).title
+    return memo_file_name(title, fmt.value)
+
+
+def _write_output(path: Path, content: bytes) -> None:
+    """Write a file the user named, making the folders it needs; when the system refuses (no
+    permission, a file where a folder should be, a full disk), say so and what to do, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as error:
+        reason = f"{error.filename}: {error.strerror}" if error.filename else str(error)
+        fail(f"Could not write {path} ({reason}). Give another file name.")
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="Words or a question, e.g. 'how do we keep new members engaged'.")],
+    program: ProgramOption = None,
+    section: Annotated[Optional[str], typer.Option(
+        help="Only this section: context, idea, strategy, resource, action_item (or commitments), question, "
+             "reaction; or transcript for what was said, without insights.")] = None,
+    speaker: Annotated[Optional[str], typer.Option(
+        help="Only this speaker's insights, and stretches of transcript where they speak (any case or accents).")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="Only sessions on or after this day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="Only sessions on or before this day, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(help="How many results, 1 to 100.")] = 10,
+) -> None:
+    """Search insights and transcripts of all sessions (keyword and meaning combined)."""
+    from pydantic import ValidationError
+
+    from insightcap.search.documents import snippet
+    from insightcap.search.hybrid import search as run_search
+    from insightcap.search.schema import (
+        MOST_RESULTS,
+        NO_QUERY_WORDS,
+        QUERY_NEEDED,
+        TRANSCRIPT,
+        checked_filters,
+        filter_problems,
+        only_by_meaning,
+    )
+    from insightcap.storage.db import session_scope
+    from insightcap.storage.repository import list_programs
+    from insightcap.themes.index import IndexMismatch
+
+    if not query.strip():
+        fail(QUERY_NEEDED)
+    if not 1 <= limit <= MOST_RESULTS:
+        fail(f"--limit must be from 1 to {MOST_RESULTS}.")
+    settings = get_settings()
+    with session_scope(settings) as db:
+        programs = [known.name for known in list_programs(db)]
+    try:
+        filters = checked_filters(programs, program=program, section=section, speaker=speaker,
+                                  date_from=date_from, date_to=date_to)
+    except ValidationError as invalid:
+        fail(filter_problems(invalid))
+    try:
+        hits = run_search(settings, query, filters, limit)
+    except IndexMismatch as stale:
+        fail(str(stale))
+    if not hits:
+        out.print("No matches. Try other words, or fewer filters.")
+    elif only_by_meaning(hits):
+        out.print(f"[yellow]{NO_QUERY_WORDS}[/]")
+    for hit in hits:
+        label = hit.section or TRANSCRIPT
+        out.print(
+            f"[bold]{escape(hit.session_title)}[/] [dim]({hit.session_id} at {clock(hit.opens_at)})[/] [cyan]{label}[/] "
+            f"{escape(hit.said_by or 'unnamed speaker')}: {escape(hit.statement or snippet(hit.quote, query))}",
+            highlight=False,
+        )
+
+
+def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
+    """A program's themes, most frequent first: those recurring across its sessions, then those seen once."""
+    from insightcap.storage.repository import NotFound
+    from insightcap.themes.program import list_program_themes, program_session_days
+
+    try:
+        found = list_program_themes(get_settings(), program)
+        days = program_session_days(get_settings(), program)
+    except NotFound as error:
+        fail(str(error))
+    if not found:
+        out.print(f"No themes yet for '{program}': they appear once its sessions have insights.")
+    for theme in sorted(found, key=lambda theme: not theme.recurring):
+        # Printed, not a rule's title: a rule cuts what does not fit, and the dates come last.
+        out.print(f"\n[bold]{escape(theme.label)}[/]", highlight=False)
+        sessions = f"{len(theme.session_ids)} sessions" if theme.recurring else "1 session only (not recurring yet)"
+        # By the sessions, not the theme's stored days: those are upload days for undated sessions.
+        seen = [day for session_id, day in days.items() if session_id in theme.session_ids]
+        first, last = (seen[0], seen[-1]) if seen else (theme.first_seen or "?", theme.last_seen or "?")
+        out.print(f"{sessions}, {theme.count} insights, {theme.trend}, seen {first} → {last}", highlight=False)
+        if theme.description:
+            out.print(escape(theme.description), highlight=False)
+        for quote in theme.quotes[:3]:
+            out.print(f"  “{escape(quote.text)}” [dim]— {escape(quote.speaker or '?')}, {escape(quote.session_title)} "
+                      f"{clock(quote.start)}[/]", highlight=False)
+
+
+def programs() -> None:
+    """List the programs and how many sessions each has."""
+    from collections import Counter
+
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        counts = Counter(record.program_id for record in repo.list_sessions(db))
+        cells = [(escape(program.name), str(counts[program.id])) for program in repo.list_programs(db)]
+    if not cells:
+        out.print("No programs yet. A session joins one when it is added with --program.")
+        return
+    out.print(_listing({"program": True, "sessions": False}, cells))
