@@ -189,10 +189,15 @@ def test_restoring_over_existing_sessions_needs_force_and_keeps_the_old_data(dat
         assert repo.get_session(db, ids["zoom.vtt"]).status == "ready"
 
 
-def test_backing_up_into_a_folder_makes_it_and_adds_a_new_dated_archive_each_time(settings, tmp_path: Path) -> None:
+def _a_session(settings: Settings) -> str:
+    """One session's record (its recording is not needed): something for a backup to hold."""
     with session_scope(settings) as db:
-        session_id = repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
-                                         original_filename="a.wav", stored_path="media/x/a.wav").id
+        return repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
+                                   original_filename="a.wav", stored_path="media/x/a.wav").id
+
+
+def test_backing_up_into_a_folder_makes_it_and_adds_a_new_dated_archive_each_time(settings, tmp_path: Path) -> None:
+    session_id = _a_session(settings)
     folder = tmp_path / "not yet" / "backups"
     first, second = backup(settings, folder).archive, backup(settings, folder).archive  # within one second, likely
 
@@ -216,9 +221,7 @@ def test_restore_is_refused_while_the_server_or_a_job_works_on_the_data_folder(s
 
     from insightcap.storage.folder_lock import working
 
-    with session_scope(settings) as db:
-        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
-                            original_filename="a.wav", stored_path="media/x/a.wav")
+    _a_session(settings)
     archive = backup(settings, tmp_path).archive
 
     server = _serve_elsewhere(settings.data_dir)
@@ -261,9 +264,7 @@ def test_process_and_import_hold_the_folder_from_copying_the_file_to_running_its
     from insightcap.jobs import runner
     from insightcap.cli import app
 
-    with session_scope(settings) as db:
-        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
-                            original_filename="a.wav", stored_path="media/x/a.wav")
+    _a_session(settings)
     refusals, attempt_restore = _restore_attempts(settings, backup(settings, tmp_path).archive)
     copy = intake.store_original
 
@@ -292,9 +293,7 @@ def test_restore_rebuilds_the_index_and_reindex_runs_with_the_folder_held(
     from insightcap.cli import app
     from insightcap.storage.folder_lock import sole_user
 
-    with session_scope(settings) as db:
-        repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
-                            original_filename="a.wav", stored_path="media/x/a.wav")
+    _a_session(settings)
     archive = backup(settings, tmp_path).archive
     refusals, attempt_restore = _restore_attempts(settings, archive)
 
