@@ -3,6 +3,7 @@ and a retry or resume continues from the first stage not completed."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,14 +11,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from insightcap.audio.decode import MediaError
+from insightcap.cli.read import sessions
 from insightcap.jobs import stages as stage_module
 from insightcap.jobs.runner import JobUnavailable, interrupted_jobs, job_owner, run_job
 from insightcap.jobs.stages import Stage, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.folder_lock import other_server, serving
+from insightcap.storage.statuses import JobStatus
+from insightcap.web.views import job_out
 from insightcap.weights import ModelUnavailable
 
 
@@ -63,6 +68,21 @@ def test_stages_run_in_order_and_progress_reaches_listener(settings, recorded_st
     assert ("transcribe", 0.5) in heard and ("memo", 1.0) in heard
     with session_scope(settings) as db:
         assert repo.get_session(db, session_id).status == "ready"
+
+
+def test_statuses_are_stored_and_printed_as_the_same_plain_strings(settings, recorded_stages, capsys) -> None:
+    """The status enums name the strings the database, `sessions --json` and the API always held.
+    (`job_out` is imported at the top: imported under recorded_stages, views would keep its stages.)"""
+    session_id, job_id = _job(settings)
+    run_job(settings, job_id)
+    with session_scope(settings) as db:
+        stored = db.execute(text("SELECT s.status, j.status FROM sessions s JOIN jobs j ON j.session_id = s.id")).one()
+        assert tuple(stored) == ("ready", "done")
+        job = repo.get_job(db, job_id)
+        job.status = JobStatus.FAILED  # a member not yet read back, as the runner and a retry leave it
+        assert json.loads(job_out(job).model_dump_json())["status"] == "failed"
+    sessions(as_json=True)
+    assert [(row["id"], row["status"]) for row in json.loads(capsys.readouterr().out)] == [(session_id, "ready")]
 
 
 def test_failure_is_stored_in_plain_words_and_retry_continues_where_it_stopped(settings, recorded_stages) -> None:

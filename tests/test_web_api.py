@@ -31,12 +31,18 @@ def _stored_files(settings) -> list:
 
 def test_health_and_openapi_document_every_action(client) -> None:
     assert client.get("/api/health").json()["status"] == "ok"
-    paths = client.get("/openapi.json").json()["paths"]
+    document = client.get("/openapi.json").json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
     for path in ("/api/sessions", "/api/jobs/{job_id}", "/api/sessions/{session_id}", "/api/sessions/{session_id}/memo",
                  "/api/search", "/api/sessions/{session_id}/memo/export/{fmt}", "/api/jobs/{job_id}/retry"):
         assert path in paths
     assert "multipart/form-data" in paths["/api/sessions"]["post"]["requestBody"]["content"]
     assert "409" in paths["/api/sessions/{session_id}/memo"]["put"]["responses"]
+    assert schemas["JobOut"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
+    assert schemas["JobStatus"]["enum"] == ["queued", "running", "done", "failed"]
+    assert schemas["SessionStatus"]["enum"] == ["queued", "processing", "ready", "failed"]
+    assert schemas["MemoStatus"]["enum"] == ["draft", "approved"]
+    assert schemas["MemoVersionOut"]["properties"]["status"] == {"$ref": "#/components/schemas/MemoStatus"}
 
 
 def test_transcript_upload_is_routed_to_import_and_queued(client, queue, settings) -> None:

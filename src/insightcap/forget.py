@@ -21,6 +21,7 @@ from insightcap.search.indexing import delete_session_from_indexes
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
+from insightcap.storage.statuses import JobStatus
 from insightcap.storage.tables import SessionRecord
 from insightcap.themes.program import cluster_program_themes
 
@@ -81,7 +82,7 @@ def _refuse_if_processing(settings: Settings, db: Session, session_id: str) -> N
     orphaned = set(interrupted_jobs(settings))
     for job in repo.jobs_for_session(db, session_id):
         # A queued job may go: whoever would take it finds it gone, as the write lock above is held.
-        if job.status == "running" and job.id not in orphaned:
+        if job.status == JobStatus.RUNNING and job.id not in orphaned:
             raise ForgetRefused(
                 f"Session {session_id} is being processed right now (stage: {job.stage or 'starting'}, "
                 f"by {job.worker}). Wait until it has finished or failed (`insightcap sessions` shows its status), "

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from insightcap.auth.schema import Principal, Role
 from insightcap.storage.repository import NotFound, find_program
+from insightcap.storage.statuses import MemoStatus
 from insightcap.storage.tables import MemoVersion, Program, SessionRecord
 
 _NO_SUCH_SESSION = "There is no session at this address, or you do not have access to it."
@@ -25,7 +26,7 @@ class Forbidden(PermissionError):
 
 
 def _approved_memo_exists() -> ColumnElement[bool]:
-    return exists().where(MemoVersion.session_id == SessionRecord.id, MemoVersion.status == "approved")
+    return exists().where(MemoVersion.session_id == SessionRecord.id, MemoVersion.status == MemoStatus.APPROVED)
 
 
 def visible_sessions_condition(principal: Principal) -> ColumnElement[bool] | None:

@@ -26,6 +26,7 @@ from insightcap.cli.common import (
 )
 from insightcap.cli.progress import run_with_progress
 from insightcap.config import Settings, get_settings
+from insightcap.storage.statuses import JobStatus, SessionStatus
 from insightcap.transcript.speakers import (
     MOST_SPEAKERS,
     SpeakerBounds,
@@ -125,7 +126,7 @@ def _show_the_earlier_session(settings: Settings, added: AlreadyAdded) -> None:
     gives the same session rather than a second copy of the meeting, or an error. One that did not
     finish is not shown as if it had."""
     message = added.fact
-    if added.status != "ready":
+    if added.status != SessionStatus.READY:
         fail(f"{message} It is {added.status}: run `insightcap retry {added.session_id}`, or "
              f"`insightcap forget {added.session_id}` to add the file again.")
     err.print(f"{message} Here it is; to process the file again, run `insightcap forget {added.session_id}` first.")
@@ -243,7 +244,7 @@ def retry(session: SessionArgument) -> None:
     with session_scope(settings) as db:
         record = session_or_fail(db, session)
         jobs = repo.jobs_for_session(db, record.id)
-        if not jobs or jobs[-1].status == "done":
+        if not jobs or jobs[-1].status == JobStatus.DONE:
             fail(f"Session {record.id} has nothing to retry (status: {record.status}).")
         job, session_id = jobs[-1], record.id
     if owner := job_owner(job, server):
@@ -257,7 +258,7 @@ def retry(session: SessionArgument) -> None:
 def _in_hand(session_id: str, status: str, stage: str | None, owner: str, server: str | None) -> str:
     """Why `retry` leaves a job alone: another live process has it, and which."""
     who = f"the running server (insightcap serve, {owner})" if owner == server else f"process {owner}"
-    if status == "queued":
+    if status == JobStatus.QUEUED:
         return (f"Session {session_id} is waiting in the queue of {who}, which will process it: nothing to retry. "
                 "`insightcap sessions` shows its status.")
     return (f"Session {session_id} is being processed right now (stage: {stage or 'starting'}) by {who}: nothing to "

@@ -7,6 +7,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from insightcap.cli.common import err, fail
 from insightcap.config import Settings
+from insightcap.storage.statuses import JobStatus
 
 
 class _StageBars:
@@ -87,7 +88,7 @@ def run_with_progress(settings: Settings, job_id: str, *, forget_if_refused: boo
             stages.settle(finished.completed_stages)
     except (JobUnavailable, FolderBusy) as error:
         fail(str(error))
-    if finished.status == "failed":
+    if finished.status == JobStatus.FAILED:
         if forget_if_refused and original_discarded(settings, finished.session_id):
             forget_session(settings, finished.session_id)
             fail(f"{finished.error} Nothing was kept.")

@@ -15,6 +15,7 @@ from insightcap.jobs.stages import MEDIA_STAGES, TRANSCRIPT_STAGES
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files, store_original
+from insightcap.storage.statuses import SessionStatus
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
 
@@ -24,7 +25,7 @@ class AlreadyAdded(ValueError):
     what to do in the web app. A caller that shows the session instead (the command line) has its
     `session_id` and `status`."""
 
-    def __init__(self, fact: str, session_id: str, status: str) -> None:
+    def __init__(self, fact: str, session_id: str, status: SessionStatus) -> None:
         super().__init__(f"{fact} Open that session; to process the file again, delete it first.")
         self.fact, self.session_id, self.status = fact, session_id, status
 
@@ -175,5 +176,5 @@ def _refuse_a_second_copy(db: Session, content_sha256: str, program: str | None)
             f"This file was already added{where} on {added}, as the session "
             f"“{earlier.title}” ({earlier.id}).",
             earlier.id,
-            earlier.status,
+            SessionStatus(earlier.status),
         )

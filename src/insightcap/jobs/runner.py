@@ -26,6 +26,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files
 from insightcap.storage.folder_lock import other_server, working
+from insightcap.storage.statuses import JobStatus, SessionStatus
 from insightcap.storage.tables import JobRecord
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,15 @@ def _claim(settings: Settings, job_id: str) -> tuple[str, list[str]]:
         # The write lock first: no other process can claim the job between the check and the update.
         db.connection().exec_driver_sql("BEGIN IMMEDIATE")
         job = repo.get_job(db, job_id)
-        if job.status == "done":
+        if job.status == JobStatus.DONE:
             raise JobUnavailable(f"Job {job_id} has already finished.")
         if worker := job_owner(job, server=None):
             raise JobUnavailable(f"Job {job_id} is being processed right now (stage: {job.stage or 'starting'}) by "
                                  f"process {worker}. Wait until it has finished or failed "
                                  "(`insightcap sessions` shows its status).")
-        job.status, job.error, job.attempts = "running", None, job.attempts + 1
+        job.status, job.error, job.attempts = JobStatus.RUNNING, None, job.attempts + 1
         job.worker, job.heartbeat_at = _worker_id(), datetime.now(timezone.utc)
-        repo.get_session(db, job.session_id).status = "processing"
+        repo.get_session(db, job.session_id).status = SessionStatus.PROCESSING
         return job.session_id, [stage for stage in job.stages if stage not in job.completed_stages]
 
 
@@ -115,8 +116,8 @@ def _finish_stage(settings: Settings, job_id: str, stage: str) -> None:
 def _fail(settings: Settings, job_id: str, message: str) -> None:
     with session_scope(settings) as db:
         job = repo.get_job(db, job_id)
-        job.status, job.error = "failed", message
-        repo.get_session(db, job.session_id).status = "failed"
+        job.status, job.error = JobStatus.FAILED, message
+        repo.get_session(db, job.session_id).status = SessionStatus.FAILED
 
 
 def _reject(settings: Settings, job_id: str, message: str) -> None:
@@ -184,8 +185,8 @@ def _run_stages(
     else:
         with session_scope(settings) as db:
             job = repo.get_job(db, job_id)
-            job.status, job.stage, job.message = "done", None, "done"
-            repo.get_session(db, session_id).status = "ready"
+            job.status, job.stage, job.message = JobStatus.DONE, None, "done"
+            repo.get_session(db, session_id).status = SessionStatus.READY
 
 
 def _worker_is_gone(job: JobRecord) -> bool:
@@ -212,9 +213,9 @@ def job_owner(job: JobRecord, server: str | None) -> str | None:
     process serving the data folder, see `other_server`): that server's queue holds it, or its next
     start will; with no server, a queued job was left by one that stopped, or by a killed command.
     """
-    if job.status == "running" and not _worker_is_gone(job):
+    if job.status == JobStatus.RUNNING and not _worker_is_gone(job):
         return job.worker
-    if job.status == "queued":
+    if job.status == JobStatus.QUEUED:
         return server
     return None
 

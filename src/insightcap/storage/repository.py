@@ -19,6 +19,7 @@ from insightcap.storage.search_tables import (
     ThemeMemberRecord,
     ThemeRecord,
 )
+from insightcap.storage.statuses import JobStatus, MemoStatus
 from insightcap.storage.tables import (
     InsightRecord,
     JobRecord,
@@ -173,12 +174,12 @@ def latest_memo(db: Session, session_id: str, *, approved_only: bool = False) ->
     """The newest version, or with `approved_only` the newest one a facilitator approved."""
     query = select(MemoVersion).where(MemoVersion.session_id == session_id)
     if approved_only:
-        query = query.where(MemoVersion.status == "approved")
+        query = query.where(MemoVersion.status == MemoStatus.APPROVED)
     return db.scalar(query.order_by(MemoVersion.version.desc()).limit(1))
 
 
 def add_memo_version(
-    db: Session, session_id: str, markdown: str, *, status: str = "draft", author: str = "insightcap"
+    db: Session, session_id: str, markdown: str, *, status: MemoStatus = MemoStatus.DRAFT, author: str = "insightcap"
 ) -> MemoVersion:
     current = db.scalar(select(func.max(MemoVersion.version)).where(MemoVersion.session_id == session_id)) or 0
     version = MemoVersion(session_id=session_id, version=current + 1, markdown=markdown, status=status, author=author)
@@ -188,7 +189,7 @@ def add_memo_version(
 
 
 def create_job(db: Session, session_id: str, stages: list[str]) -> JobRecord:
-    job = JobRecord(id=new_id(), session_id=session_id, stages=stages, completed_stages=[], status="queued")
+    job = JobRecord(id=new_id(), session_id=session_id, stages=stages, completed_stages=[], status=JobStatus.QUEUED)
     db.add(job)
     db.flush()
     return job
@@ -205,7 +206,7 @@ def get_job(db: Session, job_id: str) -> JobRecord:
 def unfinished_jobs(db: Session) -> list[JobRecord]:
     """Jobs a killed process left queued or running: the next start resumes them."""
     return list(
-        db.scalars(select(JobRecord).where(JobRecord.status.in_(["queued", "running"])).order_by(JobRecord.created_at))
+        db.scalars(select(JobRecord).where(JobRecord.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])).order_by(JobRecord.created_at))
     )
 
 
@@ -291,9 +292,6 @@ def replace_theme_members(db: Session, theme_id: int, members: Sequence[ThemeMem
 
 # --- Editing memos, naming speakers and listing programs (used by the web app) ---
 
-MEMO_STATUSES = ("draft", "approved")
-
-
 _SAVE_CONFLICT = (
     "Someone saved this memo while you were editing it (latest version: {latest}). Compare both texts, then save again."
 )
@@ -370,27 +368,30 @@ def save_memo_edit(
     latest = _require_latest(db, session_id, based_on_version)
     if latest.markdown == markdown:
         return latest
-    return add_memo_version(db, session_id, markdown, status="draft", author=author)
+    return add_memo_version(db, session_id, markdown, status=MemoStatus.DRAFT, author=author)
 
 
-def set_memo_status(db: Session, session_id: str, status: str, based_on_version: int, *, by: str) -> MemoVersion:
+def set_memo_status(
+    db: Session, session_id: str, status: MemoStatus | str, based_on_version: int, *, by: str
+) -> MemoVersion:
     """Approve (or reopen) the latest version; approving a version the user has not seen is a conflict.
 
     The approver (`by`) is recorded apart from the author: who wrote a text and who signed it off are
     often different people. Reopening clears the approval; approving twice keeps the first approver.
     """
-    if status not in MEMO_STATUSES:
-        raise ValueError(f"Memo status must be one of {', '.join(MEMO_STATUSES)}, not {status!r}.")
-    action = "approving" if status == "approved" else "reopening"
+    if status not in tuple(MemoStatus):  # a form's field arrives as a plain string
+        raise ValueError(f"Memo status must be one of {', '.join(MemoStatus)}, not {status!r}.")
+    status = MemoStatus(status)
+    action = "approving" if status == MemoStatus.APPROVED else "reopening"
     latest = _require_latest(db, session_id, based_on_version, (
         "This memo changed since you opened it (latest version: {latest}). "
         f"Review the latest version before {action} it."
     ))
-    if status == "approved":
+    if status == MemoStatus.APPROVED:
         _refuse_empty(latest.markdown, "approved")
     if latest.status != status:
         latest.status = status
-        latest.approved_by, latest.approved_at = (by, utcnow()) if status == "approved" else (None, None)
+        latest.approved_by, latest.approved_at = (by, utcnow()) if status == MemoStatus.APPROVED else (None, None)
         db.flush()
     return latest
 
@@ -435,7 +436,7 @@ def _refuse_taken_name(db: Session, record: SessionRecord, speaker: str, shown_a
 
 def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str) -> None:
     latest = latest_memo(db, session_id)
-    if latest is None or latest.status != "draft" or old == new:
+    if latest is None or latest.status != MemoStatus.DRAFT or old == new:
         return
     renamed = rename_outside_quotes(latest.markdown, old, new)
     if renamed != latest.markdown:
@@ -462,5 +463,5 @@ def session_ids_starting_with(db: Session, prefix: str, visible: ColumnElement[b
 def jobs_ahead(db: Session, job: JobRecord) -> int:
     """How many jobs the worker takes before this queued one: those running, and those queued before
     it. A retried job goes to the back of the queue, so the time it was last queued counts."""
-    earlier = (JobRecord.status == "queued") & (JobRecord.updated_at < job.updated_at)
-    return db.scalar(select(func.count()).where((JobRecord.status == "running") | earlier, JobRecord.id != job.id)) or 0
+    earlier = (JobRecord.status == JobStatus.QUEUED) & (JobRecord.updated_at < job.updated_at)
+    return db.scalar(select(func.count()).where((JobRecord.status == JobStatus.RUNNING) | earlier, JobRecord.id != job.id)) or 0

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from insightcap.storage.statuses import JobStatus, MemoStatus, SessionStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -61,7 +63,7 @@ class SessionRecord(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(300))
     session_date: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=SessionStatus.QUEUED)  # a SessionStatus
     source_kind: Mapped[str] = mapped_column(String(20))  # "media" or "transcript"
     original_filename: Mapped[str] = mapped_column(String(500))
     # Relative to the data directory, so a data directory can be moved or restored elsewhere.
@@ -127,7 +129,7 @@ class MemoVersion(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     markdown: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | approved
+    status: Mapped[str] = mapped_column(String(20), default=MemoStatus.DRAFT)  # a MemoStatus
     author: Mapped[str] = mapped_column(String(200), default="insightcap")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # Who approved this text and when: often not its author, and cleared when it is reopened.
@@ -142,7 +144,7 @@ class JobRecord(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)  # a JobStatus
     stage: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")

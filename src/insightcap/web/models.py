@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from insightcap.search.schema import SearchHit
+from insightcap.storage.statuses import JobStatus, MemoStatus, SessionStatus
 from insightcap.themes.schema import ProgramTheme
 
 
@@ -27,7 +28,7 @@ class StageState(BaseModel):
 class JobOut(BaseModel):
     id: str
     session_id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: JobStatus
     stage: str | None = Field(description="The stage running now (None when queued or finished).")
     stage_label: str | None
     progress: float = Field(ge=0, le=1, description="Of the whole job, 0 to 1.")
@@ -46,7 +47,7 @@ class SessionSummary(BaseModel):
     program: str | None
     date: date | None
     duration_seconds: float | None
-    status: str
+    status: SessionStatus
     participants: list[str]
     created_at: datetime
 
@@ -104,7 +105,7 @@ _APPROVED_AT = Field(None, description="When this version was approved; null unl
 class MemoOut(BaseModel):
     session_id: str
     markdown: str
-    status: Literal["draft", "approved"]
+    status: MemoStatus
     version: int
     author: str = Field(description="Who wrote this version's text.")
     created_at: datetime
@@ -123,7 +124,7 @@ class MemoConflictOut(BaseModel):
 
 
 class MemoStatusIn(BaseModel):
-    status: Literal["draft", "approved"]
+    status: MemoStatus
     version: int = Field(description="The version being approved or reopened; must be the latest.")
 
 
@@ -134,7 +135,7 @@ class MemoRestore(BaseModel):
 
 class MemoVersionOut(BaseModel):
     version: int
-    status: str
+    status: MemoStatus
     author: str = Field(description="Who wrote this version's text.")
     created_at: datetime
     approved_by: str | None = _APPROVED_BY

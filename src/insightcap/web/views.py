@@ -34,6 +34,7 @@ from insightcap.search.hybrid import search as hybrid_search
 from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
+from insightcap.storage.statuses import JobStatus, MemoStatus, SessionStatus
 from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
 from insightcap.themes.index import IndexMismatch
 from insightcap.themes.program import list_program_themes
@@ -115,18 +116,18 @@ def _conflicts_read_out() -> Iterator[None]:
 
 def job_out(job: JobRecord, jobs_ahead: int | None = None, can_retry: bool = False) -> JobOut:
     done = set(job.completed_stages)
-    running = job.stage if job.status in ("running", "failed") else None
+    running = job.stage if job.status in (JobStatus.RUNNING, JobStatus.FAILED) else None
 
     def state(name: str) -> str:
         if name in done:
             return "done"
         if name == running:
-            return "failed" if job.status == "failed" else "running"
+            return "failed" if job.status == JobStatus.FAILED else "running"
         # After a failure nothing runs until a retry: "waiting" would promise otherwise (the CLI says so too).
-        return "not_run" if job.status == "failed" else "waiting"
+        return "not_run" if job.status == JobStatus.FAILED else "waiting"
 
     current = job.progress if running and running not in done else 0.0
-    overall = 1.0 if job.status == "done" else (len(done) + current) / max(len(job.stages), 1)
+    overall = 1.0 if job.status == JobStatus.DONE else (len(done) + current) / max(len(job.stages), 1)
     return JobOut(
         id=job.id,
         session_id=job.session_id,
@@ -159,8 +160,8 @@ def _job_in_queue(caller: Caller, db: Session, job: JobRecord) -> JobOut:
     db.flush()  # a job just queued again counts from now
     return job_out(
         job,
-        repo.jobs_ahead(db, job) if job.status == "queued" else None,
-        can_retry=job.status == "failed" and not original_discarded(caller.settings, job.session_id),
+        repo.jobs_ahead(db, job) if job.status == JobStatus.QUEUED else None,
+        can_retry=job.status == JobStatus.FAILED and not original_discarded(caller.settings, job.session_id),
     )
 
 
@@ -174,12 +175,12 @@ def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
     was refused and deleted cannot run again, and keeps saying why it was refused."""
     with session_scope(caller.settings) as db:
         job = _job_for_editing(db, caller, job_id)
-        if job.status != "failed":
+        if job.status != JobStatus.FAILED:
             raise NotRetryable(f"This job is {job.status}; only a failed job can be retried.")
         if original_discarded(caller.settings, job.session_id):
             raise NotRetryable(RECORDING_NOT_KEPT)
-        job.status, job.error, job.message = "queued", None, "waiting to retry"
-        repo.get_session(db, job.session_id).status = "queued"
+        job.status, job.error, job.message = JobStatus.QUEUED, None, "waiting to retry"
+        repo.get_session(db, job.session_id).status = SessionStatus.QUEUED
         audit.record(db, caller.principal, "retry_job", job.session_id)
         return _job_in_queue(caller, db, job)
 
@@ -355,7 +356,7 @@ def save_memo(caller: Caller, session_id: str, markdown: str, based_on_version: 
             raise repo.MemoConflict(repo.latest_memo(db, session_id)) from None
 
 
-def set_memo_status(caller: Caller, session_id: str, status: str, based_on_version: int) -> MemoOut:
+def set_memo_status(caller: Caller, session_id: str, status: MemoStatus | str, based_on_version: int) -> MemoOut:
     with session_scope(caller.settings) as db, _conflicts_read_out():
         record = policy.editable_session(db, caller.principal, session_id)
         changed = repo.set_memo_status(db, record.id, status, based_on_version, by=caller.principal.email)
