@@ -407,6 +407,13 @@ def test_a_memo_with_nothing_to_ask_next_time_has_no_empty_heading_for_it():
         assert "Questions to open the next session" not in render_memo(draft, fmt)
 
 
+@pytest.mark.parametrize(("seconds", "shown"), [(11.0, "[mm:ss]"), (9015.0, "[h:mm:ss]")])
+def test_the_footer_names_the_form_the_memos_times_take(seconds, shown):
+    draft = MemoDraft(title="Circle", duration_seconds=seconds)
+    for fmt in ("md", "html"):
+        assert f"Times in {shown} point into the recording" in render_memo(draft, fmt)
+
+
 @pytest.mark.parametrize(("language", "warned"), [("fr", True), ("en", False), (None, False)])
 def test_a_memo_of_speech_in_another_language_than_english_says_to_check_it(language, warned):
     transcript = Transcript(segments=[Segment(start=0.0, end=3.0, text="Bonjour à tous.")], language=language)

@@ -202,6 +202,7 @@ def test_the_cli_calls_recurring_only_themes_of_two_sessions_or_more(two_session
     from test_cli import cli
 
     shown = cli(two_sessions.data_dir, "themes", PROGRAM).stdout
+    assert shown.startswith(f"Themes of {PROGRAM} across 2 sessions: 2 recurring, ")
     assert "session(s)" not in shown
     assert shown.count("2 sessions,") == 2
     assert "1 session only (not recurring yet), 5 insights" in shown

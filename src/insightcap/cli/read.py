@@ -244,6 +244,10 @@ def themes(program: Annotated[str, typer.Argument(help="The program's name.")]) 
         fail(str(error))
     if not found:
         out.print(f"No themes yet for '{program}': they appear once its sessions have insights.")
+        return
+    recurring = sum(theme.recurring for theme in found)
+    out.print(f"[bold]Themes of {escape(program)}[/] across {len(days)} session{'s' if len(days) != 1 else ''}: "
+              f"{recurring} recurring, {len(found) - recurring} seen once.", highlight=False)
     for theme in sorted(found, key=lambda theme: not theme.recurring):
         # Printed, not a rule's title: a rule cuts what does not fit, and the dates come last.
         out.print(f"\n[bold]{escape(theme.label)}[/]", highlight=False)
