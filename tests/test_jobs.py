@@ -140,6 +140,50 @@ def test_only_jobs_whose_worker_is_gone_are_resumed(settings) -> None:
     assert job_id in interrupted_jobs(settings)  # killed process on this machine
 
 
+def test_a_stage_silent_for_longer_than_the_stale_period_keeps_its_job(settings, recorded_stages,
+                                                                        monkeypatch) -> None:
+    """A stage may report nothing for many minutes (a local generator wording every commitment): its
+    job must still read as running here, or a second process would take it and run it twice."""
+    import time
+    from datetime import timedelta
+
+    from insightcap.jobs import runner
+
+    monkeypatch.setattr(runner, "_STALE_AFTER", timedelta(seconds=0.3))
+    monkeypatch.setattr(runner, "_KEEPALIVE_SECONDS", 0.05)
+    _, job_id = _job(settings)
+    seen_by_others: list[str | None] = []
+
+    def silent(ctx: StageContext) -> None:
+        for _ in range(4):
+            time.sleep(0.3)  # longer than the stale period each time, and no progress reported
+            with session_scope(settings) as db:
+                seen_by_others.append(job_owner(repo.get_job(db, job_id), server=None))
+
+    stage_module.STAGES["structure"] = Stage("structure", "Finding insights", silent)
+    assert run_job(settings, job_id).status == "done"
+    assert seen_by_others == [runner._worker_id()] * 4
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("job-heartbeat-")]
+
+    # Without the renewal the same silence reads as an orphaned job: the check above means something.
+    with session_scope(settings) as db:
+        job = repo.get_job(db, job_id)
+        job.status = JobStatus.RUNNING
+        time.sleep(0.4)
+        assert job_owner(job, server=None) is None
+
+
+def test_the_heartbeat_stops_when_a_stage_fails(settings, recorded_stages, monkeypatch) -> None:
+    from insightcap.jobs import runner
+
+    monkeypatch.setattr(runner, "_KEEPALIVE_SECONDS", 0.01)
+    calls, failing = recorded_stages
+    failing.add("speakers")
+    _, job_id = _job(settings)
+    assert run_job(settings, job_id).status == "failed"
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("job-heartbeat-")]
+
+
 def test_a_refused_recording_is_named_as_the_user_named_it_and_not_kept(settings, recorded_stages) -> None:
     calls, _ = recorded_stages
     session_id, job_id = _job(settings)

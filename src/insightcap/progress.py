@@ -12,3 +12,8 @@ class ProgressCallback(Protocol):
 
 def ignore_progress(fraction: float, message: str = "") -> None:
     """The callback for callers that do not show progress."""
+
+
+def time_left_words(seconds: float) -> str:
+    """How a progress message says the time still to wait (as the web app's job page says it)."""
+    return "less than a minute left" if seconds < 60 else f"about {round(seconds / 60)} min left"

@@ -11,13 +11,14 @@ import re
 from datetime import date
 
 import numpy as np
+from spacy.language import Language
 
 from insightcap.config import Settings
 from insightcap.generator.base import TextGenerator
 from insightcap.insights.actions import ActionContext, TaskWriter, find_action_items
 from insightcap.insights.classify import SectionCall, classify_sentences
 from insightcap.insights.nlp import content_words, fluent_text, load_nlp
-from insightcap.insights.schema import Insight, Section, SessionInsights, Topic
+from insightcap.insights.schema import ActionItem, Insight, Section, SessionInsights, Topic
 from insightcap.insights.selection import distinct, sentence_insight
 from insightcap.insights.sentences import ParsedSentence, split_sentences
 from insightcap.insights.topics import segment_topics
@@ -151,6 +152,23 @@ def _in_memo_order(insights: list[Insight]) -> list[Insight]:
     return sorted(insights, key=lambda i: (i.topic_index, _SECTION_ORDER[i.section], -i.confidence))
 
 
+class _ReportingTaskWriter(TaskWriter):
+    """A TaskWriter that reports each commitment it words: with a local generator that is most of
+    the stage's time on a long session (minutes), and without a report the job would look stuck.
+    How many commitments there are is known only once they are all read, so the bar stays put
+    and the message counts them."""
+
+    def __init__(self, generator: TextGenerator, nlp: Language, progress: ProgressCallback) -> None:
+        super().__init__(generator, nlp)
+        self._progress = progress
+        self._worded = 0
+
+    def task(self, quote: str, said_before: str, action: ActionItem) -> str | None:
+        self._worded += 1
+        self._progress(0.9, f"Wording commitment {self._worded}")
+        return super().task(quote, said_before, action)
+
+
 def extract_insights(
     transcript: Transcript,
     settings: Settings,
@@ -173,7 +191,7 @@ def extract_insights(
     calls = classify_sentences(sentences, embeddings, embedder)
     progress(0.9, "Selecting insights")
     topic_of = topic_of_sentences(topics)
-    writer = TaskWriter(generator, nlp) if generator else None
+    writer = _ReportingTaskWriter(generator, nlp, progress) if generator else None
     actions = action_items(sentences, embeddings, calls, topic_of, ActionContext(session_date, embedder, writer))
     others = select_insights(sentences, embeddings, calls, topic_of)
     # A sentence is one insight: one the section head made a resource, idea or question stays that.

@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from sqlalchemy import update
 
 from insightcap.config import Settings
 from insightcap.error_log import log_traceback
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 JobListener = Callable[[str, float, str], None]
 
 _HEARTBEAT_SECONDS = 2.0
+# How often a running job's heartbeat is renewed whatever its stage reports: well within _STALE_AFTER.
+_KEEPALIVE_SECONDS = 30.0
 RECORDING_NOT_KEPT = ("The recording was refused and is no longer stored, so it cannot be processed again. "
                       "Upload another recording.")
 _STALE_AFTER = timedelta(minutes=10)
@@ -67,7 +73,8 @@ def user_facing_errors() -> tuple[type[Exception], ...]:
 
 
 class _ProgressRecorder:
-    """Writes a stage's progress to the job row at most every couple of seconds (a heartbeat too)."""
+    """Writes a stage's progress to the job row at most every couple of seconds (a heartbeat too,
+    besides the one _keeping_alive renews while the stage is silent)."""
 
     def __init__(self, settings: Settings, job_id: str, stage: str, listener: JobListener | None) -> None:
         self.settings, self.job_id, self.stage, self.listener = settings, job_id, stage, listener
@@ -84,6 +91,38 @@ class _ProgressRecorder:
                 job = repo.get_job(db, self.job_id)
                 job.progress, job.message = fraction, message
                 job.heartbeat_at = datetime.now(timezone.utc)
+
+
+@contextmanager
+def _keeping_alive(settings: Settings, job_id: str) -> Iterator[None]:
+    """Renew the job's heartbeat every _KEEPALIVE_SECONDS for the block, from a thread of its own.
+
+    A stage can be silent for many minutes (a local generator wording every commitment of a long
+    session); if the heartbeat moved only with progress, another process would take the job for
+    orphaned after _STALE_AFTER and run it a second time. Only the row this process still runs is
+    touched, one short statement at a time.
+    """
+    stopped = threading.Event()
+    worker = _worker_id()
+
+    def beat() -> None:
+        while not stopped.wait(_KEEPALIVE_SECONDS):
+            try:
+                with session_scope(settings) as db:
+                    db.execute(update(JobRecord)
+                               .where(JobRecord.id == job_id, JobRecord.worker == worker,
+                                      JobRecord.status == JobStatus.RUNNING)
+                               .values(heartbeat_at=datetime.now(timezone.utc)))
+            except Exception:  # a database busy past its timeout: the next beat tries again
+                log.warning("could not renew the heartbeat of job %s", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"job-heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
 
 
 def _claim(settings: Settings, job_id: str) -> tuple[str, list[str]]:
@@ -149,7 +188,8 @@ def run_job(settings: Settings, job_id: str, listener: JobListener | None = None
         if original_discarded(settings, session_id):
             _fail(settings, job_id, RECORDING_NOT_KEPT)
         else:
-            _run_stages(settings, job_id, session_id, remaining, listener)
+            with _keeping_alive(settings, job_id):
+                _run_stages(settings, job_id, session_id, remaining, listener)
     with session_scope(settings) as db:
         return repo.get_job(db, job_id)
 
@@ -191,7 +231,7 @@ def _run_stages(
 
 def _worker_is_gone(job: JobRecord) -> bool:
     """A running job is orphaned when its process has died, or (another host, or a reused pid) when
-    it has not reported for a long while."""
+    its heartbeat, renewed every _KEEPALIVE_SECONDS while it runs, has not moved for a long while."""
     if not job.worker:
         return True
     host, _, pid = job.worker.partition(":")

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from insightcap.config import Settings
-from insightcap.progress import ProgressCallback
+from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.search.documents import (
     INSIGHT_KEY_SQL,
     PASSAGE_KEY_SQL,
@@ -135,34 +135,62 @@ def _vector(blob: bytes | None, dimension: int) -> np.ndarray | None:
     return np.frombuffer(blob, dtype=np.float32)
 
 
-def _embed_rows(encoders: RowEncoders, rows: Sequence[PassageRecord | InsightRecord]) -> None:
+# Rows embedded per call, so that a long session's indexing reports as it goes.
+EMBEDDING_BATCH = 256
+
+
+def _embed_rows(
+    encoders: RowEncoders, rows: Sequence[PassageRecord | InsightRecord], progress: ProgressCallback | None = None
+) -> None:
     """Store each column's vector on every row that lacks one of its model's size. Two columns of
-    one model (no search encoder fits the configured model) share one pass."""
+    one model (no search encoder fits the configured model) share one pass. `progress` hears the
+    fraction of the rows to embed done so far."""
+    to_embed: list[tuple[str, Embedder, list[PassageRecord | InsightRecord]]] = []
+    to_copy: list[tuple[str, str, list[PassageRecord | InsightRecord]]] = []
     filled_by_model: dict[str, str] = {}
     for column, embedder in encoders.by_column().items():
         missing = [row for row in rows if _vector(getattr(row, column), embedder.dimension) is None]
         same_model = filled_by_model.setdefault(embedder.model_name, column)
         if same_model != column:
-            for row in missing:
-                setattr(row, column, getattr(row, same_model))
-            continue
-        texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in missing]
-        for row, vector in zip(missing, embedder.encode(texts)):
-            setattr(row, column, vector.astype(np.float32).tobytes())
+            to_copy.append((column, same_model, missing))
+        else:
+            to_embed.append((column, embedder, missing))
+    total, done = sum(len(missing) for _, _, missing in to_embed), 0
+    for column, embedder, missing in to_embed:
+        for offset in range(0, len(missing), EMBEDDING_BATCH):
+            batch = missing[offset : offset + EMBEDDING_BATCH]
+            texts = [row.text if isinstance(row, PassageRecord) else insight_text(row) for row in batch]
+            for row, vector in zip(batch, embedder.encode(texts)):
+                setattr(row, column, vector.astype(np.float32).tobytes())
+            done += len(batch)
+            if progress:
+                progress(done / total, f"Embedded {done} of {total} passages and insights")
+    for column, same_model, missing in to_copy:
+        for row in missing:
+            setattr(row, column, getattr(row, same_model))
 
 
 def _refresh_session_rows(
-    db: Session, session_id: str, encoders: RowEncoders
+    db: Session, session_id: str, encoders: RowEncoders, progress: ProgressCallback | None = None
 ) -> tuple[list[PassageRecord], list[InsightRecord]]:
     """Cut passages from the stored transcript (reusing embeddings of unchanged passages) and embed
-    the passages and insights that have no embedding yet."""
+    the passages and insights that have no embedding yet (`progress`: see _embed_rows).
+
+    Everything is embedded before the first write: a write holds the database until the commit,
+    and meanwhile progress reports and the job's heartbeat could not be stored."""
     transcript = repo.load_output(db, session_id, "transcript", Transcript)
     previous = {row.text: (row.embedding, row.search_embedding) for row in repo.session_passage_rows(db, session_id)}
-    passages = repo.replace_passages(db, session_id, build_passages(transcript) if transcript else [])
-    for row in passages:
-        row.embedding, row.search_embedding = previous.get(row.text, (None, None))
+    cut = build_passages(transcript) if transcript else []
+    # Never added to the database: they only carry the vectors to the rows replace_passages makes.
+    drafts = [PassageRecord(text=passage.text) for passage in cut]
+    for draft in drafts:
+        draft.embedding, draft.search_embedding = previous.get(draft.text, (None, None))
     insights = repo.session_insight_rows(db, session_id)
-    _embed_rows(encoders, [*passages, *insights])
+    with db.no_autoflush:
+        _embed_rows(encoders, [*drafts, *insights], progress)
+    passages = repo.replace_passages(db, session_id, cut)
+    for row, draft in zip(passages, drafts):
+        row.embedding, row.search_embedding = draft.embedding, draft.search_embedding
     db.flush()
     return passages, insights
 
@@ -192,19 +220,20 @@ def index_session(
         # Made by another model (a new search encoder, or a changed setting): those stored rows are
         # redone once, then this session is indexed as usual.
         rebuild_indexes(settings, progress)
+    report = progress or ignore_progress
+    report(0.0, "Cutting the transcript into passages")
     with session_scope(settings) as db:
-        passages, insights = _refresh_session_rows(db, session_id, encoders)
+        passages, insights = _refresh_session_rows(
+            db, session_id, encoders, lambda fraction, message="": report(0.8 * fraction, message))
         keys, vectors = _keys_and_vectors(passages, insights, encoders.search.dimension)
-    if progress:
-        progress(0.8, f"{len(passages)} passages and {len(insights)} insights embedded")
+    report(0.8, f"{len(passages)} passages and {len(insights)} insights embedded")
     path = vector_index_path(settings)
     if path.exists():
         VectorIndex.write_session(path, encoders.search.dimension, session_id, keys, vectors)
     else:  # a new data folder, or one indexed before the vector log: start it from every stored row
         _build_vector_index(settings, encoders.search.dimension)
     _write_meta(settings, encoders)
-    if progress:
-        progress(1.0, "search index updated")
+    report(1.0, "search index updated")
     return len(keys)
 
 
