@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from insightcap.audio.decode import MediaError, check_has_sound, decode_audio
+from insightcap.progress import time_left_words
 from insightcap.transcript.schema import Segment, Transcript
 from insightcap.weights import ModelUnavailable
 
@@ -43,9 +44,7 @@ def position_message(position: float, duration: float, seconds_left: float | Non
     message = f"{clock(position)} / {clock(duration)} of audio"
     if seconds_left is None:
         return message
-    if seconds_left < 60:
-        return f"{message}, less than a minute left"
-    return f"{message}, about {round(seconds_left / 60)} min left"
+    return f"{message}, {time_left_words(seconds_left)}"
 
 
 def build_transcript(
