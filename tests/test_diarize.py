@@ -14,6 +14,7 @@ import pytest
 from eval.diarization import Turn, diarization_error
 from insightcap.audio.decode import SAMPLE_RATE, decode_audio, iter_audio
 from insightcap.transcript.diarize import (
+    cluster_voices,
     diarize,
     speakers_from_prints,
     speech_windows,
@@ -153,6 +154,45 @@ def test_segment_is_split_where_the_voice_changes() -> None:
         ("Speaker 2", "seven eight nine ten eleven twelve"),
     ]
     assert labelled.segments[0].end == pytest.approx(6.0) and labelled.segments[1].start == pytest.approx(6.0)
+
+
+def _voice_prints(speakers: int, windows_each: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Voice-print-like unit vectors: real voices sit about 0.5 apart (cosine distance between their
+    mean prints), and one voice's windows about 0.2 apart, drifting between a few manners of speaking
+    (sub-groups) and varying in a few directions, as GE2E prints do."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=256)
+    prints, speaker = [], []
+    for index in range(speakers):
+        centre = shared + 0.9 * rng.normal(size=256)
+        centre *= np.sqrt(256) / np.linalg.norm(centre)
+        directions = rng.normal(size=(12, 256))
+        manners = centre + 0.1 * rng.normal(size=(8, 12)) @ directions
+        windows = manners[rng.integers(8, size=windows_each)]
+        windows += 0.12 * rng.normal(size=(windows_each, 12)) @ directions
+        prints.append(windows + 0.1 * rng.normal(size=(windows_each, 256)))
+        speaker += [index] * windows_each
+    stacked = np.concatenate(prints)
+    return stacked / np.linalg.norm(stacked, axis=1, keepdims=True), np.array(speaker)
+
+
+@pytest.mark.parametrize("speakers", [3, 5])
+@pytest.mark.parametrize("windows_each", [50, 1500])
+def test_speaker_count_stays_put_however_long_the_recording(speakers: int, windows_each: int) -> None:
+    """A minute or over an hour of each voice (past the clustering sample): the same speakers.
+
+    The distance cut alone split one voice into more groups the more windows it had (a 2.5-hour
+    synthetic meeting of 4 voices gave 19 speakers); merging groups that do not stand apart keeps
+    the count at the number of voices."""
+    prints, speaker = _voice_prints(speakers, windows_each, seed=speakers)
+
+    labels = cluster_voices(prints)
+
+    assert len(np.unique(labels)) == speakers
+    for voice in range(speakers):  # each voice is one speaker, and each speaker one voice
+        assert len(np.unique(labels[speaker == voice])) == 1
+    assert cluster_voices(prints, SpeakerBounds(max_speakers=speakers - 1)).max() + 1 == speakers - 1
+    assert cluster_voices(prints, SpeakerBounds(min_speakers=speakers + 1)).max() + 1 == speakers + 1
 
 
 def test_speaker_stats_add_up() -> None:

@@ -3,11 +3,12 @@
 Whisper says what was said but not by whom, and a peer-learning memo must know whose idea it was.
 The recording's speech (the transcript's segments, so silence and music are never embedded) is cut
 into short overlapping windows; each window becomes a voice print with the GE2E speaker encoder
-that ships inside the resemblyzer wheel; the prints are clustered with a distance threshold, so the
-number of speakers is found rather than asked for (one speaker stays one speaker), unless the user
-knows it (`SpeakerBounds`: an exact count or a range); and each word takes the majority voice of
-the windows that hear it, so a Whisper segment that runs across a change of speaker is split where
-the voice changes.
+that ships inside the resemblyzer wheel; the prints are clustered with a distance threshold, and
+clusters whose windows do not stand apart from each other are merged, so the number of speakers is
+found rather than asked for (one speaker stays one speaker, however long they talk), unless the
+user knows it (`SpeakerBounds`: an exact count or a range); and each word takes the majority voice
+of the windows that hear it, so a Whisper segment that runs across a change of speaker is split
+where the voice changes.
 
 The recording is read as a stream of chunks and only the audio from the earliest window not yet
 embedded is held, so memory does not grow with the length of the meeting.
@@ -53,6 +54,13 @@ MAX_CLUSTERED_WINDOWS = 3000
 # espeak voices are near-duplicates to the encoder, are diarized best at 0.25 (lowest pooled DER,
 # speaker counts 3/3, 4/4 and 4 for 3).
 DISTANCE_THRESHOLD = 0.25
+# How far apart two clusters' windows must sit to be two voices, measured along the line between
+# their centres in units of the windows' spread along it (Fisher's d'; see `_separations`). A cut
+# through one voice's cloud leaves halves about 2.7 apart (a bell curve cut at its middle), 3 to 4.4
+# for one espeak voice's fragments on a 2.5-hour synthetic meeting; different real people sit 16 or
+# more apart. Some espeak voices are near-duplicates to the encoder (3.3 to 5 apart) and may be
+# heard as one: the price of a speaker count that no longer grows with the length of the recording.
+SEPARATION_LIMIT = 4.0
 # A "speaker" heard in a single window is an outlier (a cough, a laugh, crosstalk), not a person.
 MIN_SPEAKER_WINDOWS = 2
 # A speaker heard in fewer windows than this (about six seconds of speech) is believed only if the
@@ -60,8 +68,8 @@ MIN_SPEAKER_WINDOWS = 2
 # off one person's voice sits about 0.3 from the rest of it.
 FEW_WINDOWS = 8
 CLEARLY_DIFFERENT = 0.4
-# When the user's speaker count overrides the threshold, windows are re-assigned to their nearest
-# voice until none moves; this many rounds is far more than that takes.
+# After the voices are settled (and when the user's speaker count overrides them), windows are
+# re-assigned to their nearest voice until none moves; this many rounds is far more than that takes.
 SETTLE_PASSES = 50
 # A change of speaker inside a segment is believed only if the new voice lasts this long.
 MIN_TURN_SECONDS = 1.0
@@ -197,25 +205,29 @@ def _centroids(prints: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray
 def cluster_voices(
     prints: np.ndarray, bounds: SpeakerBounds = SpeakerBounds(), threshold: float = DISTANCE_THRESHOLD
 ) -> np.ndarray:
-    """A speaker number (0..k-1) per voice print; k is found by the threshold and kept within `bounds`."""
+    """A speaker number (0..k-1) per voice print; k is found from the voices and kept within `bounds`.
+
+    Two steps, because neither alone gives a count that stays put as the recording grows. The
+    average-linkage cut at `threshold` finds tight groups of windows, but one voice is not one tight
+    group: its windows drift with what is said and how, and the more of them there are, the more
+    sub-groups lie further apart than the threshold (a 2.5-hour meeting of 4 voices cut into 19).
+    So the groups are then merged while the two least separable ones do not stand apart
+    (`SEPARATION_LIMIT`): a measure of how much two clouds of windows overlap, which does not grow
+    with the number of windows in them.
+    """
     if len(prints) < 2:
         return np.zeros(len(prints), dtype=int)
     sample = prints[np.linspace(0, len(prints) - 1, min(len(prints), MAX_CLUSTERED_WINDOWS)).astype(int)]
     tree = linkage(sample, method="average", metric="cosine")
     cut = fcluster(tree, t=threshold, criterion="distance") - 1
     kept = np.unique(_absorb_small_clusters(sample, cut))
-    found = len(kept)
-    wanted = bounds.clamp(found)
-    if wanted > found:
-        cut, kept = _cut_into(tree, wanted)
+    if bounds.clamp(len(kept)) > len(kept):
+        cut, kept = _cut_into(tree, bounds.clamp(len(kept)))
     # Every window (sampled or not) joins its nearest speaker; two passes let the centroids settle.
     labels = _join_nearest(prints, _centroids(sample, cut, cut.max() + 1)[kept], passes=2)
-    if wanted == found:
-        return labels
-    if wanted < found:
-        labels = _merge_most_alike(prints, labels, wanted)
-    # The user's count overrides the threshold, so the voices were drawn by a rule the threshold
-    # was not tuned with: let every window settle with its nearest voice until none moves.
+    labels = _merge_inseparable(
+        prints, labels, fewest=bounds.min_speakers or 1, most=bounds.max_speakers or len(prints)
+    )
     return _join_nearest(prints, _centroids(prints, labels, labels.max() + 1), passes=SETTLE_PASSES)
 
 
@@ -230,17 +242,46 @@ def _join_nearest(prints: np.ndarray, centroids: np.ndarray, passes: int) -> np.
     return labels
 
 
-def _merge_most_alike(prints: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
-    """The two voices whose centres are closest become one, again, until `count` voices remain:
-    told there are fewer people than the threshold heard, the likeliest mistake is one person's
-    voice split in two."""
+def _separations(prints: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """How well every two voices stand apart: the distance between their mean prints over the
+    spread of their windows along the line joining the means (Fisher's discriminant ratio, d').
+
+    This is an effect size, not a test: more windows make it more exact, not larger, so it tells
+    one voice's drifting sub-groups (which overlap along that line) from two voices (which do not)
+    the same way in a five-minute call and a three-hour meeting. A distance between centroids
+    alone cannot, because how far apart two voices must be depends on how widely each one varies.
+    """
+    count = labels.max() + 1
+    sizes = np.bincount(labels, minlength=count)
+    means = np.stack([prints[labels == label].mean(axis=0) for label in range(count)])
+    scatters = [
+        (prints[labels == label] - means[label]).T @ (prints[labels == label] - means[label])
+        for label in range(count)
+    ]
+    separation = np.full((count, count), np.inf)
+    for a, b in itertools.combinations(range(count), 2):
+        gap = means[a] - means[b]
+        spread = gap @ (scatters[a] + scatters[b]) @ gap / (sizes[a] + sizes[b])
+        separation[a, b] = separation[b, a] = (gap @ gap) / np.sqrt(max(spread, 1e-12))
+    return separation
+
+
+def _merge_inseparable(prints: np.ndarray, labels: np.ndarray, fewest: int, most: int) -> np.ndarray:
+    """The two least separable voices become one, again, while they sit closer than
+    SEPARATION_LIMIT (but not below `fewest` voices) or more than `most` voices remain.
+
+    After each merge the windows re-join their nearest voice, so a sub-group that was split off
+    one voice along the old boundary can go back to it before the next pair is judged.
+    """
     labels = np.unique(labels, return_inverse=True)[1]
-    while labels.max() + 1 > count:
-        centroids = _centroids(prints, labels, labels.max() + 1)
-        alike = centroids @ centroids.T
-        np.fill_diagonal(alike, -np.inf)
-        kept, merged = np.unravel_index(np.argmax(alike), alike.shape)
+    while labels.max() + 1 > fewest:
+        separation = _separations(prints, labels)
+        kept, merged = np.unravel_index(np.argmin(separation), separation.shape)
+        if separation[kept, merged] >= SEPARATION_LIMIT and labels.max() + 1 <= most:
+            break
         labels = np.unique(np.where(labels == merged, kept, labels), return_inverse=True)[1]
+        labels = _join_nearest(prints, _centroids(prints, labels, labels.max() + 1), passes=2)
+        labels = np.unique(labels, return_inverse=True)[1]
     return labels
 
 
