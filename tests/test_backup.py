@@ -260,9 +260,8 @@ def test_process_and_import_hold_the_folder_from_copying_the_file_to_running_its
 ) -> None:
     from typer.testing import CliRunner
 
-    from insightcap.jobs import intake
-    from insightcap.jobs import runner
     from insightcap.cli import app
+    from insightcap.jobs import intake, runner
 
     _a_session(settings)
     refusals, attempt_restore = _restore_attempts(settings, backup(settings, tmp_path).archive)
@@ -289,8 +288,8 @@ def test_restore_rebuilds_the_index_and_reindex_runs_with_the_folder_held(
 ) -> None:
     from typer.testing import CliRunner
 
-    from insightcap.search import indexing
     from insightcap.cli import app
+    from insightcap.search import indexing
     from insightcap.storage.folder_lock import sole_user
 
     _a_session(settings)

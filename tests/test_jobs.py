@@ -177,7 +177,7 @@ def test_the_heartbeat_stops_when_a_stage_fails(settings, recorded_stages, monke
     from insightcap.jobs import runner
 
     monkeypatch.setattr(runner, "_KEEPALIVE_SECONDS", 0.01)
-    calls, failing = recorded_stages
+    _, failing = recorded_stages
     failing.add("speakers")
     _, job_id = _job(settings)
     assert run_job(settings, job_id).status == "failed"
@@ -244,7 +244,7 @@ def test_a_queued_job_is_left_to_the_running_server(settings) -> None:
 def test_a_job_is_run_by_one_process_only(settings, recorded_stages) -> None:
     """Claiming is atomic: of several workers taking the same queued job at once, one runs it."""
     calls, _ = recorded_stages
-    session_id, job_id = _job(settings)
+    _, job_id = _job(settings)
     start = threading.Barrier(4)
     outcomes: list[str] = []
 

@@ -169,9 +169,10 @@ def test_finding_insights_reports_each_commitment_it_words(settings) -> None:
 def test_indexing_reports_each_batch_and_lets_the_job_be_written_meanwhile(settings, monkeypatch) -> None:
     """Progress is stored on the job row as it comes: embedding must not hold the database's write
     lock, or each report would wait for it (and give up after the busy timeout)."""
+    from web_fixtures import ZOOM_VTT
+
     from insightcap.search import indexing
     from insightcap.transcript.importers import import_transcript
-    from web_fixtures import ZOOM_VTT
 
     monkeypatch.setattr(indexing, "EMBEDDING_BATCH", 2)
     session_id = repo.new_id()

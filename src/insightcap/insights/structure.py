@@ -18,7 +18,13 @@ from insightcap.generator.base import TextGenerator
 from insightcap.insights.actions import ActionContext, TaskWriter, find_action_items
 from insightcap.insights.classify import SectionCall, classify_sentences
 from insightcap.insights.nlp import content_words, fluent_text, load_nlp
-from insightcap.insights.schema import ActionItem, Insight, Section, SessionInsights, Topic
+from insightcap.insights.schema import (
+    ActionItem,
+    Insight,
+    Section,
+    SessionInsights,
+    Topic,
+)
 from insightcap.insights.selection import distinct, sentence_insight
 from insightcap.insights.sentences import ParsedSentence, split_sentences
 from insightcap.insights.topics import segment_topics

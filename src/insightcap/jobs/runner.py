@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import update
@@ -90,7 +90,7 @@ class _ProgressRecorder:
             with session_scope(self.settings) as db:
                 job = repo.get_job(db, self.job_id)
                 job.progress, job.message = fraction, message
-                job.heartbeat_at = datetime.now(timezone.utc)
+                job.heartbeat_at = datetime.now(UTC)
 
 
 @contextmanager
@@ -112,7 +112,7 @@ def _keeping_alive(settings: Settings, job_id: str) -> Iterator[None]:
                     db.execute(update(JobRecord)
                                .where(JobRecord.id == job_id, JobRecord.worker == worker,
                                       JobRecord.status == JobStatus.RUNNING)
-                               .values(heartbeat_at=datetime.now(timezone.utc)))
+                               .values(heartbeat_at=datetime.now(UTC)))
             except Exception:  # a database busy past its timeout: the next beat tries again
                 log.warning("could not renew the heartbeat of job %s", job_id, exc_info=True)
 
@@ -140,7 +140,7 @@ def _claim(settings: Settings, job_id: str) -> tuple[str, list[str]]:
                                  f"process {worker}. Wait until it has finished or failed "
                                  "(`insightcap sessions` shows its status).")
         job.status, job.error, job.attempts = JobStatus.RUNNING, None, job.attempts + 1
-        job.worker, job.heartbeat_at = _worker_id(), datetime.now(timezone.utc)
+        job.worker, job.heartbeat_at = _worker_id(), datetime.now(UTC)
         repo.get_session(db, job.session_id).status = SessionStatus.PROCESSING
         return job.session_id, [stage for stage in job.stages if stage not in job.completed_stages]
 
@@ -243,7 +243,7 @@ def _worker_is_gone(job: JobRecord) -> bool:
         except PermissionError:
             pass
     heartbeat = job.heartbeat_at
-    return heartbeat is None or datetime.now(timezone.utc) - heartbeat > _STALE_AFTER
+    return heartbeat is None or datetime.now(UTC) - heartbeat > _STALE_AFTER
 
 
 def job_owner(job: JobRecord, server: str | None) -> str | None:
