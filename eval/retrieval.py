@@ -11,6 +11,11 @@ equally; the program scope is the search a facilitator makes over their own prog
 A hit is relevant when it comes from the query's meeting and overlaps a gold turn span.
 recall@10 here is success@10: the share of queries with at least one relevant hit in the top 10.
 
+A second measure is known-item search: someone remembers a few words said ("like a balloon in a
+cage") and looks for the moment. QUOTE_PROBES phrases of 4-7 consecutive words are drawn from the
+meetings' turns (fixed seed) and searched over all meetings; a hit is relevant when it holds the
+turn the phrase was said in.
+
     python -m eval.retrieval --data ../shared/eval [--workdir /tmp/retrieval]  # reuse an index
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import random
 import re
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +33,7 @@ from eval.common import argument_parser, print_table, report
 
 MARKER = re.compile(r"\{\w+\}")
 SECONDS_PER_WORD, PAUSE = 0.4, 0.3
+QUOTE_PROBES, QUOTE_SEED = 150, 7
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,36 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def turn_words(turn: dict) -> list[str]:
+    """A turn's words as imported: annotation markers ({vocalsound}) dropped."""
+    return MARKER.sub(" ", turn["text"]).split()
+
+
+def quote_probes(meetings: list[dict], count: int = QUOTE_PROBES, seed: int = QUOTE_SEED) -> list[dict]:
+    """Queries made of a few consecutive words of one turn, shaped like QMSum's: that turn is the
+    relevant span."""
+    rng = random.Random(seed)
+    probes: list[dict] = []
+    while len(probes) < count:
+        meeting = rng.choice(meetings)
+        turn = rng.randrange(len(meeting["turns"]))
+        words = turn_words(meeting["turns"][turn])
+        if len(words) < 8:
+            continue
+        length = rng.randint(4, 7)
+        first = rng.randrange(len(words) - length)
+        phrase = " ".join(words[first : first + length])
+        probes.append({"meeting_id": meeting["meeting_id"], "query": phrase, "relevant_spans": [[turn, turn]]})
+    return probes
+
+
 def meeting_transcript(meeting: dict):
     """A QMSum meeting as an imported transcript: one segment per turn, timed by its word count."""
     from insightcap.transcript.schema import Segment, Transcript
 
     segments, clock = [], 0.0
     for turn in meeting["turns"]:
-        text = " ".join(MARKER.sub(" ", turn["text"]).split())
+        text = " ".join(turn_words(turn))
         duration = SECONDS_PER_WORD * max(len(text.split()), 1)
         segments.append(Segment(start=clock, end=clock + duration, text=text, speaker=turn["speaker"]))
         clock += duration + PAUSE
@@ -153,6 +183,14 @@ def main() -> None:
             over = f"all {len(meetings)} meetings" if scope == "all" else scope_name
             rows.append([mode, over, figures[name]["recall@10"], figures[name]["mrr"]])
     print_table(f"QMSum retrieval, {len(queries)} specific queries", ["search", "over", "recall@10", "MRR"], rows)
+    probes, quote_rows = quote_probes(meetings), []
+    for mode in ("keyword", "semantic", "hybrid"):
+        figures[f"{mode}_quotes"] = evaluate(settings, probes, imported, mode, "all")
+        quote_rows.append([mode, figures[f"{mode}_quotes"]["recall@10"], figures[f"{mode}_quotes"]["mrr"]])
+    print_table(
+        f"Known-item search: {len(probes)} phrases said, over all {len(meetings)} meetings",
+        ["search", "recall@10", "MRR"], quote_rows,
+    )
     report("retrieval", figures)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.common import argument_parser, print_table, report
-from eval.retrieval import MARKER, read_jsonl, settings_for
+from eval.retrieval import read_jsonl, settings_for, turn_words
 
 PER_SESSION = 100
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -36,7 +36,7 @@ def real_sentences(data: Path) -> list[str]:
     for path in files:
         for meeting in read_jsonl(path):
             for turn in meeting["turns"]:
-                for sentence in SENTENCE_END.split(" ".join(MARKER.sub(" ", turn["text"]).split())):
+                for sentence in SENTENCE_END.split(" ".join(turn_words(turn))):
                     if len(sentence.split()) >= 6:
                         sentences.append(sentence)
     return sentences
@@ -86,12 +86,12 @@ def stage_latencies(settings, queries: list[str]) -> dict[str, list[float]]:
     from insightcap.search.encoder import search_embedder
     from insightcap.search.hybrid import MIN_CANDIDATES
     from insightcap.search.indexing import vector_index_path
-    from insightcap.search.keyword import keyword_ranking
+    from insightcap.search.keyword import keyword_ranking, phrase_ranking
     from insightcap.storage.db import session_scope
     from insightcap.themes.index import VectorIndex
 
     embedder, index = search_embedder(settings), VectorIndex.cached(vector_index_path(settings))
-    stages: dict[str, list[float]] = {"embedding": [], "faiss": [], "keyword": []}
+    stages: dict[str, list[float]] = {"embedding": [], "faiss": [], "keyword": [], "phrase": []}
     with session_scope(settings) as db:
         for query in queries:
             started = time.perf_counter()
@@ -100,8 +100,11 @@ def stage_latencies(settings, queries: list[str]) -> dict[str, list[float]]:
             index.search(vector, MIN_CANDIDATES)
             scanned = time.perf_counter()
             keyword_ranking(db, query, MIN_CANDIDATES)
+            matched = time.perf_counter()
+            phrase_ranking(db, query, MIN_CANDIDATES)
             ended = time.perf_counter()
-            for stage, (start, end) in zip(stages, [(started, embedded), (embedded, scanned), (scanned, ended)]):
+            bounds = [(started, embedded), (embedded, scanned), (scanned, matched), (matched, ended)]
+            for stage, (start, end) in zip(stages, bounds, strict=True):
                 stages[stage].append(1000 * (end - start))
     return stages
 

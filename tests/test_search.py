@@ -187,6 +187,18 @@ def test_search_finds_an_insight_by_keyword_and_by_paraphrase(settings_copy: Set
     assert by_keyword[0].has_query_words and not only_by_meaning(by_keyword)
 
 
+def test_a_remembered_phrase_finds_the_moment_it_was_said_before_insights_sharing_a_word(
+    settings_copy: Settings, shared_eval: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "A little screen or something" is said at turn 133 of ES2006b; the idea insight "Add a small
+    # screen to the remote…" shares only "screen", and is much shorter than a passage.
+    said_at = meeting_transcript(shared_eval, "ES2006b").segments[133]
+    first = search(settings_copy, "a little screen or something", limit=5)[0]
+    assert first.kind == "passage" and first.start <= said_at.start < first.end
+    monkeypatch.setattr("insightcap.search.hybrid.phrase_ranking", lambda *args: [])
+    assert search(settings_copy, "a little screen or something", limit=5)[0].kind == "insight"
+
+
 def test_results_with_no_word_of_the_query_are_flagged_as_only_close_in_meaning(settings_copy: Settings) -> None:
     # Nothing in two design meetings is about taxes: search still returns its nearest neighbours.
     unrelated = search(settings_copy, "xylophone quarterly tax audit", limit=5)
@@ -411,7 +423,7 @@ def test_the_speaker_filter_ignores_case_and_accents(settings_copy: Settings) ->
 
 @pytest.mark.slow
 def test_the_cli_refuses_what_would_find_nothing_and_shortens_transcript_hits(
-    settings_copy: Settings, monkeypatch: pytest.MonkeyPatch
+    settings_copy: Settings, shared_eval: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 

@@ -67,14 +67,14 @@ def mentioned_speakers(query: str, names: Iterable[str]) -> set[str]:
     return {name for name, length in lengths.items() if length == best} if best else set()
 
 
-def keyword_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
-    """Up to `k` (key, BM25 score) pairs, best first (FTS5 scores are negative: lower is better).
+def _ranked_matches(db: Session, match: str, k: int, allowed: Sequence[int] | None) -> list[tuple[int, float]]:
+    """Up to `k` (key, BM25 score) pairs of the documents `match` finds, best first (FTS5 scores
+    are negative: lower is better).
 
     With `allowed`, matches are read best first until `k` allowed ones are found: SQLite would
     otherwise test each match against the whole allowed list.
     """
-    match = fts_query(query)
-    if match is None or (allowed is not None and not allowed):
+    if allowed is not None and not allowed:
         return []
     sql = "SELECT rowid, rank FROM search_text WHERE search_text MATCH :match ORDER BY rank"
     if allowed is None:
@@ -87,3 +87,20 @@ def keyword_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | No
             if len(ranked) == k:
                 break
     return ranked
+
+
+def keyword_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """Up to `k` (key, BM25 score) pairs of documents with any term of `query`, best first."""
+    match = fts_query(query)
+    return _ranked_matches(db, match, k, allowed) if match else []
+
+
+def phrase_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """Up to `k` (key, BM25 score) pairs of documents saying all of `query`'s words in its order
+    ("like a balloon in a cage"), best first; none for a one-word query.
+
+    Someone searching for a remembered quote wants the moment it was said, but OR-ed terms rank a
+    short insight sharing one of its words as high as the passage that says it all.
+    """
+    words = _words(query)
+    return _ranked_matches(db, '"' + " ".join(words) + '"', k, allowed) if len(words) > 1 else []
