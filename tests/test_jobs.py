@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,10 @@ def test_unexpected_error_points_to_a_log_and_retry_command(settings, recorded_s
     job = run_job(settings, job_id)
     assert job.status == "failed"
     assert f"insightcap retry {session_id}" in job.error
+    # The web job page shows this message too: the log is named within the data folder, not by the
+    # server's path, which a browser's user may not know or reach.
+    assert f"logs/job-{job_id}.log in insightcap's data folder" in job.error
+    assert str(settings.data_dir) not in job.error
     log_file = settings.data_dir / "logs" / f"job-{job_id}.log"
     assert "ZeroDivisionError" in log_file.read_text()
 
@@ -119,7 +124,7 @@ def test_unexpected_error_points_to_a_log_and_retry_command(settings, recorded_s
 def test_only_jobs_whose_worker_is_gone_are_resumed(settings) -> None:
     import os
     import socket
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     _, job_id = _job(settings)
     assert job_id in interrupted_jobs(settings)  # queued and never started
@@ -128,7 +133,7 @@ def test_only_jobs_whose_worker_is_gone_are_resumed(settings) -> None:
         with session_scope(settings) as db:
             job = repo.get_job(db, job_id)
             job.status, job.worker = "running", worker
-            job.heartbeat_at = datetime.now(timezone.utc) - heartbeat_age
+            job.heartbeat_at = datetime.now(UTC) - heartbeat_age
 
     set_worker(f"{socket.gethostname()}:{os.getpid()}", timedelta(seconds=1))
     assert job_id not in interrupted_jobs(settings)  # this very process is running it

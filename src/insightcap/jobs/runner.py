@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -213,11 +213,14 @@ def _run_stages(
             break
         except Exception as error:  # an internal fault: keep the traceback, tell the user where it is
             log_path = log_traceback(log, settings.job_log(job_id), "job %s failed", job_id)
+            # Shown on the web job page too, whose reader may not run the server: the log is named
+            # within the data folder, as the web's own error page names its log.
             _fail(
                 settings,
                 job_id,
                 f"{STAGES[stage_name].label} failed unexpectedly ({error.__class__.__name__}: {error}). "
-                f"Details are in {log_path}. Retry with `insightcap retry {session_id}`.",
+                f"Details are in {log_path.relative_to(settings.data_dir).as_posix()} in insightcap's data folder. "
+                f"Retry with `insightcap retry {session_id}` or the Retry button.",
             )
             break
         recorder(1.0, "done")
