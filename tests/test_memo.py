@@ -48,6 +48,7 @@ from insightcap.memo.summary import (
     BACKGROUND_INSIGHTS,
     SummaryCandidates,
     background_insights,
+    linked_account,
 )
 from insightcap.memo.templated import (
     key_phrase,
@@ -1070,7 +1071,9 @@ def test_a_generated_summary_is_used_when_it_passes_the_checks_and_replaced_when
         generator=_ScriptedGenerator(grounded),
         settings=settings,
     )
-    assert grounded in memo.background
+    # Each sentence of the account links to the moment that supports it, not to the excerpt's start.
+    for claim in grounded.split(". "):
+        assert re.search(re.escape(claim.rstrip(".")) + r"\.? \[\d\d:\d\d\]", memo.background), claim
     invented = "I think we all agreed that the quarterly revenue targets for the sales pipeline were met."
     generator = _ScriptedGenerator(invented)
     memo = build_memo(
@@ -1081,6 +1084,19 @@ def test_a_generated_summary_is_used_when_it_passes_the_checks_and_replaced_when
     deterministic = build_memo(title="Kick-off", transcript=transcript, insights=insights, generator=None)
     assert memo.background.split(". ", 1)[1] == deterministic.background.split(". ", 1)[1]
     assert any("- Industrial Designer said: “" in prompt for prompt in generator.prompts)
+
+
+def test_each_sentence_of_a_generated_summary_links_to_the_moment_sharing_its_words(settings):
+    excerpt = [
+        Sentence(index=0, text="Okay, let's start with the budget.", start=60.0, end=62.0, speaker="Project Manager", segment_index=0),
+        Sentence(index=1, text="The solar cell costs too much for our twelve euros.", start=95.0, end=99.0, speaker="Industrial Designer", segment_index=1),
+        Sentence(index=2, text="Then a rubber case could replace the hard plastic.", start=130.0, end=134.0, speaker="Marketing", segment_index=2),
+    ]
+    texts = [sentence.text for sentence in excerpt]
+    account = "The Industrial Designer found the solar cell too costly. Marketing proposed a rubber case instead."
+    linked = linked_account(account, excerpt, texts, load_nlp(settings))
+    assert linked == ("The Industrial Designer found the solar cell too costly. [01:35] "
+                      "Marketing proposed a rubber case instead. [02:10]")
 
 
 def test_background_evidence_is_the_most_salient_context_the_summary_does_not_already_quote():

@@ -4,9 +4,9 @@ A module of its own because it is the memo's one tuned part: an extractive summa
 summary head's salience of each candidate sentence, memo/salience.py, picked topic by topic with
 maximal marginal relevance) whose constants eval/train_summary.py chooses by cross-validation on
 human meeting summaries, calling the very functions the memo uses. With a generator, each topic is
-written as a checked third-person account of a longer excerpt, linked to the time the excerpt
-starts; without one (or when a reply fails the checks), its most salient sentences are quoted
-verbatim.
+written as a checked third-person account of a longer excerpt, each of its sentences linked to
+the moment that supports it; without one (or when a reply fails the checks), its most salient
+sentences are quoted verbatim.
 """
 
 from __future__ import annotations
@@ -196,19 +196,38 @@ def extractive_summary(sentences: Sequence[Sentence], nlp: Language) -> str:
     return attributed(sentences, fluent_texts(sentences, nlp))
 
 
+def linked_account(account: str, excerpt: Sequence[Sentence], texts: Sequence[str], nlp: Language) -> str:
+    """`account` (a generated summary of `excerpt`, whose fluent texts are `texts`) with each of its
+    sentences followed by the time of the excerpt sentence sharing most of its content words, the
+    speaker's name counted as said (the earliest on a tie).
+
+    A reader checks a summary claim by listening to where it comes from: one link to the start of
+    the excerpt would leave them searching two minutes of talk for "decided to drop the solar cell"."""
+    support = [
+        checks.content_lemmas(nlp, f"{sentence.speaker or ''} {text}")
+        for sentence, text in zip(excerpt, texts, strict=True)
+    ]
+    linked = []
+    for claim in nlp(account).sents:
+        words = checks.content_lemmas(nlp, claim.text)
+        best = max(range(len(excerpt)), key=lambda index: (len(words & support[index]), -index))
+        linked.append(f"{claim.text.strip()} [{format_timestamp(excerpt[best].start)}]")
+    return " ".join(linked)
+
+
 def _topic_summary(
     extract: Sequence[Sentence], excerpt: Sequence[Sentence], writer: CheckedWriter | None, nlp: Language
 ) -> str:
     """One topic of the summary: the generator's third-person account of the topic's `excerpt` when
     it passes the checks (memo/checks.py, summary_problem), else the topic's `extract` verbatim.
-    The account is linked to the time the excerpt starts, like every other line of the memo.
+    Each sentence of it is linked to a time, like every other line of the memo.
 
     The excerpt is shown as reported speech ("- Grad B said: “…”"): shown "Grad B: …" lines, a 0.5B
     model continues the transcript instead of summarising it."""
     if writer is not None and excerpt:
+        texts = fluent_texts(excerpt, nlp)
         evidence = "\n".join(
-            f"- {sentence.speaker or 'Someone'} said: “{text}”"
-            for sentence, text in zip(excerpt, fluent_texts(excerpt, nlp), strict=True)
+            f"- {sentence.speaker or 'Someone'} said: “{text}”" for sentence, text in zip(excerpt, texts, strict=True)
         )
         instructions = prompt_instructions(SUMMARY_PROMPT)
         written = writer.ask(
@@ -220,7 +239,7 @@ def _topic_summary(
             ),
         )
         if written:
-            return f"{written} [{format_timestamp(excerpt[0].start)}]"
+            return linked_account(written, excerpt, texts, nlp)
     return extractive_summary(extract, nlp)
 
 
