@@ -9,6 +9,7 @@ AMI dialogue acts carry real start/end times and the speaker's agent letter.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from insightcap.insights.nlp import load_nlp
 from insightcap.insights.sentences import ParsedSentence, split_sentences
 from insightcap.themes.embed import Embedder
 from insightcap.transcript.schema import Segment, Transcript
+
+# An AMI meeting of a four-meeting series (ES2006a, ES2006b, …): one design team's project.
+AMI_MEETING = re.compile(r"^(?P<series>(ES|IS|TS)\d{4})[a-d]$")
 
 
 @dataclass(frozen=True)

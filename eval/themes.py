@@ -12,7 +12,6 @@ per meeting on the same embeddings. Themes spanning two or more meetings of the 
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from eval.common import argument_parser, print_table, report
+from eval.pipeline_inputs import AMI_MEETING
 from eval.retrieval import import_meetings, read_jsonl, settings_for
-
-AMI_MEETING = re.compile(r"^(?P<series>(ES|IS|TS)\d{4})[a-d]$")
 
 
 def gold_topic(turn_topic: dict[int, int], first: int, last: int) -> int | None:

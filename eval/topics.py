@@ -7,16 +7,24 @@ mapped back to QMSum turns and scored with Pk and WindowDiff against the gold to
 choice). Lower is better. Beside it, in the same run and on the same sentences: TextTiling on
 MiniLM sentence embeddings (Hearst's mean − σ/2 depth cut-off), an even split into the gold number
 of segments, and no boundary at all (which any useful segmenter must beat).
+
+With `--join-series` the sessions are long ones instead: the meetings of each AMI series in the
+file (ES2006a–d, …) joined in order into one session of 80 minutes to three hours, each meeting's
+gold topics kept and each join a gold topic start — sessions longer than most the topic head was
+trained on. Figures go to eval/results/topics_joined_series.json, with each session's topic counts.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from eval.common import argument_parser, print_table, report
 from eval.pipeline_inputs import (
+    AMI_MEETING,
     fill_forward,
     gold_turn_segments,
     qmsum_transcript,
@@ -106,12 +114,54 @@ def score(reference: np.ndarray, hypothesis: np.ndarray) -> tuple[float, float]:
     return pk(reference, hypothesis, k), windowdiff(reference, hypothesis, k)
 
 
+def join_series(
+    meetings: list[dict[str, Any]], gold_topics: dict[str, list[dict[str, Any]]]
+) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """Each AMI series' meetings as one session, in order: their turns renumbered one after the
+    other, and a gold segment number per turn in which each meeting's topics stay topics and each
+    join starts one."""
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for meeting in meetings:
+        if match := AMI_MEETING.match(meeting["meeting_id"]):
+            series[match["series"]].append(meeting)
+    sessions = []
+    for name, parts in sorted(series.items()):
+        parts.sort(key=lambda meeting: meeting["meeting_id"])
+        turns: list[dict[str, Any]] = []
+        references: list[np.ndarray] = []
+        for part in parts:
+            turns += [{**turn, "idx": len(turns) + position} for position, turn in enumerate(part["turns"])]
+            reference = gold_turn_segments(gold_topics[part["meeting_id"]], len(part["turns"]))
+            references.append(reference + (int(references[-1][-1]) + 1 if references else 0))
+        joined_id = f"{name}{parts[0]['meeting_id'][-1]}-{parts[-1]['meeting_id'][-1]}"
+        sessions.append(({"meeting_id": joined_id, "turns": turns}, np.concatenate(references)))
+    return sessions
+
+
 def main() -> None:
-    args = argument_parser(__doc__.splitlines()[0]).parse_args()
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--join-series",
+        action="store_true",
+        help="score long sessions: each AMI series' meetings (ES2006a-d, ...) joined into one",
+    )
+    args = parser.parse_args()
     settings = Settings()
     gold_topics = {
         row["meeting_id"]: row["topics"] for row in read_jsonl(args.data / "qmsum" / "topics.jsonl")
     }
+    meetings = [
+        meeting
+        for meeting in read_jsonl(args.data / "qmsum" / "meetings.jsonl")
+        if meeting["meeting_id"] in gold_topics
+    ]
+    if args.join_series:
+        sessions = join_series(meetings, gold_topics)
+    else:
+        sessions = [
+            (meeting, gold_turn_segments(gold_topics[meeting["meeting_id"]], len(meeting["turns"])))
+            for meeting in meetings
+        ]
     methods: dict[str, list[tuple[float, float]]] = {
         "ours": [],
         "texttiling": [],
@@ -120,13 +170,11 @@ def main() -> None:
     }
     counts: dict[str, list[int]] = {"ours": [], "texttiling": [], "gold": []}
     rows = []
-    for meeting in read_jsonl(args.data / "qmsum" / "meetings.jsonl"):
-        if meeting["meeting_id"] not in gold_topics:
-            continue
+    details: dict[str, dict[str, Any]] = {}
+    for meeting, reference in sessions:
         inputs = qmsum_transcript(meeting)
         sentences, embeddings = sentences_and_embeddings(inputs.transcript, settings)
         turn_of_sentence = [inputs.turn_of_segment[parsed.sentence.segment_index] for parsed in sentences]
-        reference = gold_turn_segments(gold_topics[meeting["meeting_id"]], inputs.n_turns)
         topics = segment_topics(sentences, embeddings)
         hypotheses = {
             "ours": turn_segments(
@@ -143,6 +191,11 @@ def main() -> None:
         counts["ours"].append(int(hypotheses["ours"].max()) + 1)
         counts["texttiling"].append(int(hypotheses["texttiling"].max()) + 1)
         counts["gold"].append(int(reference.max()) + 1)
+        details[meeting["meeting_id"]] = {
+            "minutes": round(inputs.transcript.duration / 60.0, 1),
+            "topics": {name: values[-1] for name, values in counts.items()},
+            "ours": dict(zip(("pk", "windowdiff"), (round(v, 4) for v in methods["ours"][-1]))),
+        }
         rows.append(
             (
                 meeting["meeting_id"],
@@ -170,8 +223,9 @@ def main() -> None:
             figures["none"]["pk"],
         )
     )
+    sessions_read = "AMI series, each joined into one session" if args.join_series else "QMSum meetings"
     print_table(
-        f"Topic segmentation on {len(rows) - 1} QMSum meetings (Pk, lower is better)",
+        f"Topic segmentation on {len(rows) - 1} {sessions_read} (Pk, lower is better)",
         [
             "meeting",
             "gold segments",
@@ -182,7 +236,10 @@ def main() -> None:
         ],
         rows,
     )
-    report("topics", figures)
+    if args.join_series:
+        report("topics_joined_series", {**figures, "sessions": details})
+    else:
+        report("topics", figures)
 
 
 if __name__ == "__main__":

@@ -251,6 +251,10 @@ def choose_decoding(
         threshold = float(np.quantile(pooled, quantile))
         scores = []
         for meeting, probability in zip(meetings, probabilities):
+            # The product applies the fraction to at most LONG_MEETING_MINUTES of a session
+            # (TopicHead.shortest_topic), which would change 17 of these meetings; the fraction is
+            # chosen without that cap, as it was for the shipped head.npz, so that this command
+            # still rebuilds it bit for bit.
             shortest = max(MIN_TOPIC_SENTENCES, int(fraction * len(meeting.texts)))
             at_least = int(split and meeting.minutes >= SPLIT_MINUTES)
             starts = decode(probability, smoothing, threshold, shortest, at_least)

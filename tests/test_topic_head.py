@@ -1,5 +1,6 @@
 """The topic head: its gap features, its decoding, its numpy walk of the trees (against sklearn's
-own on a real meeting), the trained model file, and its speed on a session of several hours."""
+own on a real meeting), the trained model file, its topics and speed on a session of several
+hours."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from eval.pipeline_inputs import (
 from eval.train_topics import tree_arrays
 from insightcap.insights.topic_head import (
     FEATURE_NAMES,
+    LONG_MEETING_MINUTES,
     BoostedTrees,
     decode,
     depth_scores,
@@ -165,3 +167,49 @@ def test_a_three_hour_session_is_segmented_in_seconds():
     # at this length would take minutes.
     assert time.perf_counter() - started < 20.0
     assert starts == sorted(starts) and all(0 < start < count for start in starts)
+
+
+def test_a_long_session_gets_more_topics_not_longer_ones():
+    """2.5 hours of 16 subjects, 75 sentences each: kept a tenth of the session apart (120
+    sentences), boundaries could make at most ten topics; kept a tenth of a long training
+    meeting apart, each subject can be one."""
+    head = load_topic_head()
+    rng = np.random.default_rng(0)
+    subjects, per_subject, minutes = 16, 75, 150.0
+    # Embeddings that sound like announcing a subject, for the sentence opening each one.
+    announcing = head.semantic_weights / np.linalg.norm(head.semantic_weights)
+    texts, speakers, embeddings = [], [], []
+    for subject in range(subjects):
+        words = [f"subject{subject}word{number}" for number in range(25)]
+        direction = rng.normal(size=384)
+        direction /= np.linalg.norm(direction)
+        for position in range(per_subject):
+            opening = "Okay, let's move on to " if position == 0 else ""
+            texts.append(opening + " ".join(rng.choice(words, 10)) + ".")
+            speakers.append(f"S{(2 * subject + position % 2) % 6}")
+            vector = direction + 0.3 * rng.normal(size=384) / np.sqrt(384)
+            embeddings.append(vector + (announcing if position == 0 else 0.0))
+    embeddings = np.array(embeddings, dtype=np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    count = len(texts)
+    assert head.shortest_topic(count, minutes) < per_subject < int(head.min_topic_fraction * count)
+
+    starts = head.boundaries(texts, speakers, embeddings, minutes)
+
+    assert len(starts) + 1 > 10
+    assert set(starts) <= set(range(per_subject, count, per_subject))
+    # A session no longer than a long training meeting keeps the learned share of its length.
+    assert head.shortest_topic(count, LONG_MEETING_MINUTES) == int(head.min_topic_fraction * count)
+
+
+def test_a_long_training_meeting_is_as_long_as_the_constant_says(shared_eval: Path):
+    """LONG_MEETING_MINUTES is the 90th percentile of the train_extra meetings' lengths."""
+    folder = shared_eval / "qmsum" / "train_extra"
+    annotated = {row["meeting_id"] for row in read_jsonl(folder / "topics.jsonl")}
+    minutes = [
+        qmsum_transcript(meeting).transcript.duration / 60.0
+        for meeting in read_jsonl(folder / "meetings.jsonl")
+        if meeting["meeting_id"] in annotated
+    ]
+    assert len(minutes) == 162
+    assert np.percentile(minutes, 90) == pytest.approx(LONG_MEETING_MINUTES, abs=0.05)

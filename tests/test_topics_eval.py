@@ -15,7 +15,7 @@ from eval.pipeline_inputs import (
     read_jsonl,
     sentences_and_embeddings,
 )
-from eval.topics import pk, turn_segments, window_size, windowdiff
+from eval.topics import join_series, pk, turn_segments, window_size, windowdiff
 from insightcap.insights.schema import Sentence
 from insightcap.insights.sentences import ParsedSentence
 from insightcap.insights.topics import (
@@ -63,6 +63,22 @@ def test_gold_topics_with_gaps_and_returns_become_contiguous_segments():
     # Turn 0 joins the first segment, turns 4 and 7 join the one before them; topic 0 returning
     # at turn 8 is a new segment.
     assert gold_turn_segments(topics, 10).tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 2, 2]
+
+
+def test_a_series_joined_into_one_session_keeps_its_gold_topics_and_starts_one_at_each_join():
+    def meeting(meeting_id: str, texts: list[str]) -> dict:
+        turns = [{"idx": i, "speaker": "A", "text": text} for i, text in enumerate(texts)]
+        return {"meeting_id": meeting_id, "turns": turns}
+
+    meetings = [meeting("ES2002b", ["c", "d", "e"]), meeting("ES2002a", ["a", "b"]), meeting("Bed002", ["x"])]
+    # ES2002b's first turn is outside its topics: it still starts a topic, not ES2002a's last.
+    gold = {"ES2002a": [{"spans": [[0, 0]]}, {"spans": [[1, 1]]}], "ES2002b": [{"spans": [[1, 2]]}], "Bed002": []}
+
+    ((session, reference),) = join_series(meetings, gold)
+
+    assert session["meeting_id"] == "ES2002a-b"
+    assert [(turn["idx"], turn["text"]) for turn in session["turns"]] == list(enumerate("abcde"))
+    assert reference.tolist() == [0, 1, 2, 2, 2]
 
 
 def test_turns_without_sentences_stay_in_the_topic_before_them():

@@ -10,8 +10,10 @@ announcing a subject, whatever the subject's words) — and gradient-boosted tre
 trained on QMSum's gold topics (eval/train_topics.py) turn that into a probability: trees find
 the combinations a linear model cannot ("a deep valley AND an opening cue AND not near the
 start"). Boundaries are the most probable gaps above a learned threshold, kept a learned minimum
-distance apart. The model is plain arrays in models/topic_head/head.npz (no pickles: the trees are
-node tables walked with numpy); figures in its README.md.
+distance apart: a share of the session, or for a session longer than most training meetings, of
+their length (LONG_MEETING_MINUTES), so a long session gets more topics rather than longer ones.
+The model is plain arrays in models/topic_head/head.npz (no pickles: the trees are node tables
+walked with numpy); figures in its README.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ SPEAKER_WINDOW = 20
 # The next few sentences: a topic is often announced a sentence or two after the gap.
 CUE_LOOKAHEAD = 3
 OPENING_WORDS = 3
+# The minimum distance between topic starts is a share of the session (min_topic_fraction, chosen
+# by cross-validation on the training meetings), but only of a session as long as a long training
+# meeting: beyond that the share is an extrapolation, and would make topics ever longer (at most
+# ten in any session: 25-minute themes in a 2.5-hour one). This is the 90th percentile of the 162
+# QMSum train_extra meetings' lengths (their spoken turns at reading pace, as
+# eval.pipeline_inputs.qmsum_transcript times them; tests/test_topic_head.py recomputes it).
+LONG_MEETING_MINUTES = 89.5
 
 FEATURE_NAMES = (
     *(f"embedding_similarity_{w}" for w in EMBEDDING_WINDOWS),
@@ -294,6 +303,7 @@ class TopicHead:
     # Decoding, chosen by cross-validation on the training meetings.
     smoothing: int
     threshold: float
+    # Of the session's length, up to LONG_MEETING_MINUTES (shortest_topic).
     min_topic_fraction: float
     min_topic_sentences: int
     # A session at least this long always gets its most probable boundary (None: never forced).
@@ -327,6 +337,14 @@ class TopicHead:
         )
         return _sigmoid(self.gap_model.log_odds(features))
 
+    def shortest_topic(self, sentences: int, minutes: float) -> int:
+        """The fewest sentences between two topic starts, or a start and the session's edge: the
+        learned share of the session, or for a session longer than LONG_MEETING_MINUTES, of that
+        many minutes' sentences at the session's own pace."""
+        if minutes > LONG_MEETING_MINUTES:
+            sentences = sentences * LONG_MEETING_MINUTES / minutes
+        return max(self.min_topic_sentences, int(self.min_topic_fraction * sentences))
+
     def boundaries(
         self,
         texts: list[str],
@@ -342,7 +360,7 @@ class TopicHead:
             self.probabilities(texts, speakers, embeddings),
             self.smoothing,
             self.threshold,
-            max(self.min_topic_sentences, int(self.min_topic_fraction * len(texts))),
+            self.shortest_topic(len(texts), minutes),
             at_least=1 if long_session else 0,
         )
 
