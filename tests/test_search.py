@@ -388,6 +388,18 @@ def test_a_long_passage_is_shown_around_the_first_word_of_the_query() -> None:
     assert snippet(passage, "later49").endswith("later49") and snippet("Short and whole.", "whole") == "Short and whole."
 
 
+def test_a_remembered_phrase_is_shown_and_opened_where_it_is_said_not_at_its_first_word() -> None:
+    # "like" is said early on; the phrase, with a comma inside, three quarters of the way in.
+    passage = ("I'd like to start. " + " ".join(["word"] * 150)
+               + " it felt like a balloon, in a cage really " + " ".join(["word"] * 45))
+    query = "like a balloon in a cage"
+    said = 100.0 + 80.0 * passage.index("like a balloon") / len(passage)
+    assert moment_of(passage, 100.0, 180.0, query) == pytest.approx(said - LEAD_IN_SECONDS)
+    assert "like a balloon, in a cage" in snippet(passage, query)
+    # Not said as a phrase: the first of its words worth matching, "like" in "I'd like to start".
+    assert moment_of(passage, 100.0, 180.0, "balloon like") == 100.0
+
+
 def test_a_passages_link_opens_where_the_query_is_said_not_where_the_passage_starts() -> None:
     # 80 seconds of talk, "template" about three quarters of the way in.
     passage = " ".join(["word"] * 150) + " the templates we shared " + " ".join(["word"] * 45)

@@ -218,9 +218,16 @@ def to_hits(
 SNIPPET_CHARS = 240
 
 
-def _first_query_word(text: str, query: str) -> re.Match[str] | None:
-    """Where a word of `query` (or a longer word it begins, as "template" begins "templates") first
-    appears in `text`."""
+def _where_query_is_said(text: str, query: str) -> re.Match[str] | None:
+    """Where `query` is first said in `text`: the whole of it when `text` says it as one phrase (a
+    remembered quote, "like a balloon in a cage", whatever the punctuation between its words), else
+    its first word worth matching (or a longer word it begins, as "template" begins "templates")."""
+    words = re.findall(r"\w+", query)
+    if len(words) > 1:
+        phrase = r"\W+".join(re.escape(word) for word in words)
+        said = re.search(rf"(?<!\w){phrase}(?!\w)", text, re.IGNORECASE)
+        if said:
+            return said
     terms = "|".join(re.escape(term) for term in query_terms(query))
     return re.search(rf"(?<!\w)(?:{terms})", text, re.IGNORECASE) if terms else None
 
@@ -231,10 +238,10 @@ LEAD_IN_SECONDS = 3.0
 
 
 def moment_of(passage: str, start: float, end: float, query: str) -> float:
-    """When the first word of `query` in the passage is said, estimated from where it falls in the
+    """When `query` (or its first word) is said in the passage, estimated from where it falls in the
     text (a passage is about 80 seconds of talk, and its words are not timed one by one in the index),
     less LEAD_IN_SECONDS; the passage's start when no word of the query is in it."""
-    found = _first_query_word(passage, query)
+    found = _where_query_is_said(passage, query)
     if found is None or not passage:
         return start
     estimate = start + (end - start) * found.start() / len(passage)
@@ -242,11 +249,11 @@ def moment_of(passage: str, start: float, end: float, query: str) -> float:
 
 
 def snippet(passage: str, query: str, width: int = SNIPPET_CHARS) -> str:
-    """About `width` characters of `passage` around the first word of `query` in it (from its start when
+    """About `width` characters of `passage` around where `query` is said in it (from its start when
     none is), cut between words, with "…" where text is left out."""
     if len(passage) <= width:
         return passage
-    found = _first_query_word(passage, query)
+    found = _where_query_is_said(passage, query)
     start = min(max(0, (found.start() if found else 0) - width // 2), len(passage) - width)
     words = [(word.start(), word.end()) for word in re.finditer(r"\S+", passage)
              if word.start() >= start and word.end() <= start + width]
