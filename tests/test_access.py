@@ -84,6 +84,40 @@ def test_sign_in_sets_a_protected_cookie_and_returns_to_the_page(app, settings, 
     assert other.headers["location"] == "/"
 
 
+def test_after_an_expired_sign_in_the_sign_in_page_says_why_and_returns_to_the_page(app, settings, seeded_session) -> None:
+    """A form sent once the sign-in ended goes back to the page it was sent from (its own address may
+    answer only POST), and the sign-in page says what happened to what was sent."""
+    make_account(settings, "fac@example.org", Role.FACILITATOR, (PROGRAM,))
+    editor = f"/sessions/{seeded_session}/memo"
+    stale = TestClient(app, raise_server_exceptions=False, cookies={"insightcap_session": "an-expired-sign-in"})
+    sent = stale.post(editor, data={"markdown": "Typed before the sign-in expired.", "version": 1},
+                      headers={"Referer": f"http://testserver{editor}?saved=1"}, follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"/login?next=%2Fsessions%2F{seeded_session}%2Fmemo%3Fsaved%3D1&why=unsent"
+    login = stale.get(sent.headers["location"]).text
+    assert "Your sign-in had expired, so what you just sent was not saved." in login
+    assert "text you typed into a memo is kept in this browser" in login
+    assert f'name="next" value="{editor}?saved=1"' in login
+    back = stale.post("/login", data={"email": "fac@example.org", "password": PASSWORD, "next": f"{editor}?saved=1"},
+                      follow_redirects=False)
+    assert back.headers["location"] == f"{editor}?saved=1"
+    with session_scope(settings) as db:
+        assert repo.latest_memo(db, seeded_session).version == 1  # nothing was saved without a sign-in
+
+    opened = TestClient(app, raise_server_exceptions=False, cookies={"insightcap_session": "an-expired-sign-in"})
+    expired = opened.get(editor, follow_redirects=False).headers["location"]
+    assert expired == f"/login?next=%2Fsessions%2F{seeded_session}%2Fmemo&why=expired"
+    assert "Your sign-in has expired. Sign in again to go back to the page you were on." in opened.get(expired).text
+    # A form sent from another site's page, or without a Referer, goes to the start page after signing in.
+    anonymous = TestClient(app, raise_server_exceptions=False)
+    for headers in ({"Referer": f"https://evil.example{editor}"}, {}):
+        elsewhere = anonymous.post(f"/sessions/{seeded_session}/speakers", data={"speaker": "x"}, headers=headers,
+                                   follow_redirects=False)
+        assert elsewhere.headers["location"] == "/login?next=%2F&why=unsent"
+    assert "Sign in to open the page you asked for" in anonymous.get(f"/login?next={editor}").text
+    assert 'id="login-reason"' not in anonymous.get("/login?next=%2F").text
+
+
 def test_secure_cookies_when_configured(settings, queue) -> None:
     from insightcap.web.app import create_app
 

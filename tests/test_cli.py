@@ -117,6 +117,8 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
     unknown = cli(data, "search", "remote", "--section", "decisions", check=False)
     assert unknown.returncode == 1 and "No matches" not in unknown.stdout
     assert "There is no section 'decisions'. Choose one of: context, idea, strategy, resource, action_item" in unknown.stderr
+    nobody = cli(data, "search", "remote", "--speaker", "marketting", check=False)
+    assert nobody.returncode == 1 and "Did you mean 'Marketing'?" in " ".join(nobody.stderr.split())
     assert "No themes yet" not in cli(data, "themes", "Design team").stdout
     assert "Error" in cli(data, "themes", "No such program", check=False).stderr
 

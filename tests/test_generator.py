@@ -63,6 +63,7 @@ def test_openai_compatible_generator_posts_a_chat_completion(chat_server):
     reply = generator.chat("You are brief.", "Ben", max_tokens=20, temperature=0.0)
 
     assert reply == "How would rubber help, Ben?"
+    assert generator.label == "a text model on 127.0.0.1 (llama3.2)"  # as a memo's footer names it
     (request,) = handler.requests
     assert request["path"] == "/v1/chat/completions"
     assert request["auth"] == "Bearer secret"
@@ -117,3 +118,4 @@ def test_packaged_llama_model_answers_a_chat(llama_generator):
     )
     assert "paris" in reply.lower()
     assert llama_generator.name == "llama.cpp: qwen-coder-0.5b/model.gguf"
+    assert llama_generator.label == "a local text model (Qwen2.5-Coder 0.5B)"

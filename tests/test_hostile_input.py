@@ -139,8 +139,11 @@ REFUSED_AT_INTAKE: list[tuple[Callable[[Path], Path], str]] = [
     (_shell_script_as_mp3, r"run\.mp3 is not audio or video \(detected: text file\).*Upload a recording"),
     (_captions_as_wav, r"meeting\.wav is not audio or video \(detected: text file\).*Upload a recording"),
     (_truncated_mp4, r"interview\.m4a cannot be read \(detected: MP4/M4A.*Upload the complete file again"),
-    (_truncated_ogg, r"retro\.ogg is incomplete: this Ogg audio file stops short.*Upload the complete file again.*ffmpeg -i"),
-    (_truncated_wav, r"retro\.wav is incomplete: this WAV audio file stops short.*Upload the complete file again.*ffmpeg -i"),
+    # Plain words first; the command only last, for someone technical.
+    (_truncated_ogg, r"retro\.ogg seems to be cut short \(this Ogg audio file ends before the length it states\).*"
+                     r"Copy or export it again from the recorder.*upload the complete file.*For someone technical: `ffmpeg -i"),
+    (_truncated_wav, r"retro\.wav seems to be cut short \(this WAV audio file ends before.*"
+                     r"Copy or export it again from the recorder.*upload the complete file.*For someone technical: `ffmpeg -i"),
 ]
 
 
@@ -174,7 +177,7 @@ def test_recording_cut_short_is_caught_by_the_full_read_when_only_its_header_sur
     path = _cut_in_half(JFK_FLAC, tmp_path / "speech.flac")
     assert probe_untrusted(path, settings).duration_seconds == pytest.approx(11.0)
 
-    with pytest.raises(MediaError, match=r"speech\.flac is incomplete: it holds 5\.\d seconds of the 11 seconds its header states"):
+    with pytest.raises(MediaError, match=r"speech\.flac seems to be cut short \(it holds 5\.\d seconds of the 11 seconds it states\)"):
         check_recording(path, settings)
 
 
@@ -185,7 +188,8 @@ def test_a_failed_decode_stage_reports_the_reason_and_runs_nothing_after_it(sett
     job = run_job(settings, submitted.job_id)
 
     assert job.status == "failed" and job.completed_stages == []
-    assert "speech.flac is incomplete" in job.error and "Upload the complete file again" in job.error
+    assert "speech.flac seems to be cut short" in job.error and "upload the complete file" in job.error
+    _nothing_stored(settings)  # nothing can be made of it: its session went with it
 
 
 def test_decode_stage_reads_the_whole_recording_and_stores_its_real_length(settings: Settings) -> None:
@@ -257,7 +261,7 @@ def test_a_decode_that_runs_past_the_timeout_is_killed(settings: Settings) -> No
     # Reading the 4-minute example takes over a third of a second, so 0.2 s always runs out.
     started = time.monotonic()
 
-    with pytest.raises(MediaError, match=r"could not be read within 0\.2 seconds: it may be damaged, or crafted.*ffmpeg -i"):
+    with pytest.raises(MediaError, match=r"could not be read within 0\.2 seconds: it may be damaged, or crafted.*Open it in the app.*ffmpeg -i"):
         check_recording(MEETING_OGG, settings.model_copy(update={"media_read_timeout_seconds": 0.2}))
 
     assert time.monotonic() - started < 5

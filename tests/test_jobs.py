@@ -8,21 +8,23 @@ import socket
 import subprocess
 import sys
 import threading
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from insightcap.audio.decode import MediaError
 from insightcap.cli.read import sessions
 from insightcap.jobs import stages as stage_module
 from insightcap.jobs.runner import JobUnavailable, interrupted_jobs, job_owner, run_job
+from insightcap.jobs.runner import refused as refused_recording
 from insightcap.jobs.stages import Stage, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.folder_lock import other_server, serving
 from insightcap.storage.statuses import JobStatus
+from insightcap.storage.tables import JobRecord, RefusedRecording
 from insightcap.web.views import job_out
 from insightcap.weights import ModelUnavailable
 
@@ -202,13 +204,35 @@ def test_a_refused_recording_is_named_as_the_user_named_it_and_not_kept(settings
     assert job.status == "failed"
     assert job.error == "a.wav contains no audible sound. Upload a recording with speech."
     assert not (settings.media_dir / session_id).exists()  # the large file goes at once
-    with session_scope(settings) as db:  # the failed record stays, for the web app's job page
-        assert repo.get_session(db, session_id).status == "failed"
+    with session_scope(settings) as db:  # and the session and its job with it: nothing can be made of them
+        assert repo.list_sessions(db) == [] and db.get(JobRecord, job_id) is None
+        # Only the reason stays, for the web app's job page and Sessions list, where it stopped.
+        refused = repo.refusal(db, job_id)
+        assert (refused.session_id, refused.title, refused.reason) == (session_id, "t", job.error)
+        assert (refused.stage, refused.completed_stages) == ("decode", [])
+    assert refused_recording(settings, job_id) and calls == ["decode"]
 
-    # Retrying cannot help: it says to upload another recording, and runs no stage.
+
+def test_a_refusal_is_kept_a_week(settings) -> None:
+    (_, old_job), (_, new_job) = _job(settings), _job(settings)
+    with session_scope(settings) as db:
+        repo.record_refusal(db, repo.get_job(db, old_job), "old.wav contains no audible sound.")
+        repo.refusal(db, old_job).refused_at = datetime.now(UTC) - repo.REFUSALS_KEPT - timedelta(minutes=1)
+    with session_scope(settings) as db:
+        assert repo.refusal(db, old_job) is None and repo.recent_refusals(db) == []
+        repo.record_refusal(db, repo.get_job(db, new_job), "new.wav contains no audible sound.")
+    with session_scope(settings) as db:  # recording one clears those past their week
+        assert [row.job_id for row in db.scalars(select(RefusedRecording))] == [new_job]
+
+
+def test_a_recording_no_longer_stored_is_not_run_again(settings, recorded_stages) -> None:
+    """A session left from before refused recordings were deleted, or whose file went missing."""
+    calls, _ = recorded_stages
+    session_id, job_id = _job(settings)
+    (settings.media_dir / session_id / "original_a.wav").unlink()
     job = run_job(settings, job_id)
     assert job.status == "failed" and "no longer stored" in job.error and "Upload another recording" in job.error
-    assert calls == ["decode"]
+    assert calls == [] and not refused_recording(settings, job_id)
 
 
 def test_a_fixable_failure_keeps_the_recording_for_retry(settings, recorded_stages) -> None:
@@ -300,8 +324,11 @@ def test_the_same_file_is_added_once_per_program(settings, tmp_path: Path) -> No
     copy.write_bytes(original.read_bytes())
     first = submit_transcript(original, settings, title="Week 1", program="Mentoring cohort")
     with pytest.raises(AlreadyAdded, match=r"already added to Mentoring cohort on \d{4}-\d\d-\d\d, as the session "
-                                            rf"“Week 1” \({first.session_id}\)\. Open that session"):
+                                            r"“Week 1”\. To process the file again, delete that session first\.$") as added:
         submit_transcript(copy, settings, title="Week 1 again", program="mentoring cohort")
+    # The web app links to the session by its title and date; the command line names it by id too.
+    assert (added.value.title, added.value.day) == ("Week 1", f"added {datetime.now(UTC).date().isoformat()}")
+    assert added.value.fact.endswith(f"as the session “Week 1” ({first.session_id}).")
     other_program = submit_transcript(copy, settings, program="Spring circle")
     with session_scope(settings) as db:
         assert {record.id for record in repo.list_sessions(db)} == {first.session_id, other_program.session_id}

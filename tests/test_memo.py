@@ -4,6 +4,7 @@ quotes, the way the structure stage hands them over."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -31,6 +32,7 @@ from insightcap.memo.checks import (
     summary_problem,
     title_problem,
 )
+from insightcap.memo.documents import markdown_to_docx, render_markdown
 from insightcap.memo.draft import DETERMINISTIC, build_memo
 from insightcap.memo.export import absolute_links, export_memo
 from insightcap.memo.followups import FollowupWriter, ThemeEvidence, prompt_instructions
@@ -415,6 +417,37 @@ def test_the_footer_names_the_form_the_memos_times_take(seconds, shown):
         assert f"Times in {shown} point into the recording" in render_memo(draft, fmt)
 
 
+@pytest.mark.parametrize(("drafted_with", "said"), [
+    ("a local text model (Qwen2.5-Coder 0.5B)", "with a local text model (Qwen2.5-Coder 0.5B)"),
+    ("", "without a text model"),
+])
+def test_the_footer_says_in_plain_words_which_model_drafted_the_memo(drafted_with, said):
+    """Facilitators share the memo: it names the model that wrote it, not a runtime or a file."""
+    draft = MemoDraft(title="Circle", drafted_with=drafted_with,
+                      generated_with="llama.cpp: qwen-coder-0.5b/model.gguf" if drafted_with else DETERMINISTIC)
+    for fmt in ("md", "html"):
+        memo = render_memo(draft, fmt)
+        assert f"Drafted by insightcap on this computer, {said}; check it before sharing." in memo
+        assert "gguf" not in memo and "llama.cpp" not in memo and "deterministic" not in memo
+
+
+def test_times_in_the_markdown_are_plain_and_still_link_in_every_rendering():
+    """The editor and the .md show "[00:00]", not "\\[00:00\\]"; brackets that could start a link stay escaped."""
+    from docx import Document
+
+    assert escape_markdown("At [00:12] and [1:02:03]. [x](y) [00:12](/evil) [00:12]: z [00:12][r] \\[00:12]") == (
+        "At [00:12] and [1:02:03]. \\[x\\](y) \\[00:12\\](/evil) \\[00:12\\]: z \\[00:12\\]\\[r\\] \\\\[00:12]")
+    draft = MemoDraft(title="Circle", duration_seconds=30.0, background="Sam: We met to plan. [00:12]")
+    markdown = render_memo(draft, "md")
+    assert "Sam: We met to plan. [00:12]\n" in markdown and "\\[" not in markdown
+    html = render_markdown(markdown, "s1")
+    assert '<a class="t" href="/sessions/s1?t=12">[00:12]</a>' in html
+    paragraph = next(p for p in Document(io.BytesIO(markdown_to_docx(markdown, "Circle", "s1", APP_URL))).paragraphs
+                     if p.text.startswith("Sam:"))
+    assert [(link.text, link.url) for link in paragraph.hyperlinks] == [("[00:12]", f"{APP_URL}/sessions/s1?t=12")]
+    assert "We met to plan. [00:12]" in render_memo(draft, "html")
+
+
 @pytest.mark.parametrize(("language", "warned"), [("fr", True), ("en", False), (None, False)])
 def test_a_memo_of_speech_in_another_language_than_english_says_to_check_it(language, warned):
     transcript = Transcript(segments=[Segment(start=0.0, end=3.0, text="Bonjour à tous.")], language=language)
@@ -625,6 +658,7 @@ def test_memo_with_the_packaged_llama_model_has_a_validated_question_per_theme(
     print(f"llama titles + follow-ups: {seconds_per_theme:.1f} s per theme")
 
     assert memo.generated_with == llama_generator.name
+    assert memo.drafted_with == "a local text model (Qwen2.5-Coder 0.5B)"
     nlp = load_nlp(settings)
     instructions = prompt_instructions("followup_question.txt")
     for theme in memo.themes:
@@ -650,6 +684,7 @@ def test_a_failing_generator_falls_back_to_the_templates_and_says_so(settings, m
     assert memo.generated_with.startswith(
         DETERMINISTIC + ": the generator llama3.2 at http://127.0.0.1:9/v1 failed"
     )
+    assert memo.drafted_with == ""  # its footer says no text model wrote any of it
     assert [t.follow_up_questions for t in memo.themes] == [
         t.follow_up_questions for t in _deterministic_memo(meeting).themes
     ]
@@ -854,6 +889,7 @@ class _ScriptedGenerator:
     """A stand-in generator for wiring tests: always gives the same reply and keeps the prompts."""
 
     name = "scripted"
+    label = "a scripted text model"
 
     def __init__(self, reply: str) -> None:
         self.reply = reply

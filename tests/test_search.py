@@ -23,6 +23,7 @@ from insightcap.search.documents import (
     SNIPPET_CHARS,
     allowed_keys,
     moment_of,
+    said_at,
     session_keys,
     snippet,
 )
@@ -43,6 +44,7 @@ from insightcap.search.schema import (
     checked_filters,
     filter_problems,
     only_by_meaning,
+    unknown_speaker,
 )
 from insightcap.storage import repository as repo
 from insightcap.storage.db import folded, session_scope
@@ -412,6 +414,28 @@ def test_a_passages_link_opens_where_the_query_is_said_not_where_the_passage_sta
                     moment=opens, score=1.0)
     assert hit.opens_at == opens
     assert hit.model_copy(update={"moment": None}).opens_at == 100.0
+
+
+def test_a_result_marks_the_phrase_where_it_is_said_whole_and_its_words_elsewhere() -> None:
+    passage = "Like a balloon, in a cage: the balloon again, and ballooning costs. Cages!"
+    spans = said_at(passage, "like a balloon in a cage")
+    assert [passage[start:end] for start, end in spans] == ["Like a balloon, in a cage", "balloon", "ballooning", "Cages"]
+    assert said_at(passage, "xylophone") == [] and said_at(passage, "") == []
+    assert said_at("costs (c++) rose. Costs*", 'c++ (costs* "rose') == [(0, 5), (12, 16), (18, 23)]  # words only
+
+
+def test_a_speaker_filter_naming_no_one_is_answered_with_who_there_is() -> None:
+    speakers = {("Speaker 1", "Ana"), ("Speaker 2", "Speaker 2"), ("Marketing", "Tomás")}
+    for named in ("ana", " Speaker 1 ", "TOMAS", "marketing"):
+        assert unknown_speaker(named, speakers, narrowed=False) is None, named
+    assert unknown_speaker("Tomas Ruiz", speakers, narrowed=False) == (
+        "No session has a speaker called 'Tomas Ruiz'. Did you mean 'Tomás'? The speakers are Ana, Speaker 2 and Tomás.")
+    assert unknown_speaker("Bob", speakers, narrowed=True) == (
+        "No session matching the other filters has a speaker called 'Bob'. The speakers are Ana, Speaker 2 and Tomás.")
+    many = {(f"Speaker {n}", f"Speaker {n}") for n in range(1, 16)}
+    assert unknown_speaker("Bob", many, narrowed=False).endswith("Speaker 9, Speaker 10, Speaker 11, Speaker 12 and 3 others.")
+    assert unknown_speaker("Bob", set(), narrowed=False) == (
+        "No session has a speaker called 'Bob' (none has a transcript with speakers yet). Search without the speaker filter.")
 
 
 @pytest.mark.slow

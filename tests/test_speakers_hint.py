@@ -131,7 +131,7 @@ def test_show_prints_talk_time_share_and_turns_by_given_name(settings) -> None:
         record = repo.create_session(db, session_id=repo.new_id(), title="Circle", source_kind="media",
                                      original_filename="circle.ogg", stored_path="media/x/circle.ogg")
         repo.save_output(db, record.id, "transcript", transcript)
-        repo.rename_speaker(db, record.id, "Speaker 2", "Amara")
+        repo.rename_speaker(db, record.id, "Speaker 2", "Amara", by="sam@example.org")
         session_id = record.id
 
     shown = cli(settings.data_dir, "show", session_id).stdout

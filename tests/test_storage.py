@@ -155,13 +155,13 @@ def test_renaming_a_speaker_updates_the_draft_memo_by_whole_name(settings) -> No
     session_id = _session(settings)
     with session_scope(settings) as db:
         repo.add_memo_version(db, session_id, "Speaker 1 said hi to Speaker 12.")
-        repo.rename_speaker(db, session_id, "Speaker 1", "Maria")
-        repo.rename_speaker(db, session_id, "Speaker 1", "María")
+        repo.rename_speaker(db, session_id, "Speaker 1", "Maria", by="sam@example.org")
+        repo.rename_speaker(db, session_id, "Speaker 1", "María", by="sam@example.org")
     with session_scope(settings) as db:
         assert repo.latest_memo(db, session_id).markdown == "María said hi to Speaker 12."
         assert repo.get_session(db, session_id).speaker_names == {"Speaker 1": "María"}
         assert sorted(v.author for v in repo.memo_versions(db, session_id)) == [
-            "insightcap", "speaker rename", "speaker rename"]
+            "insightcap", "speaker names updated by sam@example.org", "speaker names updated by sam@example.org"]
 
 
 def _two_speaker_session(settings, memo: str) -> str:
@@ -180,11 +180,11 @@ def test_a_speaker_cannot_be_given_a_name_another_speaker_goes_by(settings) -> N
     session_id = _two_speaker_session(settings, memo)
     for taken in ("Aisha", " aisha "):
         with session_scope(settings) as db, pytest.raises(repo.SpeakerNameTaken, match="Choose a name"):
-            repo.rename_speaker(db, session_id, "Priya", taken)
+            repo.rename_speaker(db, session_id, "Priya", taken, by="sam@example.org")
     with session_scope(settings) as db:
-        repo.rename_speaker(db, session_id, "Aisha", "Aisha Khan")
+        repo.rename_speaker(db, session_id, "Aisha", "Aisha Khan", by="sam@example.org")
     with session_scope(settings) as db, pytest.raises(repo.SpeakerNameTaken, match="transcript label “Aisha”"):
-        repo.rename_speaker(db, session_id, "Priya", "AISHA KHAN")
+        repo.rename_speaker(db, session_id, "Priya", "AISHA KHAN", by="sam@example.org")
     with session_scope(settings) as db:
         assert repo.get_session(db, session_id).speaker_names == {"Aisha": "Aisha Khan"}
         assert repo.latest_memo(db, session_id).markdown == (
@@ -218,7 +218,7 @@ def test_renaming_a_speaker_leaves_quoted_words_as_they_were_said(settings) -> N
     memo = "Priya opened.\n\n- Pairing helps — “Priya and I paired, Priya said” — Priya [00:01]\n"
     session_id = _two_speaker_session(settings, memo)
     with session_scope(settings) as db:
-        repo.rename_speaker(db, session_id, "Priya", "Priya Shah")
+        repo.rename_speaker(db, session_id, "Priya", "Priya Shah", by="sam@example.org")
     with session_scope(settings) as db:
         assert repo.latest_memo(db, session_id).markdown == (
             "Priya Shah opened.\n\n- Pairing helps — “Priya and I paired, Priya said” — Priya Shah [00:01]\n")

@@ -5,6 +5,7 @@ records jobs) except in the startup-resume test, which runs stand-in stages like
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import re
 import time
@@ -74,6 +75,21 @@ def test_the_upload_form_works_without_javascript(client, queue) -> None:
     # A browser sends the fields in the form's order: the file last, so they are read before it is refused.
     form = client.get("/upload").text
     assert all(form.index(f'id="{field}"') < form.index('id="file"') for field in ("title", "program", "date", "speakers"))
+
+
+def test_the_same_file_again_links_to_its_session_by_title_and_date(client, queue) -> None:
+    with ZOOM_VTT.open("rb") as handle:
+        first = client.post("/api/sessions", files={"file": ("zoom.vtt", handle, "text/vtt")},
+                            data={"title": "Cohort call", "program": "Mentoring", "date": "2026-11-20"}).json()
+    with ZOOM_VTT.open("rb") as handle:
+        again = client.post("/api/sessions", files={"file": ("again.vtt", handle, "text/vtt")}, data={"program": "Mentoring"})
+    assert again.status_code == 422 and first["id"] not in again.json()["detail"]  # an id means nothing to the uploader
+    assert again.json()["detail"].endswith("as the session “Cohort call”. To process the file again, delete that session first.")
+    assert again.json()["link"] == {"url": f"/sessions/{first['id']}", "text": "Open “Cohort call” (2026-11-20)"}
+    with ZOOM_VTT.open("rb") as handle:  # the form without JavaScript says the same
+        page = client.post("/upload", files={"file": ("again.vtt", handle, "text/vtt")}, data={"program": "Mentoring"}).text
+    assert f'delete that session first. <a href="/sessions/{first["id"]}">Open “Cohort call” (2026-11-20)</a></div>' in page
+    assert queue.submitted == [first["job_id"]]
 
 
 def test_recording_upload_is_stored_and_served_with_range_requests(client, settings) -> None:
@@ -276,15 +292,30 @@ def test_jobs_report_progress_and_a_failed_job_can_be_retried(client, queue, see
     assert status["progress"] == pytest.approx(0.5) and status["stage_label"] == "Indexing insights"
     assert [s["state"] for s in status["stages"]] == ["done", "running", "waiting"]
     assert client.post(f"/api/jobs/{job_id}/retry").status_code == 409  # it is not failed
+    # The page's heading and text follow the job's state.
+    page = client.get(f"/jobs/{job_id}").text
+    assert '<span data-when="running">Processing “Feedback circle”</span>' in page
+    assert '<p class="muted" data-when="queued running">You can leave this page: processing carries on' in page
+    assert '<div id="job-error" class="alert error" role="alert" data-when="failed unusable" hidden>' in page
 
     with session_scope(settings) as db:
         failed = repo.get_job(db, job_id)
         failed.status, failed.error = "failed", "The recording has no sound."
     page = client.get(f"/jobs/{job_id}").text
-    assert "The recording has no sound." in page and "Retry" in page
+    assert '<span data-when="failed">Processing “Feedback circle” stopped</span>' in page
+    assert "The recording has no sound." in page and 'id="retry-form" data-when="failed">' in page
+    assert '<p class="muted" data-when="queued running" hidden>' in page
+    session = client.get(f"/sessions/{seeded_session}").text
+    assert f'The recording has no sound. <a href="/jobs/{job_id}">See where it stopped, and retry</a>' in session
     assert client.get(f"/api/jobs/{job_id}").json()["can_retry"] is True
     retried = client.post(f"/api/jobs/{job_id}/retry").json()
     assert retried["status"] == "queued" and retried["error"] is None and queue.submitted == [job_id]
+
+    with session_scope(settings) as db:
+        repo.get_job(db, job_id).status = "done"
+    page = client.get(f"/jobs/{job_id}").text
+    assert '<span data-when="done">“Feedback circle” is ready</span>' in page
+    assert f'<p id="job-done" data-when="done">\n    <a class="button primary" href="/sessions/{seeded_session}">Open the session</a>' in page
 
 
 def test_a_refused_recording_is_not_offered_a_retry_and_keeps_saying_why(client, queue, settings) -> None:
@@ -294,12 +325,65 @@ def test_a_refused_recording_is_not_offered_a_retry_and_keeps_saying_why(client,
                                      program="Mentoring cohort")
         job = repo.create_job(db, record.id, ["decode", "transcribe"])
         job.status, job.stage, job.error = "failed", "decode", "silence.wav contains no audible sound."
-        job_id = job.id
+        job_id, record.status = job.id, "failed"
     assert client.get(f"/api/jobs/{job_id}").json()["can_retry"] is False
-    assert '<form method="post" action="/jobs/' + job_id + '/retry" id="retry-form" hidden>' in client.get(f"/jobs/{job_id}").text
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'id="retry-form" data-when="failed" hidden>' in page
+    assert '<span data-when="unusable">“Silence” could not be used</span>' in page
+    assert '<p id="upload-another" data-when="unusable">The recording was not kept. <a class="button primary" href="/upload">' in page
     refused = client.post(f"/api/jobs/{job_id}/retry")
     assert refused.status_code == 409 and "Upload another recording." in refused.text and queue.submitted == []
     assert client.get(f"/api/jobs/{job_id}").json()["error"] == "silence.wav contains no audible sound."
+    # Its session page has no player stuck at 0:00 and promises nothing that will not come.
+    session = client.get(f"/sessions/{record.id}").text
+    assert 'id="player"' not in session and "The recording was not kept, so there is nothing to play." in session
+    assert ("This recording could not be used: silence.wav contains no audible sound. "
+            '<a href="/upload">Upload another recording</a>, and delete this session below.') in session
+    assert "appears here when" not in session and "None: this recording could not be used." in session
+    memo = client.get(f"/sessions/{record.id}/memo")
+    assert memo.status_code == 404 and "“Silence” has no memo: its recording could not be used. Upload another recording." in memo.text
+    assert "appears when" not in memo.text
+
+
+def _refused_job(settings, program: str = "Mentoring cohort") -> str:
+    """A job whose recording the runner refused: its session is deleted, only the reason is left."""
+    from insightcap.jobs.runner import _forget_refused, _reject
+
+    with session_scope(settings) as db:
+        record = repo.create_session(db, session_id=repo.new_id(), title="Silence", source_kind="media",
+                                     original_filename="silence.wav", stored_path="media/gone/original_silence.wav",
+                                     program=program)
+        job = repo.create_job(db, record.id, ["decode", "transcribe"])
+        job.status, job.stage, job_id, session_id = "running", "decode", job.id, record.id
+    _reject(settings, job_id, "original_silence.wav contains no audible sound. Upload a recording with speech.")
+    _forget_refused(settings, session_id)
+    return job_id
+
+
+def test_a_refused_recording_leaves_only_its_reason_on_the_job_page_and_in_sessions(app, client, queue, settings) -> None:
+    from fastapi.testclient import TestClient
+
+    job_id = _refused_job(settings)
+    assert client.get("/api/sessions").json() == []
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert (job["status"], job["can_retry"], job["session_title"]) == ("failed", False, "Silence")
+    assert job["error"] == "silence.wav contains no audible sound. Upload a recording with speech."
+    assert [stage["state"] for stage in job["stages"]] == ["failed", "not_run"]
+    page = client.get(f"/jobs/{job_id}").text
+    assert '<span data-when="unusable">“Silence” could not be used</span>' in page
+    assert "silence.wav contains no audible sound." in page and 'href="/upload">Upload another recording</a>' in page
+    assert '<p class="muted" data-when="queued running" hidden>You can leave this page: processing carries on' in page
+    assert '<p id="job-done" data-when="done" hidden>' in page
+    refused = client.post(f"/api/jobs/{job_id}/retry")
+    assert refused.status_code == 409 and "Upload another recording." in refused.json()["detail"] and queue.submitted == []
+    # Whoever left the job page early learns from Sessions what became of the upload.
+    listed = client.get("/").text
+    assert 'id="refused"' in listed and "“Silence”" in listed and "silence.wav contains no audible sound." in listed
+    # Only for the program's facilitators, as the job was.
+    token = make_account(settings, "other@example.org", Role.FACILITATOR, ("Another circle",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as outsider:
+        assert outsider.get(f"/api/jobs/{job_id}").status_code == 404
+        assert 'id="refused"' not in outsider.get("/").text
 
 
 def test_startup_resumes_interrupted_jobs(settings, seeded_session, monkeypatch) -> None:
@@ -366,7 +450,9 @@ def test_posts_from_other_sites_are_refused(client, seeded_session) -> None:
 
 @pytest.mark.slow
 def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session, settings) -> None:
+    from insightcap.search.documents import SNIPPET_CHARS
     from insightcap.search.indexing import index_session
+    from insightcap.web.templating import clock
 
     index_session(settings, seeded_session)
     hits = client.get("/api/search", params={"q": "long email with every problem"}).json()["hits"]
@@ -376,9 +462,18 @@ def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session,
     assert f'href="/sessions/{seeded_session}?t=13.1"' in page
     assert client.get("/search", params={"q": "email", "program": "No such program"}).text.count('class="hit"') == 0
     assert "Feedback circle at 00:13" in page  # 13.05 s, written as the memo and the CLI write it
-    assert "only the closest in meaning" not in page
+    assert "results for “long email with every problem”</h2>" in page and "closest in meaning" not in page
+    # The heading itself says when no result has the words looked for, not only a note under it.
     unrelated = client.get("/search", params={"q": "xylophone quarterly tax audit"}).text
-    assert 'class="hit"' in unrelated and "None of these results contains a word of your search" in unrelated
+    count = unrelated.count('class="hit"')
+    assert count and "results for" not in unrelated
+    assert (f'<h2 id="results-heading">No result contains a word of “xylophone quarterly tax audit”: the {count} '
+            "closest in meaning</h2>") in unrelated
+    assert "They may be about something else. Try other words, or fewer filters." in unrelated
+    nothing = client.get("/search", params={"q": "feedback", "program": "Mentoring cohort", "date_from": "2001-01-01",
+                                            "date_to": "2001-01-02"}).text
+    assert '<h2 id="results-heading">No results for “feedback”</h2>' in nothing and 'class="hits"' not in nothing
+    assert '<p class="alert info" role="status">Try other words, or fewer filters.</p>' in nothing
 
     # A stretch of transcript holds several people's words: it names them all, and no one as its speaker.
     said = client.get("/api/search", params={"q": "long email with every problem", "section": "transcript"}).json()
@@ -388,6 +483,14 @@ def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session,
     assert first["speakers"] == ["Hannah Lee", "Marcus Johnson", "Sofia Rossi", "Kwame Mensah"]
     page = client.get("/search", params={"q": "long email with every problem", "section": "transcript"}).text
     assert "· conversation between Hannah Lee, Marcus Johnson, Sofia Rossi and Kwame Mensah" in page
+    # Shown around where the phrase is said, marked, the whole passage a click away; its link opens
+    # there, and says that moment rather than the passage's start.
+    shown = re.search(r"<blockquote>“(.*?)”</blockquote>", page).group(1)
+    assert "<mark>long email with every problem</mark>" in shown
+    assert len(html.unescape(re.sub(r"</?mark>", "", shown))) <= SNIPPET_CHARS + 2 < len(first["quote"])
+    assert '<details class="whole-passage"><summary>The whole passage</summary>' in page
+    assert first["start"] + 5 < first["moment"] < first["end"]
+    assert f'href="/sessions/{seeded_session}?t={round(first["moment"], 1)}">Feedback circle at {clock(first["moment"])}</a>' in page
 
 
 def test_an_unknown_search_section_is_refused_with_the_valid_ones(client, seeded_session) -> None:
@@ -479,14 +582,85 @@ def test_a_speaker_name_another_speaker_has_is_refused_and_quotes_keep_their_wor
     taken = client.put(url + "/speakers", json={"speaker": "Marcus Johnson", "name": " hannah LEE "})
     assert taken.status_code == 409
     assert taken.json()["detail"].startswith("“hannah LEE” is taken: another speaker in this session is Hannah Lee.")
-    page = client.post(f"/sessions/{seeded_session}/speakers", data={"speaker": "Marcus Johnson", "name": "Hannah Lee"})
-    assert page.status_code == 409 and "is taken: another speaker in this session is Hannah Lee." in page.text
     assert client.get(url).json()["speaker_names"] == {}
 
     renamed = client.put(url + "/speakers", json={"speaker": "Marcus Johnson", "name": "Marcus"})
     assert renamed.status_code == 200
     memo = client.get(url + "/memo").json()
     assert memo["version"] == 3 and memo["markdown"].endswith("- “Marcus Johnson here, I wrote too much” — Marcus [00:18]\n")
+
+
+def test_a_refused_speaker_name_is_shown_by_its_form_as_typed_on_the_session_page(client, seeded_session) -> None:
+    client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Hannah Lee", "name": "Ana"})
+    refused = client.post(f"/sessions/{seeded_session}/speakers", data={"speaker": "Marcus Johnson", "name": "ana"})
+    assert refused.status_code == 409
+    page = refused.text
+    assert "<h1>Feedback circle</h1>" in page and 'id="transcript"' in page  # the session, not an error page
+    # Marcus is the second speaker: his form keeps what was typed, says why and what to do, and takes the focus.
+    assert ('<input id="speaker-2" name="name" type="text" maxlength="200" value="ana" placeholder="Name" '
+            'aria-invalid="true" aria-describedby="speaker-2-error" autofocus>') in page
+    assert ('<p class="field-error" id="speaker-2-error" role="alert">“ana” is taken: another speaker in this session '
+            "is Ana (transcript label “Hannah Lee”). Choose a name that tells the two apart, for example with a surname "
+            "or an initial; or, if the name is this speaker&#39;s, rename Hannah Lee first.</p>") in page
+    assert 'id="speaker-1" name="name" type="text" maxlength="200" value="Ana" placeholder="Name">' in page
+    assert page.count('aria-invalid="true"') == 1
+    assert client.get(f"/api/sessions/{seeded_session}").json()["speaker_names"] == {"Hannah Lee": "Ana"}
+
+
+def test_a_recordings_transcript_can_be_skipped_by_keyboard(client, seeded_session, settings) -> None:
+    """Each line of a recording's transcript is a button, so a tab stop: one link skips them all."""
+    skip = '<a class="skip-past" href="#after-transcript">Skip the transcript ('
+    assert skip not in client.get(f"/sessions/{seeded_session}").text  # imported: its lines are not tab stops
+    recording = settings.data_dir / "media" / seeded_session / "circle.ogg"  # only its presence matters here
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_bytes(b"OggS")
+    with session_scope(settings) as db:
+        record = repo.get_session(db, seeded_session)
+        record.source_kind, record.stored_path = "media", recording.relative_to(settings.data_dir).as_posix()
+    page = client.get(f"/sessions/{seeded_session}").text
+    lines = page.count('<button type="button" class="line"')
+    assert lines > 10 and f"{skip}{lines} lines)</a>" in page
+    assert page.index(skip) < page.index('id="transcript"') < page.index('<aside class="insights-col" id="after-transcript" tabindex="-1">')
+
+
+def test_search_results_mark_the_words_looked_for_and_nothing_else_becomes_markup() -> None:
+    from insightcap.web.templating import marked
+
+    said = 'Our <script>alert("x")</script> Templates & <b onclick=go()>template</b> reviews'
+    assert marked(said, "template review") == (
+        'Our &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; <mark>Templates</mark> &amp; '
+        '&lt;b onclick=go()&gt;<mark>template</mark>&lt;/b&gt; <mark>reviews</mark>')
+    assert marked("<i>like a balloon, in a cage</i>", "like a balloon in a cage") == (
+        "&lt;i&gt;<mark>like a balloon, in a cage</mark>&lt;/i&gt;")
+    assert marked("<mark>x</mark>", "<mark>") == "&lt;<mark>mark</mark>&gt;x&lt;/<mark>mark</mark>&gt;"
+    assert marked("nothing to see", "xylophone") == "nothing to see"
+
+
+def test_a_speaker_no_session_has_is_refused_with_the_speakers_there_are(app, client, settings, seeded_session) -> None:
+    from fastapi.testclient import TestClient
+
+    client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Sofia Rossi", "name": "Sofia R."})
+    page = client.get("/search", params={"q": "feedback", "speaker": "Bob"}).text
+    assert ('<p class="alert error" role="alert">No session has a speaker called &#39;Bob&#39;. The speakers are '
+            "Hannah Lee, Kwame Mensah, Marcus Johnson and Sofia R..</p>") in page
+    assert 'id="results-heading"' not in page
+    api = client.get("/api/search", params={"q": "feedback", "speaker": "Bob"})
+    assert api.status_code == 422 and api.json()["detail"].startswith("No session has a speaker called 'Bob'.")
+    close = client.get("/search", params={"q": "feedback", "speaker": "marcus jonson"}).text
+    assert "has a speaker called &#39;marcus jonson&#39;. Did you mean &#39;Marcus Johnson&#39;?" in close
+    # A given name and the transcript's label both name the speaker, in any case or accents.
+    for named in ("sofia r.", "Sofía Rossi", "KWAME MENSAH"):
+        found = client.get("/search", params={"q": "feedback", "speaker": named}).text
+        assert 'role="alert"' not in found and 'id="results-heading"' in found, named
+    outside = client.get("/search", params={"q": "feedback", "speaker": "Hannah Lee", "date_to": "2001-01-01"}).text
+    assert ("No session matching the other filters has a speaker called &#39;Hannah Lee&#39; (none has a transcript "
+            "with speakers yet). Search without the speaker filter.") in outside
+    # Only the speakers of sessions the caller may read are named.
+    token = make_account(settings, "other@example.org", Role.FACILITATOR, ("Another circle",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as outsider:
+        refused = outsider.get("/search", params={"q": "feedback", "speaker": "Hannah Lee"}).text
+        assert "No session has a speaker called &#39;Hannah Lee&#39; (none has" in refused
+        assert "Marcus" not in refused
 
 
 def test_approval_names_the_approver_not_the_author(app, settings, seeded_session) -> None:
@@ -525,10 +699,56 @@ def test_an_empty_memo_is_refused_and_the_memo_kept(client, seeded_session) -> N
         refused = client.put(url, json={"markdown": empty, "version": 1})
         assert refused.status_code == 422 and refused.json()["detail"].startswith(
             "An empty memo cannot be saved; the latest version is unchanged.")
-    page = client.post(f"/sessions/{seeded_session}/memo", data={"markdown": "", "version": 1})
+    page = client.post(f"/sessions/{seeded_session}/memo", data={"markdown": "", "version": 1, "draft": "k2-x9"})
     assert page.status_code == 422 and "An empty memo cannot be saved" in page.text
     assert [v["version"] for v in client.get(url + "/versions").json()] == [1]
     assert client.get(url).json()["markdown"] == FIRST_MEMO
+    # The editor, not an error page: the text as typed (empty), the saved version apart for the script,
+    # approval held back, and a way to get the saved text back that also forgets the browser's copy.
+    assert "Something is not right" not in page.text and 'id="save-memo"' in page.text
+    assert 'name="markdown" rows="28" spellcheck="true" data-unsaved="true"></textarea>' in page.text
+    assert f'<textarea id="saved-markdown" hidden readonly tabindex="-1" aria-hidden="true">{FIRST_MEMO}</textarea>' in page.text
+    assert 'name="version" id="based-on" value="1"' in page.text and 'name="draft" id="draft-id" value="k2-x9"' in page.text
+    assert re.search(r'id="approve-memo"[^>]* disabled>', page.text)
+    assert '<span id="approve-hint" class="muted" >Save your changes first, then approve.</span>' in page.text
+    assert f'href="/sessions/{seeded_session}/memo?discard=k2-x9" id="show-saved">Discard what you typed' in page.text
+
+
+def test_a_save_brings_back_its_draft_id_and_says_when_the_memo_needs_approving_again(client, seeded_session) -> None:
+    """memo.js forgets the text it kept in the browser once the address names it as saved; saving an
+    approved memo makes a draft, and the notice says so rather than letting the approval quietly lapse."""
+    page = f"/sessions/{seeded_session}/memo"
+    client.put(f"/api/sessions/{seeded_session}/memo/status", json={"status": "approved", "version": 1})
+    saved = client.post(page, data={"markdown": FIRST_MEMO + "\nMore.\n", "version": 1, "draft": "k2-x9"},
+                        follow_redirects=False)
+    assert saved.headers["location"] == f"{page}?saved=2&draft=k2-x9"
+    editor = client.get(saved.headers["location"]).text
+    assert ("Saved as version 2. Version 1 was approved; version 2 is a draft again until someone approves it: "
+            "approve it below once it is ready.") in editor
+    assert 'id="approve-memo" aria-describedby="approve-hint" >Approve version 2</button>' in editor
+    assert '<span id="approve-hint" class="muted" hidden>' in editor  # memo.js shows it while text is unsaved
+    # A draft id is only ever an id: anything else is dropped, not echoed.
+    odd = client.post(page, data={"markdown": FIRST_MEMO + "\nEven more.\n", "version": 2, "draft": '"><b>'},
+                      follow_redirects=False)
+    assert odd.headers["location"] == f"{page}?saved=3"
+    assert "Saved as version 3.</p>" in client.get(odd.headers["location"]).text
+    conflict = client.post(page, data={"markdown": "Mine.\n", "version": 1, "draft": "k2-x9"})
+    assert conflict.status_code == 409 and '<input type="hidden" name="draft" value="k2-x9">' in conflict.text
+    assert f'href="{page}?discard=k2-x9" id="discard-mine"' in conflict.text
+
+
+def test_a_memo_version_made_by_a_speaker_rename_names_who_renamed(client, seeded_session) -> None:
+    url = f"/api/sessions/{seeded_session}/memo"
+    client.put(url, json={"markdown": FIRST_MEMO + "\nMarcus Johnson agreed.\n", "version": 1})
+    client.put(f"/api/sessions/{seeded_session}/speakers", json={"speaker": "Marcus Johnson", "name": "Marcus"})
+    latest = client.get(url).json()
+    assert (latest["version"], latest["author"]) == (3, "speaker names updated by admin@example.org")
+    editor = client.get(f"/sessions/{seeded_session}/memo").text
+    assert "version 3, speaker names updated by admin@example.org</span>" in editor
+    history = client.get(f"/sessions/{seeded_session}/memo/history").text
+    assert "· speaker names updated by admin@example.org · draft" in history
+    assert "· written by admin@example.org · draft" in history
+    assert "speaker rename" not in editor + history
 
 
 def test_search_refuses_what_would_find_nothing_instead_of_finding_nothing(client, seeded_session) -> None:
@@ -587,7 +807,9 @@ def test_a_job_says_its_place_in_the_queue_and_what_a_failure_left_not_run(clien
         first, second = (repo.create_job(db, seeded_session, ["structure", "embed", "memo"]).id for _ in range(2))
     assert client.get(f"/api/jobs/{first}").json()["jobs_ahead"] == 0
     assert client.get(f"/api/jobs/{second}").json()["jobs_ahead"] == 1
-    assert "Waiting for the worker: 1 job ahead of this one." in client.get(f"/jobs/{second}").text
+    waiting = client.get(f"/jobs/{second}").text
+    assert "Waiting to start: another session is being processed first." in waiting and "worker" not in waiting
+    assert '<span data-when="queued">Waiting to process “Feedback circle”</span>' in waiting
 
     with session_scope(settings) as db:
         failed = repo.get_job(db, first)
@@ -649,16 +871,21 @@ def test_a_moment_can_be_given_as_a_clock_time_and_a_session_by_the_start_of_its
 
 
 def test_the_themes_timeline_names_each_session_and_marks_a_theme_seen_once(client, seeded_session, settings) -> None:
+    from insightcap.insights.schema import SessionInsights
     from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
 
     with session_scope(settings) as db:
         morning = repo.get_session(db, seeded_session)
         morning.title, morning.session_date = "Morning group", date(2026, 10, 1)
-        afternoon, undated = (
+        afternoon, undated, stopped = (
             repo.create_session(db, session_id=repo.new_id(), title=title, source_kind="transcript",
                                 original_filename="x.vtt", stored_path="media/x.vtt", program="Mentoring cohort",
                                 session_date=day)
-            for title, day in (("Afternoon group", date(2026, 10, 1)), ("Undated follow-up", None)))
+            for title, day in (("Afternoon group", date(2026, 10, 1)), ("Undated follow-up", None),
+                               ("Stopped early", date(2026, 10, 2))))
+        for record in (afternoon, undated):  # insights to cluster; the stopped one has none
+            repo.replace_insights(db, record.id, repo.load_output(db, seeded_session, "insights", SessionInsights))
+        stopped.status = "failed"
         added = undated.created_at.strftime("%Y-%m-%d")
         program_id = morning.program_id
         # The same day: only the titles tell these two columns apart.
@@ -672,6 +899,8 @@ def test_the_themes_timeline_names_each_session_and_marks_a_theme_seen_once(clie
 
     timeline = client.get("/api/programs/Mentoring cohort/themes").json()
     assert [theme["label"] for theme in timeline["themes"]] == ["Long emails", "Scheduling"]  # recurring first
+    # A session with nothing clustered (failed, or still waiting) is no empty column.
+    assert [s["title"] for s in timeline["sessions"]] == ["Morning group", "Afternoon group", "Undated follow-up"]
     page = client.get("/themes", params={"program": "Mentoring cohort"}).text
     head = page[page.index("<thead>"):page.index("</thead>")]
     assert "Morning group</a> <span class=\"small muted\">2026-10-01</span>" in head

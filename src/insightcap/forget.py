@@ -73,7 +73,8 @@ def forget_session(settings: Settings, session_ref: str) -> ForgetReport:
         # forgetting it can be tried again, instead of files outliving their record.
         files_removed = _remove_files(settings, record.id, job_ids)
     delete_session_from_indexes(settings, report.session_id)
-    themes_removed = _refresh_themes(settings, report.program, theme_ids)
+    # A session with nothing indexed (a refused recording, one that failed early) was never clustered.
+    themes_removed = _refresh_themes(settings, report.program, theme_ids) if report.insights or report.passages else 0
     _truncate_write_ahead_log(settings)
     return replace(report, files_removed=files_removed, themes_removed=themes_removed)
 

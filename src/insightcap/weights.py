@@ -39,6 +39,8 @@ class ModelSpec(BaseModel):
     task: Literal["asr", "embedding", "nlp", "generator", "speaker"]
     runtime: str
     description: str = ""
+    # The model as a memo's reader is told of it ("Qwen2.5-Coder 0.5B"): no runtime, file or quantisation.
+    label: str = ""
     license: str = ""
     source: Literal["pypi", "hub", "path"]
     packages: list[str] = Field(default_factory=list)

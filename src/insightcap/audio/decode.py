@@ -39,9 +39,12 @@ _SNIFF_BYTES = 4096
 # A full read may fall this far short of the length the header states before the file counts as
 # cut off: encoder priming and padding differ from the header by milliseconds, a cut by much more.
 _SHORTFALL_SECONDS = 1.0
+# How to turn a damaged file into one that reads: in plain words first, as most people uploading
+# have never run a command; the command last, for whoever helps them.
 CONVERT_HINT = (
-    "Convert it into a fresh file and upload that, for example with "
-    "`ffmpeg -i INPUT -vn -c:a aac recording.m4a`, or export it again from the app that recorded it."
+    "Open it in the app that recorded it, or in any audio app, save or export it as a new file (for example "
+    ".m4a or .mp3), and upload that. For someone technical: `ffmpeg -i INPUT -vn -c:a aac recording.m4a` "
+    "makes such a file."
 )
 
 
@@ -93,15 +96,16 @@ def _sniff(path: Path) -> FileKind | None:
     if kind is not None and not kind.is_media:
         raise MediaError(f"{path.name} is not audio or video (detected: {kind.label}). {SUPPORTED_HINT}")
     if kind is not None and cut_short(path, kind):
-        raise _incomplete(path, f"this {kind.label} file stops short of the length its own header states")
+        raise _incomplete(path, f"this {kind.label} file ends before the length it states")
     return kind
 
 
 def _incomplete(path: Path, how: str) -> MediaError:
     return MediaError(
-        f"{path.name} is incomplete: {how}, so part of the recording is missing, perhaps because an "
-        "upload or copy was interrupted. Upload the complete file again. If this is all there is "
-        f"(the recording stopped early): {CONVERT_HINT}"
+        f"{path.name} seems to be cut short ({how}): part of the recording is missing, perhaps because an "
+        "upload or copy was interrupted. Copy or export it again from the recorder or app that made it, and "
+        "upload the complete file. If the recording really did stop early, what is there can still be used. "
+        f"{CONVERT_HINT}"
     )
 
 
@@ -309,6 +313,6 @@ def read_through(path: Path, max_seconds: float) -> AudioCheck:
         raise _incomplete(
             path,
             f"it holds {spoken_duration(decoded_seconds)} of the {spoken_duration(info.declared_seconds)} "
-            "its header states",
+            "it states",
         )
     return AudioCheck(info=info, decoded_seconds=decoded_seconds, level_dbfs=level)

@@ -115,7 +115,7 @@ def _submit(
         except user_facing_errors() as error:
             fail(str(error))
         err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
-        run_with_progress(settings, submitted.job_id, forget_if_refused=True)
+        run_with_progress(settings, submitted.job_id)
         _summarise(settings, submitted.session_id)
     # Scripts rely on this: the new session's id is the last line of standard output.
     print(submitted.session_id)

@@ -167,11 +167,10 @@ class _StageLines:
         self.console.print(f"{self.labels[stage]}: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
-def run_with_progress(settings: Settings, job_id: str, *, forget_if_refused: bool = False) -> None:
-    """Run the job with a bar per stage. With `forget_if_refused`, a session whose recording was
-    refused as unusable (no speech, not audio) is deleted whole: nothing can be made of it."""
-    from insightcap.forget import forget_session
-    from insightcap.jobs.runner import JobUnavailable, original_discarded, run_job
+def run_with_progress(settings: Settings, job_id: str) -> None:
+    """Run the job with a bar per stage. A session whose recording is refused as unusable (no speech,
+    not audio) is deleted whole by the runner: the message says so."""
+    from insightcap.jobs.runner import JobUnavailable, refused, run_job
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
     from insightcap.storage.folder_lock import FolderBusy
@@ -192,8 +191,7 @@ def run_with_progress(settings: Settings, job_id: str, *, forget_if_refused: boo
     except (JobUnavailable, FolderBusy) as error:
         fail(str(error))
     if finished.status == JobStatus.FAILED:
-        if forget_if_refused and original_discarded(settings, finished.session_id):
-            forget_session(settings, finished.session_id)
+        if refused(settings, job_id):
             fail(f"{finished.error} Nothing was kept.")
         fail(finished.error or f"Processing failed. Run `insightcap retry {finished.session_id}` to try again.")
 

@@ -188,7 +188,7 @@ def search(
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""
     from pydantic import ValidationError
 
-    from insightcap.search.documents import snippet
+    from insightcap.search.documents import snippet, speaker_filter_problem
     from insightcap.search.hybrid import search as run_search
     from insightcap.search.schema import (
         MOST_RESULTS,
@@ -215,6 +215,10 @@ def search(
                                   date_from=date_from, date_to=date_to)
     except ValidationError as invalid:
         fail(filter_problems(invalid))
+    with session_scope(settings) as db:
+        unknown = speaker_filter_problem(db, filters)
+    if unknown:
+        fail(unknown)
     try:
         hits = run_search(settings, query, filters, limit)
     except IndexMismatch as stale:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from insightcap.config import Settings
 from insightcap.generator.base import GeneratorError, TextGenerator
-from insightcap.weights import ModelUnavailable, model_path
+from insightcap.weights import ModelUnavailable, load_manifest, model_path
 
 CHOICES = ("auto", "llama-cpp", "openai", "none")
 
@@ -32,7 +32,8 @@ def gguf_file(settings: Settings) -> Path:
 def _llama_cpp(settings: Settings) -> TextGenerator:
     from insightcap.generator.llama_cpp import LlamaCppGenerator
 
-    return LlamaCppGenerator(gguf_file(settings), n_threads=settings.cpu_threads)
+    spec = load_manifest().get(settings.generator_model)
+    return LlamaCppGenerator(gguf_file(settings), n_threads=settings.cpu_threads, model_name=spec.label if spec else "")
 
 
 def get_generator(settings: Settings) -> TextGenerator | None:

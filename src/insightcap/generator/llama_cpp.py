@@ -51,9 +51,11 @@ def _load(model_file: Path, n_threads: int) -> tuple[Llama, threading.Lock]:
 class LlamaCppGenerator:
     """A TextGenerator backed by a local GGUF file."""
 
-    def __init__(self, model_file: Path, n_threads: int = 2) -> None:
+    def __init__(self, model_file: Path, n_threads: int = 2, model_name: str = "") -> None:
+        """`model_name` is the model as people call it (the manifest's `label`); by default, the file's name."""
         self.model_file = model_file
         self.name = f"llama.cpp: {model_file.parent.name}/{model_file.name}"
+        self.label = f"a local text model ({model_name or model_file.stem})"
         self._llama, self._lock = _load(model_file, n_threads)
 
     def chat(self, system: str, user: str, max_tokens: int = 96, temperature: float = 0.2) -> str:

@@ -6,6 +6,8 @@ never leaves the machines the user points it at.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 
 from insightcap.generator.base import GeneratorError
@@ -19,6 +21,7 @@ class OpenAICompatibleGenerator:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.name = f"{model} at {base_url}"
+        self.label = f"a text model on {urlsplit(base_url).hostname or base_url} ({model})"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=TIMEOUT_SECONDS, headers=headers)
 

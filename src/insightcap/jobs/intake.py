@@ -16,18 +16,21 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.files import remove_session_files, store_original
 from insightcap.storage.statuses import SessionStatus
+from insightcap.storage.tables import SessionRecord
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
 
 
 class AlreadyAdded(ValueError):
-    """The same file was already added to the program. `fact` names that session; the message adds
-    what to do in the web app. A caller that shows the session instead (the command line) has its
+    """The same file was already added to the program. The message names that session by its title
+    and says what to do, for the web app, which links to it by `title` and `day` (its date as shown).
+    The command line shows the session instead: `fact` names it by id too, and it has its
     `session_id` and `status`."""
 
-    def __init__(self, fact: str, session_id: str, status: SessionStatus) -> None:
-        super().__init__(f"{fact} Open that session; to process the file again, delete it first.")
-        self.fact, self.session_id, self.status = fact, session_id, status
+    def __init__(self, said: str, earlier: SessionRecord, day: str) -> None:
+        super().__init__(f"{said}. To process the file again, delete that session first.")
+        self.fact = f"{said} ({earlier.id})."
+        self.session_id, self.status, self.title, self.day = earlier.id, SessionStatus(earlier.status), earlier.title, day
 
 
 @dataclass(frozen=True)
@@ -171,10 +174,10 @@ def _refuse_a_second_copy(db: Session, content_sha256: str, program: str | None)
     count as recurring, and search would show every moment twice."""
     earlier = repo.session_with_content(db, content_sha256, program)
     if earlier is not None:
-        added, where = earlier.created_at.date().isoformat(), f" to {earlier.program.name}" if earlier.program else ""
-        raise AlreadyAdded(
-            f"This file was already added{where} on {added}, as the session "
-            f"“{earlier.title}” ({earlier.id}).",
-            earlier.id,
-            SessionStatus(earlier.status),
+        from insightcap.themes.program import (
+            session_day_label,  # only now: it loads the theme models' libraries
         )
+
+        added, where = earlier.created_at.date().isoformat(), f" to {earlier.program.name}" if earlier.program else ""
+        raise AlreadyAdded(f"This file was already added{where} on {added}, as the session “{earlier.title}”",
+                           earlier, session_day_label(earlier))

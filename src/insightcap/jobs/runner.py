@@ -1,7 +1,8 @@
 """Runs a persisted job stage by stage, recording progress, so a killed process can be resumed.
 
 User-facing failures (bad media, bad transcript file, missing model) are stored as plain-words
-errors on the job; a recording refused as unusable is deleted, as nothing can be made of it. Anything
+errors on the job; a recording refused as unusable is deleted with its session, as nothing can be made
+of it, and only the reason is kept a while (repo.record_refusal), for whoever was not watching. Anything
 unexpected is logged with its traceback under the data directory and reported with a pointer to that
 log. Nothing half-done is marked complete.
 
@@ -22,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from insightcap.config import Settings
 from insightcap.error_log import log_traceback
 from insightcap.jobs.stages import STAGES, StageContext
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
-from insightcap.storage.files import remove_session_files
 from insightcap.storage.folder_lock import other_server, working
 from insightcap.storage.statuses import JobStatus, SessionStatus
 from insightcap.storage.tables import JobRecord
@@ -152,33 +153,56 @@ def _finish_stage(settings: Settings, job_id: str, stage: str) -> None:
         job.progress = 1.0
 
 
+def _mark_failed(db: Session, job: JobRecord, message: str) -> None:
+    job.status, job.error = JobStatus.FAILED, message
+    repo.get_session(db, job.session_id).status = SessionStatus.FAILED
+
+
 def _fail(settings: Settings, job_id: str, message: str) -> None:
     with session_scope(settings) as db:
-        job = repo.get_job(db, job_id)
-        job.status, job.error = JobStatus.FAILED, message
-        repo.get_session(db, job.session_id).status = SessionStatus.FAILED
+        _mark_failed(db, repo.get_job(db, job_id), message)
 
 
 def _reject(settings: Settings, job_id: str, message: str) -> None:
     """The file itself is unusable: fail with the user's own file name (the messages name the stored
-    copy), and delete the copy, which may be gigabytes of silence. The failed job stays, so the web
-    app's job page can show why; the command line forgets the session whole."""
+    copy), and keep that reason as a refusal in the same transaction, so no reader sees the failure
+    without it (and offers a retry). run_job then deletes the session whole (_forget_refused)."""
     with session_scope(settings) as db:
-        record = repo.get_session(db, repo.get_job(db, job_id).session_id)
-        session_id, stored_name, users_name = record.id, Path(record.stored_path).name, record.original_filename
-    _fail(settings, job_id, message.replace(stored_name, users_name))
-    remove_session_files(session_id, settings)
+        job = repo.get_job(db, job_id)
+        record = repo.get_session(db, job.session_id)
+        reason = message.replace(Path(record.stored_path).name, record.original_filename)
+        _mark_failed(db, job, reason)
+        repo.record_refusal(db, job, reason)
+
+
+def _forget_refused(settings: Settings, session_id: str) -> None:
+    """Delete the session of a refused recording whole, as `insightcap forget` does: nothing can be
+    made of it, and kept it would be a dead "Failed" entry in Sessions and in its program's themes."""
+    from insightcap.forget import forget_session  # it imports this module
+
+    try:
+        forget_session(settings, session_id)
+    except Exception:  # the reason is stored and shown either way; the session stays, to delete by hand
+        log.exception("could not delete session %s after its recording was refused", session_id)
+
+
+def refused(settings: Settings, job_id: str) -> bool:
+    """Whether the job's recording was refused as unusable (and its session deleted)."""
+    with session_scope(settings) as db:
+        return repo.refusal(db, job_id) is not None
 
 
 def original_discarded(settings: Settings, session_id: str) -> bool:
-    """Whether the session's recording was refused and deleted (or is lost): its job cannot run again."""
+    """Whether the session's recording is gone (lost from the data folder, or refused by a version that
+    kept refused sessions): its job cannot run again."""
     with session_scope(settings) as db:
         record = repo.get_session(db, session_id)
         return record.source_kind == "media" and not (settings.data_dir / record.stored_path).exists()
 
 
 def run_job(settings: Settings, job_id: str, listener: JobListener | None = None) -> JobRecord:
-    """Run every stage of the job not completed yet; returns the job as it ended.
+    """Run every stage of the job not completed yet; returns the job as it ended. A job whose recording
+    was refused ends failed with its session (and so its job) deleted: the returned record is a copy.
 
     Raises JobUnavailable if another live process runs it, and FolderBusy while a restore replaces
     the data folder.
@@ -190,8 +214,12 @@ def run_job(settings: Settings, job_id: str, listener: JobListener | None = None
         else:
             with _keeping_alive(settings, job_id):
                 _run_stages(settings, job_id, session_id, remaining, listener)
-    with session_scope(settings) as db:
-        return repo.get_job(db, job_id)
+        with session_scope(settings) as db:
+            finished = repo.get_job(db, job_id)
+            was_refused = finished.status == JobStatus.FAILED and repo.refusal(db, job_id) is not None
+        if was_refused:
+            _forget_refused(settings, session_id)
+    return finished
 
 
 def _run_stages(

@@ -22,12 +22,13 @@ from markdown_it.common.normalize_url import normalizeLink
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from insightcap.memo.render import CLOCK_PATTERN
 from insightcap.transcript.formats.cues import parse_clock
 
 # A time in the recording as the memo writes it ("[12:03]", "[1:02:03]"), or a bare web address, which
 # ends before the punctuation of the sentence around it.
 _LINKABLE = re.compile(
-    r"\[(?P<clock>(?:\d{1,3}:)?\d{1,2}:[0-5]\d)\]"
+    rf"\[(?P<clock>{CLOCK_PATTERN})\]"
     r"|(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?'\")\]”’»])"
 )
 

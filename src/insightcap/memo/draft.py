@@ -109,6 +109,11 @@ def _provenance(writer: FollowupWriter | None) -> str:
     return name
 
 
+def _drafted_with(writer: FollowupWriter | None) -> str:
+    """The generator as the memo's footer names it, when _provenance credits it; else empty."""
+    return writer.generator.label if writer and writer.accepted and not writer.failure else ""
+
+
 def build_memo(
     *,
     title: str,
@@ -189,4 +194,5 @@ def build_memo(
         open_questions=open_questions,
         next_session_questions=next_session_questions(themes, commitments, to_ask_again),
         generated_with=_provenance(writer),
+        drafted_with=_drafted_with(writer),
     )

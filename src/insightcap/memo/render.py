@@ -37,6 +37,12 @@ from insightcap.storage.files import PROGRAM_TEMPLATES
 TEMPLATE_NAMES = {"md": "memo.md.j2", "html": "memo.html.j2"}
 # Characters that start Markdown syntax (emphasis, code, links, HTML, tables) anywhere in a line.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+# A time in the recording as the memo writes it between brackets: "12:03", "1:02:03".
+CLOCK_PATTERN = r"(?:\d{1,3}:)?\d{1,2}:[0-5]\d"
+# Such a time once escaped ("\[12:03\]"). Its brackets start a link only with a "(", "[" or ":" after
+# them (or a definition of "[12:03]" elsewhere, which an escaped value cannot write), so it is shown as
+# typed: the editor and the .md file read "[12:03]", and the app links it to the moment all the same.
+_ESCAPED_TIME = re.compile(rf"\\\[({CLOCK_PATTERN})\\\](?![(\[:\\])")
 
 
 def format_timestamp(seconds: float) -> str:
@@ -68,7 +74,7 @@ def escape_markdown(value: Any) -> str:
     if value is None:
         return ""
     text = " ".join(str(value).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _ESCAPED_TIME.sub(r"[\1]", _MARKDOWN_SPECIAL.sub(r"\\\1", text))
 
 
 class MemoTemplateError(RuntimeError):

@@ -57,4 +57,8 @@ class MemoDraft(BaseModel):
     commitments: list[Insight] = Field(default_factory=list)
     open_questions: list[Insight] = Field(default_factory=list)
     next_session_questions: list[str] = Field(default_factory=list)
+    # The generator's runtime and model when its text was used, or why not (for logs and evals).
     generated_with: str = ""
+    # The model whose text the memo uses, as its reader is told of it ("a local text model (…)");
+    # empty when insightcap's own templates wrote every sentence.
+    drafted_with: str = ""

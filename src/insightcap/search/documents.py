@@ -17,7 +17,12 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
 from insightcap.search.keyword import query_terms
-from insightcap.search.schema import TRANSCRIPT, SearchFilters, SearchHit
+from insightcap.search.schema import (
+    TRANSCRIPT,
+    SearchFilters,
+    SearchHit,
+    unknown_speaker,
+)
 from insightcap.storage.db import folded
 
 PASSAGE, INSIGHT = "passage", "insight"
@@ -111,6 +116,32 @@ def allowed_keys(db: Session, filters: SearchFilters) -> list[int] | None:
             conditions.append(_SPEAKER_MATCH.format(label="insights.speaker", table="insights"))
         keys += _keys(db, f"SELECT {INSIGHT_KEY_SQL} FROM insights", conditions, params)
     return keys
+
+
+def speakers_within(db: Session, filters: SearchFilters) -> set[tuple[str, str]]:
+    """Everyone who speaks in the sessions `filters` allow (their speaker and section aside), as
+    (transcript label, name shown): the speaker filter matches either. A filter matching none of them
+    finds nothing, and a search page can say so with the names there are."""
+    params: dict[str, Any] = {}
+    conditions = _session_conditions(filters, params)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = db.execute(text("SELECT sessions.speakers, sessions.speaker_names FROM sessions "
+                           f"LEFT JOIN programs ON programs.id = sessions.program_id{where}"), params)
+    speakers = set()
+    for labels, names in rows:
+        given = json.loads(names or "{}")
+        speakers |= {(label, given.get(label) or label) for label in json.loads(labels or "[]") if label}
+    return speakers
+
+
+def speaker_filter_problem(db: Session, filters: SearchFilters) -> str | None:
+    """Why `filters`' speaker would find nothing in the sessions they allow, naming the speakers there
+    are (schema.unknown_speaker); None without a speaker filter or when someone there goes by it.
+    The web app, the API and the command line say this instead of showing an empty result."""
+    if not filters.speaker:
+        return None
+    narrowed = bool(filters.program or filters.date_from or filters.date_to or filters.session_id)
+    return unknown_speaker(filters.speaker, speakers_within(db, filters), narrowed)
 
 
 def _keys(db: Session, query: str, conditions: list[str], params: dict[str, Any]) -> list[int]:
@@ -218,18 +249,40 @@ def to_hits(
 SNIPPET_CHARS = 240
 
 
-def _where_query_is_said(text: str, query: str) -> re.Match[str] | None:
-    """Where `query` is first said in `text`: the whole of it when `text` says it as one phrase (a
-    remembered quote, "like a balloon in a cage", whatever the punctuation between its words), else
-    its first word worth matching (or a longer word it begins, as "template" begins "templates")."""
+def _ways_query_is_said(query: str) -> list[re.Pattern[str]]:
+    """What says `query` in a text, best first: the whole of it as one phrase (a remembered quote,
+    "like a balloon in a cage", whatever the punctuation between its words), then each word worth
+    matching, as a whole word (a longer word it begins counts, as "template" begins "templates")."""
+    patterns = []
     words = re.findall(r"\w+", query)
     if len(words) > 1:
         phrase = r"\W+".join(re.escape(word) for word in words)
-        said = re.search(rf"(?<!\w){phrase}(?!\w)", text, re.IGNORECASE)
+        patterns.append(re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE))
+    terms = "|".join(re.escape(term) for term in query_terms(query))
+    if terms:
+        patterns.append(re.compile(rf"(?<!\w)(?:{terms})\w*", re.IGNORECASE))
+    return patterns
+
+
+def _where_query_is_said(text: str, query: str) -> re.Match[str] | None:
+    """Where `query` is first said in `text`: the phrase if `text` says it, else its first word."""
+    for pattern in _ways_query_is_said(query):
+        said = pattern.search(text)
         if said:
             return said
-    terms = "|".join(re.escape(term) for term in query_terms(query))
-    return re.search(rf"(?<!\w)(?:{terms})", text, re.IGNORECASE) if terms else None
+    return None
+
+
+def said_at(text: str, query: str) -> list[tuple[int, int]]:
+    """Every (start, end) where `text` says `query`, in order and never overlapping: the phrase
+    wherever it is said whole, and the query's words elsewhere. A result list highlights them, so
+    the reader sees at a glance why a result was found."""
+    spans: list[tuple[int, int]] = []
+    for pattern in _ways_query_is_said(query):
+        for said in pattern.finditer(text):
+            if not any(start < said.end() and said.start() < end for start, end in spans):
+                spans.append(said.span())
+    return sorted(spans)
 
 
 # A passage's link opens this long before its query word is estimated to be said: the estimate is

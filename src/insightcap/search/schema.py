@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from insightcap.insights.schema import Section
+from insightcap.storage.db import folded
 from insightcap.storage.repository import program_key
 from insightcap.wording import in_words
 
@@ -124,6 +126,35 @@ def filter_problems(invalid: ValidationError) -> str:
     return " ".join(dict.fromkeys(problems))
 
 
+# How many speaker names a refused speaker filter lists; past that, how many more there are.
+MOST_SPEAKERS_LISTED = 12
+
+
+def _as_read(name: str) -> list[str | int]:
+    """A sort key putting names as people read them: any case or accents, "Speaker 2" before "Speaker 10"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", folded(name) or "")]
+
+
+def unknown_speaker(asked: str, speakers: Iterable[tuple[str, str]], narrowed: bool) -> str | None:
+    """Why filtering by the speaker `asked` would find nothing, or None when one of `speakers` (transcript
+    label, name shown) has that label or name as the filter compares them (any case or accents). Said
+    instead of an empty result, which reads as "no matches", with the closest name and those there are."""
+    wanted = folded(asked.strip())
+    if any(wanted in (folded(label), folded(shown)) for label, shown in speakers):
+        return None
+    sessions = "No session matching the other filters" if narrowed else "No session"
+    names = sorted({shown for _, shown in speakers}, key=_as_read)
+    if not names:
+        return (f"{sessions} has a speaker called '{asked}' (none has a transcript with speakers yet). "
+                "Search without the speaker filter.")
+    by_key = {folded(name): name for name in names}
+    close = difflib.get_close_matches(wanted, by_key, n=1, cutoff=0.6)
+    guess = f" Did you mean '{by_key[close[0]]}'?" if close else ""
+    listed = names[:MOST_SPEAKERS_LISTED]
+    more = [f"{len(names) - len(listed)} others"] if len(names) > len(listed) else []
+    return f"{sessions} has a speaker called '{asked}'.{guess} The speakers are {in_words([*listed, *more])}."
+
+
 class SearchHit(BaseModel):
     """One result: an insight or a transcript passage, with what is needed to jump to its moment."""
 
@@ -164,9 +195,11 @@ class SearchHit(BaseModel):
         return self.speaker or ""
 
 
+# What to do when the results are not what was looked for (or there are none).
+TRY_AGAIN = "Try other words, or fewer filters."
 NO_QUERY_WORDS = (
     "None of these results contains a word of your search: they are only the closest in meaning, and "
-    "may be about something else. Try other words, or fewer filters."
+    f"may be about something else. {TRY_AGAIN}"
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from insightcap.storage.tables import (
     JobRecord,
     MemoVersion,
     Program,
+    RefusedRecording,
     SessionRecord,
     StageOutput,
     utcnow,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from insightcap.search.passages import Passage
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# How long the reason a recording was refused stays to be read, on its job page and in Sessions.
+REFUSALS_KEPT = timedelta(days=7)
 
 
 class NotFound(LookupError):
@@ -214,6 +217,28 @@ def jobs_for_session(db: Session, session_id: str) -> list[JobRecord]:
     return list(db.scalars(select(JobRecord).where(JobRecord.session_id == session_id).order_by(JobRecord.created_at)))
 
 
+def record_refusal(db: Session, job: JobRecord, reason: str) -> None:
+    """Keep why the job's recording was refused, before its session is deleted. Notes older than
+    REFUSALS_KEPT go now: they were kept to be read, not to keep the titles of deleted recordings."""
+    record = get_session(db, job.session_id)
+    db.execute(delete(RefusedRecording).where(RefusedRecording.refused_at < utcnow() - REFUSALS_KEPT))
+    db.merge(RefusedRecording(job_id=job.id, session_id=record.id, program_id=record.program_id, title=record.title,
+                              reason=reason, stages=list(job.stages), completed_stages=list(job.completed_stages),
+                              stage=job.stage, refused_at=utcnow()))
+
+
+def refusal(db: Session, job_id: str) -> RefusedRecording | None:
+    """Why the job's recording was refused, while that is kept (see record_refusal)."""
+    row = db.get(RefusedRecording, job_id)
+    return row if row is not None and row.refused_at >= utcnow() - REFUSALS_KEPT else None
+
+
+def recent_refusals(db: Session) -> list[RefusedRecording]:
+    """The refusals still kept, newest first."""
+    query = select(RefusedRecording).where(RefusedRecording.refused_at >= utcnow() - REFUSALS_KEPT)
+    return list(db.scalars(query.order_by(RefusedRecording.refused_at.desc())))
+
+
 # --- Passages and program themes (search across sessions) -------------------------------------
 
 
@@ -263,8 +288,12 @@ def unknown_program_message(db: Session, name: str) -> str:
     return f"No program '{name}'.{guess} The programs are: {listed}."
 
 
-def program_sessions(db: Session, program_id: int) -> list[SessionRecord]:
-    return list(db.scalars(select(SessionRecord).where(SessionRecord.program_id == program_id)))
+def analysed_program_sessions(db: Session, program_id: int) -> list[SessionRecord]:
+    """The program's sessions with insights or transcript passages: those its themes are made of. A
+    session still waiting, or stopped before that stage, has nothing to cluster yet."""
+    analysed = (select(InsightRecord.session_id).union(select(PassageRecord.session_id))).subquery()
+    query = select(SessionRecord).where(SessionRecord.program_id == program_id, SessionRecord.id.in_(select(analysed)))
+    return list(db.scalars(query))
 
 
 def program_theme_rows(db: Session, program_id: int, *, active_only: bool = True) -> list[ThemeRecord]:
@@ -307,6 +336,13 @@ class MemoConflict(Exception):
     def __init__(self, current: MemoVersion | None, message: str = _SAVE_CONFLICT) -> None:
         self.current = current
         super().__init__(message.format(latest=current.version if current else "none"))
+
+
+# The author of a memo version a speaker rename made: nobody wrote its text, so pages say what happened
+# and who did it ("version 3, speaker names updated by sam@example.org"). Versions made before this
+# say only OLD_RENAME_AUTHOR.
+RENAMED_BY = "speaker names updated by "
+OLD_RENAME_AUTHOR = "speaker rename"
 
 
 class EmptyMemo(ValueError):
@@ -396,12 +432,13 @@ def set_memo_status(
     return latest
 
 
-def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dict[str, str]:
+def rename_speaker(db: Session, session_id: str, speaker: str, name: str, *, by: str) -> dict[str, str]:
     """Name a transcript speaker once for the whole session; an empty name restores the label.
 
     Transcript, insights and search show names through `speaker_names`; the memo is text, so a draft
-    memo gets a new version with the old name replaced (an approved memo is left as approved).
-    A name another speaker already goes by is refused (SpeakerNameTaken).
+    memo gets a new version with the old name replaced (an approved memo is left as approved), credited
+    to the rename and to `by`, who did it (RENAMED_BY). A name another speaker already goes by is
+    refused (SpeakerNameTaken).
     """
     record = get_session(db, session_id)
     names = dict(record.speaker_names or {})
@@ -414,7 +451,7 @@ def rename_speaker(db: Session, session_id: str, speaker: str, name: str) -> dic
         names.pop(speaker, None)
     record.speaker_names = names  # a new dict, so SQLAlchemy sees the JSON column change
     db.flush()
-    _rename_in_draft_memo(db, record.id, old_display, names.get(speaker, speaker))
+    _rename_in_draft_memo(db, record.id, old_display, names.get(speaker, speaker), by)
     return names
 
 
@@ -430,17 +467,18 @@ def _refuse_taken_name(db: Session, record: SessionRecord, speaker: str, shown_a
             taken_by = f"{names[other]} (transcript label “{other}”)" if other in names else other
             raise SpeakerNameTaken(
                 f"“{shown_as}” is taken: another speaker in this session is {taken_by}. Choose a name that "
-                "tells the two apart, for example with a surname or an initial."
+                "tells the two apart, for example with a surname or an initial; or, if the name is this "
+                f"speaker's, rename {other} first."
             )
 
 
-def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str) -> None:
+def _rename_in_draft_memo(db: Session, session_id: str, old: str, new: str, by: str) -> None:
     latest = latest_memo(db, session_id)
     if latest is None or latest.status != MemoStatus.DRAFT or old == new:
         return
     renamed = rename_outside_quotes(latest.markdown, old, new)
     if renamed != latest.markdown:
-        add_memo_version(db, session_id, renamed, author="speaker rename")
+        add_memo_version(db, session_id, renamed, author=f"{RENAMED_BY}{by}")
 
 
 def list_programs(db: Session) -> list[Program]:

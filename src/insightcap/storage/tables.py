@@ -158,3 +158,24 @@ class JobRecord(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class RefusedRecording(Base):
+    """What is left of a recording refused as unusable (no sound, no speech, not audio): its session,
+    file and job are deleted at once, as nothing can be made of them, but the user was not always
+    watching. The reason stays a while, for the job page and the Sessions list, named by its job."""
+
+    __tablename__ = "refused_recordings"
+
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The session it would have been (deleted): the job page's links and the API name it.
+    session_id: Mapped[str] = mapped_column(String(32))
+    # Who may read the reason: the program's facilitators, as for the session itself.
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    # The job's stages as it stopped, so its page still shows where.
+    stages: Mapped[list[str]] = mapped_column(JSON)
+    completed_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    stage: Mapped[str | None] = mapped_column(String(32))
+    refused_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

@@ -75,8 +75,12 @@ def program_session_days(settings: Settings, program: str) -> dict[str, str]:
 
 
 def program_order(db: Session, program_id: int) -> list[SessionRecord]:
-    """The program's sessions oldest first; sessions of one day in the order they were added."""
-    return sorted(repo.program_sessions(db, program_id), key=lambda record: (session_day(record), record.created_at))
+    """The program's sessions that have insights or passages, oldest first; sessions of one day in the
+    order they were added. One with neither (still waiting, or stopped before its words were found)
+    has nothing to cluster: counted, it would be an empty column on the themes timeline, lower every
+    "came up in N of M sessions", and make the latest sessions' themes look as if they faded."""
+    sessions = repo.analysed_program_sessions(db, program_id)
+    return sorted(sessions, key=lambda record: (session_day(record), record.created_at))
 
 
 def program_documents(db: Session, sessions: list[SessionRecord]) -> list[ThemeDocument]:
@@ -260,6 +264,8 @@ def session_theme_links(settings: Settings, session_id: str) -> dict[int, list[T
         if record.program is None:
             return {}
         order = program_order(db, record.program.id)
+        if record not in order:  # nothing of it clustered yet
+            return {}
         so_far = {earlier.id: position for position, earlier in enumerate(order[: order.index(record) + 1])}
         # The memo lists commitments on their own, not under a theme (memo/draft.py), so they do not
         # decide which topic a theme is linked from.

@@ -44,6 +44,7 @@ from insightcap.web.models import (
     SpeakerRename,
     Submitted,
     ThemeTimeline,
+    UploadProblem,
 )
 
 # Every error body is {"detail": "<a sentence>"}, validation errors included (app.py words them).
@@ -87,7 +88,7 @@ def health() -> Health:
     status_code=202,
     response_model=Submitted,
     openapi_extra=_UPLOAD_FORM,
-    responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}},
+    responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": UploadProblem}},
 )
 async def create_session(request: Request, caller: CurrentCaller) -> Submitted:
     """Upload a recording (or a transcript file) and queue its processing. The body is streamed to disk.
@@ -243,4 +244,7 @@ def search(
                                        section=section or None, speaker=speaker or None, session_id=session_id or None)
     except ValidationError as invalid:
         raise HTTPException(status_code=422, detail=filter_problems(invalid)) from invalid
+    unknown = views.speaker_problem(caller, filters)
+    if unknown:
+        raise HTTPException(status_code=422, detail=unknown)
     return SearchOut(query=q, hits=views.search(caller, q, filters, limit))

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +29,8 @@ from insightcap.resources import resource_dir
 from insightcap.storage.repository import EmptyMemo, NotFound, SpeakerNameTaken
 from insightcap.web import views
 from insightcap.web.access import NotSignedIn
-from insightcap.web.models import MemoConflictOut
+from insightcap.web.models import MemoConflictOut, UploadProblem
+from insightcap.web.signin import sign_in_address
 from insightcap.web.templating import templates
 from insightcap.web.uploads import DEFAULT_MAX_UPLOAD_BYTES, UploadRejected
 
@@ -135,11 +136,13 @@ def _add_error_pages(app: FastAPI) -> None:
     async def not_signed_in(request: Request, error: NotSignedIn) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        return RedirectResponse(sign_in_address(request), status_code=303)
 
     @app.exception_handler(UploadRejected)
     async def rejected(request: Request, error: UploadRejected) -> Response:
+        if _is_api(request) and error.link:  # for upload.js, which shows it as the upload page does
+            body = UploadProblem(detail=str(error), link=error.link)
+            return JSONResponse(body.model_dump(mode="json"), status_code=error.status_code)
         return _error(request, error.status_code, str(error))
 
     @app.exception_handler(views.MemoEditConflict)

@@ -9,11 +9,17 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from insightcap.auth import audit, policy
-from insightcap.jobs.intake import NotADate, parse_session_date, speaker_bounds, submit
+from insightcap.jobs.intake import (
+    AlreadyAdded,
+    NotADate,
+    parse_session_date,
+    speaker_bounds,
+    submit,
+)
 from insightcap.jobs.runner import user_facing_errors
 from insightcap.storage.db import session_scope
 from insightcap.transcript.speakers import SpeakerBounds, SpeakerHintError
-from insightcap.web.models import Submitted
+from insightcap.web.models import Link, Submitted
 from insightcap.web.uploads import UploadRejected, receive_upload
 from insightcap.web.views import Caller
 
@@ -43,6 +49,11 @@ def _speaker_bounds(fields: dict[str, str]) -> SpeakerBounds:
         return speaker_bounds(*counts, leave_out="the number of speakers empty")
     except SpeakerHintError as error:
         raise UploadRejected(str(error)) from None
+
+
+def _link_to(added: AlreadyAdded) -> Link:
+    """The session the same file made, by title and date: an id means nothing to the person uploading."""
+    return Link(url=f"/sessions/{added.session_id}", text=f"Open “{added.title}” ({added.day})")
 
 
 def _program_for(caller: Caller, requested: str | None) -> str | None:
@@ -85,6 +96,8 @@ async def accept_upload(request: Request, caller: Caller) -> Submitted:
             session_date=_parse_date(fields.get("date", "")),
             original_name=upload.filename,
         )
+    except AlreadyAdded as added:
+        raise UploadRejected(str(added), fields=upload.fields, link=_link_to(added)) from None
     except user_facing_errors() as error:
         raise UploadRejected(str(error), fields=upload.fields) from None
     finally:

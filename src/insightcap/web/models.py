@@ -27,7 +27,8 @@ class StageState(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    session_id: str
+    session_id: str = Field(description="The session being made (deleted with it if its recording is refused).")
+    session_title: str
     status: JobStatus
     stage: str | None = Field(description="The stage running now (None when queued or finished).")
     stage_label: str | None
@@ -36,9 +37,19 @@ class JobOut(BaseModel):
     message: str
     error: str | None = Field(description="What went wrong, in plain words, when status is failed.")
     jobs_ahead: int | None = Field(None, description="While queued: how many jobs run before this one.")
-    can_retry: bool = Field(False, description="Failed, and its recording is still stored (an unusable recording "
-                                                "is deleted: upload another).")
+    can_retry: bool = Field(False, description="Failed, and a retry can help. Not when the recording was refused "
+                                                "as unusable: it is deleted with its session, and `error` says why "
+                                                "for a week. Upload another recording.")
     stages: list[StageState]
+
+
+class RefusedOut(BaseModel):
+    """A recording refused as unusable lately: its session is deleted, this is what is left."""
+
+    job_id: str
+    title: str
+    reason: str
+    refused_at: datetime
 
 
 class SessionSummary(BaseModel):
@@ -84,7 +95,8 @@ class SpeakerStatOut(BaseModel):
 class SessionDetail(SessionSummary):
     source_kind: Literal["media", "transcript"]
     original_filename: str
-    media_url: str | None = Field(description="The original recording, served with HTTP Range support.")
+    media_url: str | None = Field(description="The original recording, served with HTTP Range support; null when there "
+                                  "is none to play (an imported transcript, a refused or missing recording).")
     media_type: str | None
     language: str | None
     speaker_names: dict[str, str]
@@ -98,6 +110,8 @@ class SessionDetail(SessionSummary):
     can_edit: bool = Field(description="Whether the caller facilitates this session's program.")
 
 
+_AUTHOR = Field(description="Who wrote this version's text; for a version made by renaming a speaker, "
+                            "'speaker names updated by' and who renamed.")
 _APPROVED_BY = Field(None, description="Who approved this version (often not its author); null unless approved.")
 _APPROVED_AT = Field(None, description="When this version was approved; null unless approved.")
 
@@ -107,7 +121,7 @@ class MemoOut(BaseModel):
     markdown: str
     status: MemoStatus
     version: int
-    author: str = Field(description="Who wrote this version's text.")
+    author: str = _AUTHOR
     created_at: datetime
     approved_by: str | None = _APPROVED_BY
     approved_at: datetime | None = _APPROVED_AT
@@ -136,7 +150,7 @@ class MemoRestore(BaseModel):
 class MemoVersionOut(BaseModel):
     version: int
     status: MemoStatus
-    author: str = Field(description="Who wrote this version's text.")
+    author: str = _AUTHOR
     created_at: datetime
     approved_by: str | None = _APPROVED_BY
     approved_at: datetime | None = _APPROVED_AT
@@ -187,6 +201,15 @@ class Health(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class Link(BaseModel):
+    url: str
+    text: str = Field(description="What the link opens, in words (a session by its title and date).")
+
+
+class UploadProblem(Problem):
+    link: Link | None = Field(None, description="Where to go instead: the session the same file already made.")
 
 
 class ThemeTimeline(BaseModel):

@@ -5,7 +5,10 @@ signed-in caller; what each caller sees is decided by insightcap.auth.policy thr
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from itertools import groupby
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,20 +18,22 @@ from insightcap.auth.policy import Forbidden
 from insightcap.insights.schema import Section
 from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import (
-    NO_QUERY_WORDS,
     QUERY_NEEDED,
     SEARCH_SECTIONS,
     TRANSCRIPT,
+    TRY_AGAIN,
     SearchFilters,
     filter_problems,
     only_by_meaning,
 )
-from insightcap.storage.repository import NotFound
+from insightcap.storage.repository import EmptyMemo, NotFound, SpeakerNameTaken
+from insightcap.storage.statuses import MemoStatus
 from insightcap.transcript.formats.cues import parse_clock
 from insightcap.transcript.speakers import MOST_SPEAKERS
 from insightcap.web import views
 from insightcap.web.access import CurrentCaller
 from insightcap.web.intake import accept_upload
+from insightcap.web.models import Link, SessionDetail
 from insightcap.web.templating import templates
 from insightcap.web.uploads import TRANSCRIPT_SUFFIXES, UploadRejected, human_size
 
@@ -49,7 +54,8 @@ def index(request: Request, caller: CurrentCaller, deleted: bool = False) -> Res
     by_program = sorted(sessions, key=lambda s: (s.program is None, (s.program or "").lower()))
     groups = [(program, list(items)) for program, items in groupby(by_program, key=lambda s: s.program)]
     may_upload = caller.principal.is_admin or bool(caller.principal.facilitated_programs)
-    return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted)
+    return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted,
+                 refusals=views.recent_refusals(caller))
 
 
 def _upload_page(
@@ -58,14 +64,17 @@ def _upload_page(
     error: str | None = None,
     status_code: int = 200,
     form: dict[str, str] | None = None,
+    error_link: Link | None = None,
 ) -> Response:
-    """The upload form; after a rejected upload, with the `error` and the `form` fields as they were
-    filled in (a browser cannot be given the file back, so only it has to be chosen again)."""
+    """The upload form; after a rejected upload, with the `error` (and where to go instead, if
+    somewhere) and the `form` fields as they were filled in (a browser cannot be given the file back,
+    so only it has to be chosen again)."""
     return _page(
         request,
         "upload",
         status_code,
         error=error,
+        error_link=error_link,
         form=form or {},
         programs=[program for program in views.list_programs(caller) if program.can_upload],
         may_name_new_program=caller.principal.is_admin,
@@ -93,7 +102,7 @@ async def upload(request: Request, caller: CurrentCaller) -> Response:
     try:
         submitted = await accept_upload(request, caller)
     except UploadRejected as error:
-        return _upload_page(request, caller, str(error), error.status_code, error.fields)
+        return _upload_page(request, caller, str(error), error.status_code, error.fields, error.link)
     except Forbidden as error:
         return _upload_page(request, caller, str(error), 403)
     return _see_other(f"/jobs/{submitted.job_id}")
@@ -101,8 +110,7 @@ async def upload(request: Request, caller: CurrentCaller) -> Response:
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, caller: CurrentCaller, job_id: str) -> Response:
-    job = views.get_job(caller, job_id)
-    return _page(request, "job", job=job, session=views.session_detail(caller, job.session_id, audited=False))
+    return _page(request, "job", job=views.get_job(caller, job_id))
 
 
 @router.post("/jobs/{job_id}/retry")
@@ -137,16 +145,39 @@ def session_page(request: Request, caller: CurrentCaller, session_id: str, t: st
         if full_id is None:
             raise
         return _see_other(f"/sessions/{full_id}" + (f"?{request.url.query}" if request.url.query else ""))
+    return _session_page(request, caller, session, start_at=_moment(t), delete_refused=delete_refused)
+
+
+@dataclass(frozen=True)
+class RefusedRename:
+    """A speaker rename shown again by its form on the session page: the name as typed, and why not."""
+
+    speaker: str
+    name: str
+    reason: str
+
+
+def _session_page(request: Request, caller: views.Caller, session: SessionDetail, http_status: int = 200, *,
+                  start_at: float | None = None, delete_refused: bool = False,
+                  refused_rename: RefusedRename | None = None) -> Response:
     sections = [(section.value, [i for i in session.insights if i.section == section.value]) for section in Section]
     job = views.get_job(caller, session.job_id) if session.job_id and session.can_edit else None
     memo = views.latest_memo_or_none(caller, session.id)
-    return _page(request, "session", session=session, sections=[s for s in sections if s[1]], job=job, memo=memo,
-                 start_at=_moment(t), delete_refused=delete_refused, still_processing=views.STILL_PROCESSING)
+    return _page(request, "session", http_status, session=session, sections=[s for s in sections if s[1]], job=job,
+                 memo=memo, start_at=start_at, delete_refused=delete_refused, still_processing=views.STILL_PROCESSING,
+                 refused_rename=refused_rename)
 
 
 @router.post("/sessions/{session_id}/speakers")
-def rename_speaker(caller: CurrentCaller, session_id: str, speaker: str = Form(), name: str = Form("")) -> Response:
-    views.rename_speaker(caller, session_id, speaker, name)
+def rename_speaker(request: Request, caller: CurrentCaller, session_id: str, speaker: str = Form(),
+                   name: str = Form("")) -> Response:
+    """A name another speaker goes by comes back on the session page, by the form, as it was typed:
+    the user fixes it there instead of on an error page."""
+    try:
+        views.rename_speaker(caller, session_id, speaker, name)
+    except SpeakerNameTaken as taken:
+        session = views.session_detail(caller, session_id, audited=False)
+        return _session_page(request, caller, session, 409, refused_rename=RefusedRename(speaker, name, str(taken)))
     return _see_other(f"/sessions/{session_id}#speakers")
 
 
@@ -161,32 +192,63 @@ def delete_session(caller: CurrentCaller, session_id: str) -> Response:
 
 
 def _editor(request: Request, caller: views.Caller, session_id: str, *, notice: str | None = None,
-            error: str | None = None, status_code: int = 200) -> Response:
+            error: str | None = None, status_code: int = 200, mine: str | None = None, based_on: int | None = None,
+            draft_id: str = "") -> Response:
+    """The editor at the latest version; after a refused save, with the user's text `mine` (based on
+    version `based_on`, marked by memo.js with `draft_id`) kept in it as typed, even empty."""
     session = views.session_detail(caller, session_id, audited=False)
     try:
         memo = views.get_memo(caller, session_id)
     except views.MemoNotReady as missing:
         return _page(request, "error", 404, message=str(missing), status_code=404, session=session)
-    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(memo.markdown, memo.session_id),
-                 notice=notice, error=error)
+    shown = memo.markdown if mine is None else mine
+    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(shown, memo.session_id),
+                 notice=notice, error=error, mine=mine, based_on=based_on or memo.version, draft_id=draft_id)
+
+
+def _saved_notice(caller: views.Caller, session_id: str, saved: int) -> str:
+    """What saving did. Saving after an approval makes a new draft while the approval stays with the
+    version approved, so the notice says the memo needs approving again rather than letting it pass."""
+    try:
+        statuses = {version.version: version.status for version in views.memo_versions(caller, session_id)}
+    except Forbidden:  # a reader cannot save: an address with ?saved= gets the plain notice
+        statuses = {}
+    if statuses.get(saved) == MemoStatus.DRAFT and statuses.get(saved - 1) == MemoStatus.APPROVED:
+        return (f"Saved as version {saved}. Version {saved - 1} was approved; version {saved} is a draft again "
+                "until someone approves it: approve it below once it is ready.")
+    return f"Saved as version {saved}."
+
+
+# The id memo.js gives text typed in the editor (kept in the browser until saved): letters, digits, "-".
+_DRAFT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _draft_id(submitted: str) -> str:
+    return submitted if _DRAFT_ID.fullmatch(submitted) else ""
 
 
 @router.get("/sessions/{session_id}/memo")
 def memo_editor(request: Request, caller: CurrentCaller, session_id: str, saved: int | None = None) -> Response:
-    return _editor(request, caller, session_id, notice=f"Saved as version {saved}." if saved else None)
+    return _editor(request, caller, session_id, notice=_saved_notice(caller, session_id, saved) if saved else None)
 
 
 @router.post("/sessions/{session_id}/memo")
 def save_memo(request: Request, caller: CurrentCaller, session_id: str, markdown: str = Form(""),
-              version: int = Form()) -> Response:
+              version: int = Form(), draft: str = Form("")) -> Response:
+    """Saved, back to the editor, whose script then forgets the `draft` it kept in the browser. Refused,
+    the user's text stays on the page: beside the latest version after a conflict, in the editor when empty."""
+    mine, draft = markdown.replace("\r\n", "\n"), _draft_id(draft)
     try:
-        memo = views.save_memo(caller, session_id, markdown, version)
+        memo = views.save_memo(caller, session_id, mine, version)
     except views.MemoEditConflict as conflict:
         current = conflict.current
         return _page(request, "memo_conflict", 409, session=views.session_detail(caller, session_id, audited=False),
-                     mine=markdown.replace("\r\n", "\n"), current=current,
-                     diff=views.diff_lines(current.markdown, markdown.replace("\r\n", "\n")))
-    return _see_other(f"/sessions/{session_id}/memo?saved={memo.version}")
+                     mine=mine, current=current, diff=views.diff_lines(current.markdown, mine), draft_id=draft)
+    except EmptyMemo as empty:
+        return _editor(request, caller, session_id, status_code=422, error=str(empty), mine=mine, based_on=version,
+                       draft_id=draft)
+    done = {"saved": memo.version, **({"draft": draft} if draft else {})}
+    return _see_other(f"/sessions/{session_id}/memo?{urlencode(done)}")
 
 
 @router.post("/sessions/{session_id}/memo/status")
@@ -247,7 +309,9 @@ def search_page(
     speaker: str = "",
 ) -> Response:
     """A GET form, so a search is a link that can be bookmarked or shared. Opened without a query it is
-    just the form; sent with an empty box, it asks for words instead of showing no results."""
+    just the form; sent with an empty box, it asks for words instead of showing no results. A speaker
+    no session has is refused like a wrong program, with the names there are: an empty list would
+    read as "nobody said that"."""
     hits, error = [], None
     try:
         filters = views.search_filters(caller, program=program or None, date_from=date_from or None,
@@ -255,11 +319,13 @@ def search_page(
     except ValidationError as invalid:
         filters, error = SearchFilters(), filter_problems(invalid)
     if q.strip() and error is None:
+        error = views.speaker_problem(caller, filters)
+    if q.strip() and error is None:
         try:
             hits = views.search(caller, q.strip()[:500], filters, 30)
         except views.SearchUnavailable as unavailable:
             error = str(unavailable)
     return _page(request, "search", q=q, filters=filters, hits=hits, error=error,
                  prompt=QUERY_NEEDED if "q" in request.query_params and not q.strip() else None,
-                 only_by_meaning=NO_QUERY_WORDS if only_by_meaning(hits) else None,
+                 only_by_meaning=only_by_meaning(hits), try_again=TRY_AGAIN,
                  programs=views.list_programs(caller), sections=_SECTION_CHOICES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -41,10 +42,48 @@ def _safe_next(target: str) -> str:
     return target
 
 
+# Why the sign-in form is shown, said above it: `?why=` from sign_in_address, or a page to go on to.
+_WHY = {
+    "expired": "Your sign-in has expired. Sign in again to go back to the page you were on.",
+    "unsent": "Your sign-in had expired, so what you just sent was not saved. Sign in again to go back to "
+              "the page you were on; text you typed into a memo is kept in this browser and shown there again.",
+}
+_GO_ON = "Sign in to open the page you asked for; you will be taken there."
+
+
+def _same_site_path(address: str, request: Request) -> str | None:
+    """The path and query of `address` if it is a page of this site (the host the request was sent to)."""
+    parts = urlsplit(address)
+    if not parts.path or parts.netloc != request.headers.get("host"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def sign_in_address(request: Request) -> str:
+    """The sign-in form for a page asked for without a valid sign-in, going back to where the user was.
+
+    A sent form goes back to the page it was sent from (its Referer): the address it was sent to may
+    answer nothing but POST. Sending a form, which only a signed-in page shows, or a sign-in cookie the
+    server no longer accepts means the sign-in ended meanwhile, and the form says so."""
+    sent_form = request.method not in ("GET", "HEAD")
+    if sent_form:
+        target = _same_site_path(request.headers.get("referer", ""), request) or "/"
+    else:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = {"next": target}
+    if sent_form:
+        query["why"] = "unsent"
+    elif request.cookies.get(SESSION_COOKIE):
+        query["why"] = "expired"
+    return f"/login?{urlencode(query)}"
+
+
 def _login_page(request: Request, *, error: str | None = None, next_url: str = "/", email: str = "",
-                status_code: int = 200) -> Response:
+                why: str = "", status_code: int = 200) -> Response:
+    next_url = _safe_next(next_url)
+    reason = None if error else _WHY.get(why, _GO_ON if next_url != "/" else None)
     return templates.TemplateResponse(request, "app/login.html.j2",
-                                      {"error": error, "next_url": _safe_next(next_url), "email": email},
+                                      {"error": error, "reason": reason, "next_url": next_url, "email": email},
                                       status_code=status_code)
 
 
@@ -59,8 +98,8 @@ def _start_login(db: Session, request: Request, user: User, response: Response) 
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
-    return _login_page(request, next_url=next)
+def login_form(request: Request, next: str = "/", why: str = "") -> Response:
+    return _login_page(request, next_url=next, why=why)
 
 
 @router.post("/login")

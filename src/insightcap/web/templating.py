@@ -5,16 +5,40 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 
 from insightcap.auth.schema import Principal
 from insightcap.memo.render import format_timestamp
 from insightcap.resources import resource_dir
+from insightcap.search.documents import said_at, snippet
+from insightcap.storage.repository import OLD_RENAME_AUTHOR, RENAMED_BY
 from insightcap.web.views import SECTION_LABELS
 
 
 def clock(seconds: float | None) -> str:
     """1:02:03 or 02:03, as the memo writes a moment (the CLI too), so they always agree."""
     return "" if seconds is None else format_timestamp(seconds)
+
+
+def marked(text: str, query: str) -> Markup:
+    """`text` with where `query` is said in it in <mark>, so a result shows why it was found. The text
+    is what people said or typed: it is escaped, and the marks are the only markup."""
+    pieces, shown_to = [], 0
+    for start, end in said_at(text, query):
+        pieces += [escape(text[shown_to:start]), Markup("<mark>"), escape(text[start:end]), Markup("</mark>")]
+        shown_to = end
+    pieces.append(escape(text[shown_to:]))
+    return Markup("").join(pieces)
+
+
+def credit(author: str) -> str:
+    """Who a memo version is owed to, as pages say it: "written by sam@…", or, for a version a speaker
+    rename made (whose author says so already), "speaker names updated by sam@…"."""
+    if author.startswith(RENAMED_BY):
+        return author
+    if author == OLD_RENAME_AUTHOR:
+        return "speaker names updated"
+    return f"written by {author}"
 
 
 def signed_in(request: Request) -> Principal | None:
@@ -31,6 +55,9 @@ def csrf_token(request: Request) -> str:
 # escape): autoescape all of them, so transcript text, titles and names can never become markup.
 templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=True))
 templates.env.filters["clock"] = clock
+templates.env.filters["credit"] = credit
+templates.env.filters["marked"] = marked
+templates.env.filters["snippet"] = snippet
 templates.env.globals["section_labels"] = SECTION_LABELS
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.globals["signed_in"] = signed_in

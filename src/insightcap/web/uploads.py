@@ -19,6 +19,7 @@ from python_multipart.multipart import parse_options_header
 from insightcap.audio.decode import SUPPORTED_HINT
 from insightcap.audio.sniff import identify
 from insightcap.storage.files import safe_filename
+from insightcap.web.models import Link
 
 TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".txt")
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
@@ -29,13 +30,16 @@ _ENVELOPE_BYTES = 64 * 1024
 
 
 class UploadRejected(ValueError):
-    """The upload cannot be accepted; the message says what to do instead. `fields` are the form's
-    text fields as far as they were read, so the form can be shown again as the user filled it in."""
+    """The upload cannot be accepted; the message says what to do instead, and `link` where to go, if
+    somewhere. `fields` are the form's text fields as far as they were read, so the form can be shown
+    again as the user filled it in."""
 
-    def __init__(self, message: str, status_code: int = 422, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, status_code: int = 422, fields: dict[str, str] | None = None,
+                 link: Link | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.fields = fields or {}
+        self.link = link
 
 
 @dataclass

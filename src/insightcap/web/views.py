@@ -30,14 +30,24 @@ from insightcap.memo.export import (
     export_memo_file,
     memo_file_name,
 )
+from insightcap.search.documents import speaker_filter_problem
 from insightcap.search.hybrid import search as hybrid_search
-from insightcap.search.schema import SearchFilters, SearchHit, checked_filters
+from insightcap.search.schema import (
+    SearchFilters,
+    SearchHit,
+    checked_filters,
+)
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.statuses import JobStatus, MemoStatus, SessionStatus
-from insightcap.storage.tables import JobRecord, MemoVersion, SessionRecord
+from insightcap.storage.tables import (
+    JobRecord,
+    MemoVersion,
+    RefusedRecording,
+    SessionRecord,
+)
 from insightcap.themes.index import IndexMismatch
-from insightcap.themes.program import list_program_themes
+from insightcap.themes.program import list_program_themes, program_session_days
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import speaker_stats
 from insightcap.web.models import (
@@ -48,6 +58,7 @@ from insightcap.web.models import (
     MemoOut,
     MemoVersionOut,
     ProgramOut,
+    RefusedOut,
     SegmentOut,
     SessionDetail,
     SessionSummary,
@@ -114,7 +125,7 @@ def _conflicts_read_out() -> Iterator[None]:
         raise MemoEditConflict(str(conflict), memo_out(conflict.current) if conflict.current else None) from None
 
 
-def job_out(job: JobRecord, jobs_ahead: int | None = None, can_retry: bool = False) -> JobOut:
+def job_out(job: JobRecord, jobs_ahead: int | None = None, can_retry: bool = False, session_title: str = "") -> JobOut:
     done = set(job.completed_stages)
     running = job.stage if job.status in (JobStatus.RUNNING, JobStatus.FAILED) else None
 
@@ -131,6 +142,7 @@ def job_out(job: JobRecord, jobs_ahead: int | None = None, can_retry: bool = Fal
     return JobOut(
         id=job.id,
         session_id=job.session_id,
+        session_title=session_title,
         status=job.status,
         stage=running,
         stage_label=STAGES[running].label if running in STAGES else running,
@@ -154,31 +166,57 @@ def _job_for_editing(db: Session, caller: Caller, job_id: str) -> JobRecord:
     return job
 
 
+def _job_or_refusal(db: Session, caller: Caller, job_id: str) -> JobRecord | RefusedRecording:
+    """The job, or what is left of it once its recording was refused and its session deleted (for the
+    program's facilitators, as the job was)."""
+    if db.get(JobRecord, job_id) is None:
+        refused = repo.refusal(db, job_id)
+        if refused is not None and caller.principal.facilitates(refused.program_id):
+            return refused
+    return _job_for_editing(db, caller, job_id)
+
+
+def _refused_job(refused: RefusedRecording) -> JobOut:
+    """A refused recording's job as it stopped: the job itself went with its session."""
+    stopped = JobRecord(id=refused.job_id, session_id=refused.session_id, status=JobStatus.FAILED, stage=refused.stage,
+                        progress=0.0, message="", error=refused.reason, stages=refused.stages,
+                        completed_stages=refused.completed_stages)
+    return job_out(stopped, session_title=refused.title)
+
+
+def _retry_can_help(caller: Caller, db: Session, job: JobRecord) -> bool:
+    """Not once its recording was refused (recorded before its session is deleted) or is gone."""
+    return (job.status == JobStatus.FAILED and repo.refusal(db, job.id) is None
+            and not original_discarded(caller.settings, job.session_id))
+
+
 def _job_in_queue(caller: Caller, db: Session, job: JobRecord) -> JobOut:
-    """The job as pages and the API show it: while queued, with how many jobs the worker takes first;
-    failed, whether a retry can help (not once its unusable recording was deleted)."""
+    """The job as pages and the API show it: while queued, with how many jobs run before it; failed,
+    whether a retry can help."""
     db.flush()  # a job just queued again counts from now
     return job_out(
         job,
         repo.jobs_ahead(db, job) if job.status == JobStatus.QUEUED else None,
-        can_retry=job.status == JobStatus.FAILED and not original_discarded(caller.settings, job.session_id),
+        can_retry=_retry_can_help(caller, db, job),
+        session_title=repo.get_session(db, job.session_id).title,
     )
 
 
 def get_job(caller: Caller, job_id: str) -> JobOut:
     with session_scope(caller.settings) as db:
-        return _job_in_queue(caller, db, _job_for_editing(db, caller, job_id))
+        found = _job_or_refusal(db, caller, job_id)
+        return _refused_job(found) if isinstance(found, RefusedRecording) else _job_in_queue(caller, db, found)
 
 
 def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
     """A failed job goes back to the queue; it resumes at the stage that failed. One whose recording
-    was refused and deleted cannot run again, and keeps saying why it was refused."""
+    was refused cannot run again, and keeps saying why it was refused."""
     with session_scope(caller.settings) as db:
-        job = _job_for_editing(db, caller, job_id)
+        job = _job_or_refusal(db, caller, job_id)
+        if isinstance(job, RefusedRecording) or (job.status == JobStatus.FAILED and not _retry_can_help(caller, db, job)):
+            raise NotRetryable(RECORDING_NOT_KEPT)
         if job.status != JobStatus.FAILED:
             raise NotRetryable(f"This job is {job.status}; only a failed job can be retried.")
-        if original_discarded(caller.settings, job.session_id):
-            raise NotRetryable(RECORDING_NOT_KEPT)
         job.status, job.error, job.message = JobStatus.QUEUED, None, "waiting to retry"
         repo.get_session(db, job.session_id).status = SessionStatus.QUEUED
         audit.record(db, caller.principal, "retry_job", job.session_id)
@@ -197,6 +235,14 @@ def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
         participants=[names.get(speaker, speaker) for speaker in participants],
         created_at=record.created_at,
     )
+
+
+def recent_refusals(caller: Caller) -> list[RefusedOut]:
+    """Recordings of the caller's programs refused lately. Their sessions are gone, and whoever left the
+    job page before it said why would otherwise find no trace of them in Sessions."""
+    with session_scope(caller.settings) as db:
+        return [RefusedOut(job_id=row.job_id, title=row.title, reason=row.reason, refused_at=row.refused_at)
+                for row in repo.recent_refusals(db) if caller.principal.facilitates(row.program_id)]
 
 
 def list_sessions(caller: Caller) -> list[SessionSummary]:
@@ -237,7 +283,9 @@ def theme_timeline(caller: Caller, program: str) -> ThemeTimeline:
         name = policy.facilitated_program(db, caller.principal, program).name
     # Recurring themes first, as `insightcap themes` lists them: a theme seen once has not recurred yet.
     themes = sorted(list_program_themes(caller.settings, name), key=lambda theme: not theme.recurring)
-    sessions = [summary for summary in list_sessions(caller) if summary.program == name]
+    # The sessions the themes were made of: one still waiting or stopped early would be an empty column.
+    analysed = program_session_days(caller.settings, name)
+    sessions = [summary for summary in list_sessions(caller) if summary.id in analysed]
     sessions.sort(key=lambda summary: (summary.date or summary.created_at.date(), summary.created_at))
     return ThemeTimeline(program=name, sessions=sessions, themes=themes)
 
@@ -245,6 +293,12 @@ def theme_timeline(caller: Caller, program: str) -> ThemeTimeline:
 def _media_type(stored_path: str) -> str:
     """For the player element and the Content-Type; browsers sniff what the extension does not say."""
     return mimetypes.guess_type(stored_path)[0] or "application/octet-stream"
+
+
+def _has_recording(caller: Caller, record: SessionRecord) -> bool:
+    """Whether there is a recording to play: not for an imported transcript, nor once a recording was
+    refused (deleted) or went missing; a player for it would sit at 0:00."""
+    return record.source_kind == "media" and (caller.settings.data_dir / record.stored_path).is_file()
 
 
 def media_path(caller: Caller, session_id: str) -> tuple[Path, str]:
@@ -271,7 +325,7 @@ def session_detail(caller: Caller, session_id: str, *, audited: bool = True) -> 
         names = dict(record.speaker_names or {})
         speakers = transcript.speakers if transcript else []
         summary = _summary(record, speakers).model_dump()
-        media_type = _media_type(record.stored_path) if record.source_kind == "media" else None
+        media_type = _media_type(record.stored_path) if _has_recording(caller, record) else None
         detail = SessionDetail(
             **summary,
             source_kind=record.source_kind,
@@ -310,7 +364,7 @@ def rename_speaker(caller: Caller, session_id: str, speaker: str, name: str) -> 
         if speaker not in (record.speakers or []):  # kept with the transcript: see repo.save_output
             raise repo.NotFound(f"This session's transcript has no speaker called {speaker!r}.")
         audit.record(db, caller.principal, "rename_speaker", record.id, f"{speaker} -> {name[:200]}")
-        return repo.rename_speaker(db, record.id, speaker, name[:200])
+        return repo.rename_speaker(db, record.id, speaker, name[:200], by=caller.principal.email)
 
 
 def memo_out(row: MemoVersion) -> MemoOut:
@@ -326,12 +380,22 @@ def _readable_memo(db: Session, caller: Caller, session_id: str) -> tuple[Sessio
     return record, repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
 
 
+def _why_no_memo(caller: Caller, record: SessionRecord) -> str:
+    """What the memo's pages say instead of it: when it comes, or, if processing stopped, what to do;
+    never that it comes when it will not."""
+    if record.status != SessionStatus.FAILED:
+        return f"“{record.title}” has no memo yet: it is drafted when processing finishes."
+    if record.source_kind == "media" and not _has_recording(caller, record):
+        return f"“{record.title}” has no memo: its recording could not be used. Upload another recording."
+    return (f"“{record.title}” has no memo yet: processing stopped before it was drafted. Retry from the "
+            "session's page, and the memo is drafted when processing finishes.")
+
+
 def get_memo(caller: Caller, session_id: str) -> MemoOut:
     with session_scope(caller.settings) as db:
         record, memo = _readable_memo(db, caller, session_id)
         if memo is None:
-            raise MemoNotReady(f"“{record.title}” has no memo yet (status: {record.status}). "
-                               "It appears when processing finishes.")
+            raise MemoNotReady(_why_no_memo(caller, record))
         audit.record(db, caller.principal, "view_memo", session_id, f"version {memo.version}")
         return memo_out(memo)
 
@@ -392,8 +456,8 @@ def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[b
         audit.record(db, caller.principal, "export_memo", record.id, fmt)
     try:
         content = export_memo_file(caller.settings, session_id, fmt, approved_only=not drafts)
-    except MemoMissing as error:
-        raise MemoNotReady(str(error)) from None
+    except MemoMissing:
+        raise MemoNotReady(_why_no_memo(caller, record)) from None
     return content, memo_file_name(title, fmt)
 
 
@@ -430,6 +494,14 @@ def search_filters(caller: Caller, **asked: object) -> SearchFilters:
     with session_scope(caller.settings) as db:
         programs = [program.name for program in policy.visible_programs(db, caller.principal)]
     return checked_filters(programs, **asked)
+
+
+def speaker_problem(caller: Caller, filters: SearchFilters) -> str | None:
+    """Why the speaker filter would find nothing in the sessions the caller may read within the other
+    filters, naming only speakers of those sessions; None when it names one of them (or is empty)."""
+    with session_scope(caller.settings) as db:
+        scope = policy.visible_session_ids(db, caller.principal)
+        return speaker_filter_problem(db, filters.model_copy(update={"within_sessions": scope}))
 
 
 def search(caller: Caller, query: str, filters: SearchFilters, limit: int = 30) -> list[SearchHit]:

@@ -7,22 +7,32 @@
   const jobId = root.dataset.jobId;
   const bar = document.getElementById("job-progress");
   const message = document.getElementById("job-message");
-  const errorBox = document.getElementById("job-error");
   const errorText = document.getElementById("job-error-text");
-  const done = document.getElementById("job-done");
   const notice = document.getElementById("job-notice");
-  const retryForm = document.getElementById("retry-form");
+  const phased = root.querySelectorAll("[data-when]");
   const POLL_MS = 1000;
   const LONGEST_WAIT_MS = 30000;
   let wait = POLL_MS;
   let clock = null;
 
+  // As job.html.j2 words it: sessions are processed one at a time, each using the whole computer.
   function queued(job) {
-    if (job.jobs_ahead === null || job.jobs_ahead === undefined) return "Waiting for the worker…";
-    if (job.jobs_ahead === 0) return "Waiting for the worker: this job is next.";
-    const jobs = job.jobs_ahead === 1 ? "1 job" : job.jobs_ahead + " jobs";
-    return "Waiting for the worker: " + jobs + " ahead of this one.";
+    if (job.jobs_ahead === null || job.jobs_ahead === undefined) return "Waiting to start…";
+    if (job.jobs_ahead === 0) return "Waiting to start: this session is next.";
+    if (job.jobs_ahead === 1) return "Waiting to start: another session is being processed first.";
+    return "Waiting to start: " + job.jobs_ahead + " other sessions go first, as sessions are processed one at a time.";
   }
+
+  // As job.html.j2 decides it: a failure no retry can help (the recording was refused) is "unusable".
+  function phaseOf(job) {
+    return job.status === "failed" && !job.can_retry ? "unusable" : job.status;
+  }
+
+  const FINISHED = {
+    done: "Done: the transcript, insights and a draft memo are ready.",
+    failed: "Stopped.",
+    unusable: "Stopped: nothing can be made of this recording.",
+  };
 
   function timeLeft(job) {
     // Only transcription reports its own time left; for the other stages it is estimated from how
@@ -45,23 +55,21 @@
   }
 
   function render(job) {
+    const phase = phaseOf(job);
     bar.value = job.progress;
     bar.textContent = Math.round(job.progress * 100) + "%";
-    if (job.status === "done") message.textContent = "Done.";
-    else if (job.status === "failed") message.textContent = "Stopped.";
-    else if (job.status === "queued") message.textContent = queued(job);
+    if (FINISHED[phase]) message.textContent = FINISHED[phase];
+    else if (phase === "queued") message.textContent = queued(job);
     else message.textContent = running(job);
+    // Heading, hints, the error with Retry or "Upload another recording", the links once done.
+    phased.forEach((element) => { element.hidden = !element.dataset.when.split(" ").includes(phase); });
     job.stages.forEach((stage) => {
       const item = root.querySelector('[data-stage="' + stage.name + '"]');
       if (!item) return;
       item.className = "stage stage-" + stage.state;
       item.querySelector(".stage-state").textContent = stage.state.replace("_", " ");
     });
-    errorBox.hidden = job.status !== "failed";
-    // An unusable recording is deleted when refused: retrying cannot help, the message says what to do.
-    retryForm.hidden = !job.can_retry;
     errorText.textContent = job.error || "";
-    done.hidden = job.status !== "done";
     root.dataset.status = job.status;
   }
 

@@ -1,5 +1,5 @@
 // The player and the transcript stay in step: a line click seeks, playback highlights the current
-// line, and ?t=SECONDS (or an insight's link) opens the session at that moment.
+// line, and ?t=SECONDS (or an insight's link) opens the session at that moment, its line in view.
 "use strict";
 (function () {
   const player = document.getElementById("player");
@@ -19,22 +19,43 @@
     return found >= 0 ? lines[found] : null;
   }
 
-  function highlight(seconds, scroll) {
-    const line = lineAt(seconds);
-    if (line === current) return;
-    if (current) { current.classList.remove("current"); current.removeAttribute("aria-current"); }
-    current = line;
-    if (!line) return;
-    line.classList.add("current");
-    line.setAttribute("aria-current", "true");
-    if (scroll) {
-      const top = line.offsetTop - transcript.offsetTop - transcript.clientHeight / 3;
-      transcript.scrollTo({ top: top, behavior: "smooth" });
+  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  // The player sticks to the top of the window: a line under it is not in view.
+  const playerHeight = () => (player ? player.parentElement.offsetHeight : 0);
+
+  function reveal(line, jump) {
+    // The line centred in the transcript's own scroll box. After a jump (a time link, a seek, ?t=) the
+    // window too scrolls it to the middle if it is out of view, however far down the page was read;
+    // following playback moves the box only, so reading the insights is never interrupted. Both
+    // positions are computed up front: a smooth scroll of the box has not moved the line yet.
+    const behavior = reducedMotion.matches ? "auto" : "smooth";
+    const box = transcript.getBoundingClientRect(), at = line.getBoundingClientRect();
+    const inBox = at.top - box.top - transcript.clientTop + transcript.scrollTop;
+    const most = Math.max(transcript.scrollHeight - transcript.clientHeight, 0);
+    const boxTop = Math.min(Math.max(inBox - (transcript.clientHeight - at.height) / 2, 0), most);
+    transcript.scrollTo({ top: boxTop, behavior: behavior });
+    const willBeAt = at.top + transcript.scrollTop - boxTop;  // in the window, once the box has scrolled
+    if (jump && (willBeAt < playerHeight() || willBeAt + at.height > window.innerHeight)) {
+      window.scrollTo({ top: window.scrollY + willBeAt - (window.innerHeight - at.height) / 2, behavior: behavior });
     }
   }
 
+  function highlight(seconds, scroll, jump) {
+    const line = lineAt(seconds);
+    if (line !== current) {
+      if (current) { current.classList.remove("current"); current.removeAttribute("aria-current"); }
+      current = line;
+      if (!line) return;
+      line.classList.add("current");
+      line.setAttribute("aria-current", "true");
+    } else if (!jump) {
+      return;  // playback moves on within the same line
+    }
+    if (line && scroll) reveal(line, jump);
+  }
+
   function seek(seconds, play) {
-    highlight(seconds, true);
+    highlight(seconds, true, true);
     if (!player) return;
     const go = () => {
       player.currentTime = seconds;
@@ -51,11 +72,10 @@
     event.preventDefault();
     history.replaceState(null, "", link.href);
     seek(Number(link.dataset.start), true);
-    (player || transcript).scrollIntoView({ block: "nearest" });
   }));
   if (player) {
-    player.addEventListener("timeupdate", () => highlight(player.currentTime, !player.paused));
-    player.addEventListener("seeked", () => highlight(player.currentTime, true));
+    player.addEventListener("timeupdate", () => highlight(player.currentTime, !player.paused, false));
+    player.addEventListener("seeked", () => highlight(player.currentTime, true, true));
   }
   const startAt = transcript.dataset.startAt;
   if (startAt !== "") seek(Number(startAt), false);

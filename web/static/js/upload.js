@@ -16,8 +16,15 @@
   const transcriptTypes = [".vtt", ".srt", ".txt"];
   let request = null;
 
-  function showError(message) {
+  // `link` (the API's {url, text}) says where to go instead: the session the same file already made.
+  function showError(message, link) {
     errorBox.textContent = message;
+    if (link) {
+      const anchor = document.createElement("a");
+      anchor.href = link.url;
+      anchor.textContent = link.text;
+      errorBox.append(" ", anchor);
+    }
     errorBox.hidden = false;
     errorBox.focus && errorBox.scrollIntoView({ block: "nearest" });
   }
@@ -105,7 +112,7 @@
         return;
       }
       box.hidden = true;
-      showError(body.detail || "The upload failed (HTTP " + request.status + "). Try again.");
+      showError(body.detail || "The upload failed (HTTP " + request.status + "). Try again.", body.link);
       finish();
     });
     request.addEventListener("error", () => {
