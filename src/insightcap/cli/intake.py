@@ -154,9 +154,8 @@ def _check_input_file(path: Path, kind: str) -> None:
 def _check_speech_model(name: str) -> None:
     """Refuse a model that cannot transcribe before a session is created: a typo would otherwise fail
     the new session at Transcribing, with a list of models most of which cannot transcribe either."""
-    from difflib import get_close_matches
-
     from insightcap.weights import ModelUnavailable, get_spec, load_manifest
+    from insightcap.wording import did_you_mean
 
     if name.endswith(".pt"):  # an openai-whisper checkpoint, as `convert-whisper` writes them
         if not Path(name).expanduser().is_file():
@@ -168,8 +167,7 @@ def _check_speech_model(name: str) -> None:
     except ModelUnavailable:
         pass
     speech = sorted(spec.name for spec in load_manifest().values() if spec.task == "asr")
-    close = get_close_matches(name, speech, n=1, cutoff=0.6)
-    guess = f" Did you mean '{close[0]}'?" if close else ""
+    guess = did_you_mean(name, {model: model for model in speech})
     fail(f"'{name}' is not a speech recognition model.{guess} Choose --model from: {', '.join(speech)} "
          "(or give a model folder, a Hugging Face hub id or a .pt checkpoint).")
 

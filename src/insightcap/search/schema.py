@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -20,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from insightcap.insights.schema import Section
 from insightcap.storage.db import folded
 from insightcap.storage.repository import program_key
-from insightcap.wording import in_words
+from insightcap.wording import did_you_mean, in_words
 
 # The section filter's value for transcript passages only: hits from the transcript are labelled
 # "transcript", so a facilitator can ask for just those by the same word.
@@ -147,9 +146,7 @@ def unknown_speaker(asked: str, speakers: Iterable[tuple[str, str]], narrowed: b
     if not names:
         return (f"{sessions} has a speaker called '{asked}' (none has a transcript with speakers yet). "
                 "Search without the speaker filter.")
-    by_key = {folded(name): name for name in names}
-    close = difflib.get_close_matches(wanted, by_key, n=1, cutoff=0.6)
-    guess = f" Did you mean '{by_key[close[0]]}'?" if close else ""
+    guess = did_you_mean(wanted, {folded(name): name for name in names})
     listed = names[:MOST_SPEAKERS_LISTED]
     more = [f"{len(names) - len(listed)} others"] if len(names) > len(listed) else []
     return f"{sessions} has a speaker called '{asked}'.{guess} The speakers are {in_words([*listed, *more])}."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -31,6 +30,7 @@ from insightcap.storage.tables import (
     utcnow,
 )
 from insightcap.transcript.schema import Transcript
+from insightcap.wording import did_you_mean
 
 if TYPE_CHECKING:
     from insightcap.search.passages import Passage
@@ -281,9 +281,7 @@ def unknown_program_message(db: Session, name: str) -> str:
     names = [program.name for program in list_programs(db)]
     if not names:
         return f"No program '{name}': there are no programs yet. A session joins one when it is added with --program."
-    by_key = {program_key(existing): existing for existing in names}
-    close = difflib.get_close_matches(program_key(name), by_key, n=1, cutoff=0.6)
-    guess = f" Did you mean '{by_key[close[0]]}'?" if close else ""
+    guess = did_you_mean(program_key(name), {program_key(existing): existing for existing in names})
     listed = ", ".join(f"'{existing}'" for existing in names)
     return f"No program '{name}'.{guess} The programs are: {listed}."
 
