@@ -32,7 +32,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.folder_lock import other_server, working
 from insightcap.storage.statuses import JobStatus, SessionStatus
-from insightcap.storage.tables import JobRecord
+from insightcap.storage.tables import JobRecord, SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +192,16 @@ def refused(settings: Settings, job_id: str) -> bool:
         return repo.refusal(db, job_id) is not None
 
 
+def recording_missing(settings: Settings, record: SessionRecord) -> bool:
+    """Whether a recorded session's stored original is gone (lost from the data folder, or refused by a
+    version that kept refused sessions): its job cannot run again, and there is nothing to play."""
+    return record.source_kind == "media" and not (settings.data_dir / record.stored_path).exists()
+
+
 def original_discarded(settings: Settings, session_id: str) -> bool:
-    """Whether the session's recording is gone (lost from the data folder, or refused by a version that
-    kept refused sessions): its job cannot run again."""
+    """recording_missing, for a session named by its id."""
     with session_scope(settings) as db:
-        record = repo.get_session(db, session_id)
-        return record.source_kind == "media" and not (settings.data_dir / record.stored_path).exists()
+        return recording_missing(settings, repo.get_session(db, session_id))
 
 
 def run_job(settings: Settings, job_id: str, listener: JobListener | None = None) -> JobRecord:

@@ -22,7 +22,7 @@ from insightcap.auth.schema import Principal
 from insightcap.config import Settings
 from insightcap.forget import ForgetRefused, forget_session
 from insightcap.insights.schema import Section
-from insightcap.jobs.runner import RECORDING_NOT_KEPT, original_discarded
+from insightcap.jobs.runner import RECORDING_NOT_KEPT, recording_missing
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import (
     MemoFileFormat,
@@ -187,7 +187,7 @@ def _refused_job(refused: RefusedRecording) -> JobOut:
 def _retry_can_help(caller: Caller, db: Session, job: JobRecord) -> bool:
     """Not once its recording was refused (recorded before its session is deleted) or is gone."""
     return (job.status == JobStatus.FAILED and repo.refusal(db, job.id) is None
-            and not original_discarded(caller.settings, job.session_id))
+            and not recording_missing(caller.settings, repo.get_session(db, job.session_id)))
 
 
 def _job_in_queue(caller: Caller, db: Session, job: JobRecord) -> JobOut:
@@ -298,7 +298,7 @@ def _media_type(stored_path: str) -> str:
 def _has_recording(caller: Caller, record: SessionRecord) -> bool:
     """Whether there is a recording to play: not for an imported transcript, nor once a recording was
     refused (deleted) or went missing; a player for it would sit at 0:00."""
-    return record.source_kind == "media" and (caller.settings.data_dir / record.stored_path).is_file()
+    return record.source_kind == "media" and not recording_missing(caller.settings, record)
 
 
 def media_path(caller: Caller, session_id: str) -> tuple[Path, str]:
@@ -385,7 +385,7 @@ def _why_no_memo(caller: Caller, record: SessionRecord) -> str:
     never that it comes when it will not."""
     if record.status != SessionStatus.FAILED:
         return f"“{record.title}” has no memo yet: it is drafted when processing finishes."
-    if record.source_kind == "media" and not _has_recording(caller, record):
+    if recording_missing(caller.settings, record):
         return f"“{record.title}” has no memo: its recording could not be used. Upload another recording."
     return (f"“{record.title}” has no memo yet: processing stopped before it was drafted. Retry from the "
             "session's page, and the memo is drafted when processing finishes.")
