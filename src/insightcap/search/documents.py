@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
-from insightcap.search.keyword import query_terms
+from insightcap.search.keyword import query_terms, words_of
 from insightcap.search.schema import (
     TRANSCRIPT,
     SearchFilters,
@@ -254,7 +254,7 @@ def _ways_query_is_said(query: str) -> list[re.Pattern[str]]:
     "like a balloon in a cage", whatever the punctuation between its words), then each word worth
     matching, as a whole word (a longer word it begins counts, as "template" begins "templates")."""
     patterns = []
-    words = re.findall(r"\w+", query)
+    words = words_of(query)
     if len(words) > 1:
         phrase = r"\W+".join(re.escape(word) for word in words)
         patterns.append(re.compile(rf"(?<!\w){phrase}(?!\w)", re.IGNORECASE))

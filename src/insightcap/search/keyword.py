@@ -27,13 +27,14 @@ _REQUEST_WORDS = frozenset(
 )
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """The words of `text`, lower-cased, as keyword search cuts a query: a phrase is these in order."""
     return _WORD.findall(text.lower())
 
 
 def query_terms(query: str) -> list[str]:
     """The words of `query` worth matching, in order, without repeats."""
-    words = [word for word in _words(query) if len(word) > 1 or word.isdigit()]
+    words = [word for word in words_of(query) if len(word) > 1 or word.isdigit()]
     content = [word for word in words if word not in ENGLISH_STOP_WORDS and word not in _REQUEST_WORDS]
     return list(dict.fromkeys(content or words))
 
@@ -61,8 +62,8 @@ def _phrase_length(name: list[str], query: list[str]) -> int:
 def mentioned_speakers(query: str, names: Iterable[str]) -> set[str]:
     """The names (speaker labels or given names) that `query` refers to; only the best-matching
     ones, so "Grad E" wins over every other "Grad", while "the professor" matches each "Professor X"."""
-    words = _words(query)
-    lengths = {name: _phrase_length(_words(name), words) for name in set(names)}
+    words = words_of(query)
+    lengths = {name: _phrase_length(words_of(name), words) for name in set(names)}
     best = max(lengths.values(), default=0)
     return {name for name, length in lengths.items() if length == best} if best else set()
 
@@ -102,5 +103,5 @@ def phrase_ranking(db: Session, query: str, k: int, allowed: Sequence[int] | Non
     Someone searching for a remembered quote wants the moment it was said, but OR-ed terms rank a
     short insight sharing one of its words as high as the passage that says it all.
     """
-    words = _words(query)
+    words = words_of(query)
     return _ranked_matches(db, '"' + " ".join(words) + '"', k, allowed) if len(words) > 1 else []
