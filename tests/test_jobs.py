@@ -4,6 +4,7 @@ and a retry or resume continues from the first stage not completed."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sqlalchemy import select, text
 
 from insightcap.audio.decode import MediaError
 from insightcap.cli.read import sessions
+from insightcap.config import Settings
 from insightcap.jobs import stages as stage_module
 from insightcap.jobs.runner import JobUnavailable, interrupted_jobs, job_owner, run_job
 from insightcap.jobs.runner import refused as refused_recording
@@ -314,6 +316,13 @@ def test_the_command_line_keeps_nothing_of_a_silent_recording(tmp_path: Path) ->
     assert "silence.wav contains no audible sound" in message and "original_silence.wav" not in message
     assert sessions(data) == []
     assert not [path for path in (data / "media").rglob("*")]
+    # The note of why stays a week, for the web's Sessions list, unless it is forgotten by the id named.
+    session_id = re.search(r"insightcap forget (\w+)", message).group(1)
+    forgotten = cli(data, "forget", session_id, "--yes")
+    assert "Deleted the note of the refused recording." in forgotten.stdout
+    with session_scope(Settings(data_dir=data)) as db:
+        assert repo.recent_refusals(db) == []
+    assert "No session" in cli(data, "forget", session_id, "--yes", check=False).stderr
 
 
 def test_the_same_file_is_added_once_per_program(settings, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from insightcap.auth import audit
 from insightcap.auth.schema import Role
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
@@ -384,6 +385,16 @@ def test_a_refused_recording_leaves_only_its_reason_on_the_job_page_and_in_sessi
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as outsider:
         assert outsider.get(f"/api/jobs/{job_id}").status_code == 404
         assert 'id="refused"' not in outsider.get("/").text
+        assert outsider.post(f"/refused/{job_id}/delete").status_code == 404
+    # The title may name a participant: the note can go before its week is up.
+    deleted = client.post(f"/refused/{job_id}/delete", follow_redirects=False)
+    assert (deleted.status_code, deleted.headers["location"]) == (303, "/?refusal_deleted=1")
+    listed = client.get("/?refusal_deleted=1").text
+    assert 'id="refused"' not in listed and "The note of the refused recording was deleted." in listed
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404
+    with session_scope(settings) as db:
+        assert repo.refusal(db, job_id) is None
+        assert [(entry.action, entry.target) for entry in audit.recent(db, action="delete_refusal")] == [("delete_refusal", job_id)]
 
 
 def test_startup_resumes_interrupted_jobs(settings, seeded_session, monkeypatch) -> None:

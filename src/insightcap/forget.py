@@ -10,6 +10,8 @@ is told to overwrite the deleted text rather than leave it in free pages of the 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, select, text
@@ -22,7 +24,7 @@ from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
 from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
 from insightcap.storage.statuses import JobStatus
-from insightcap.storage.tables import SessionRecord
+from insightcap.storage.tables import RefusedRecording, SessionRecord
 from insightcap.themes.program import cluster_program_themes
 
 
@@ -59,16 +61,11 @@ def forget_session(settings: Settings, session_ref: str) -> ForgetReport:
         report = _count(db, record)
         theme_ids = set(db.scalars(select(ThemeMemberRecord.theme_id).where(ThemeMemberRecord.session_id == record.id)))
         job_ids = [job.id for job in repo.jobs_for_session(db, record.id)]
-        # Many SQLite builds (Debian's among them) already default to this; the rest leave text in free pages.
-        secure_before = db.execute(text("PRAGMA secure_delete")).scalar()
-        db.execute(text("PRAGMA secure_delete = ON"))
-        try:
+        with _overwriting_deleted_text(db):
             # Cascades remove every row that names the session; triggers take it out of the keyword index.
             db.execute(delete(SessionRecord).where(SessionRecord.id == record.id))
             # Deleted keyword-index entries linger in its segments until they are merged.
             db.execute(text("INSERT INTO search_text(search_text) VALUES ('optimize')"))
-        finally:
-            db.execute(text(f"PRAGMA secure_delete = {int(secure_before)}"))
         # Files go before the commit: if removing them fails, the session is still listed and
         # forgetting it can be tried again, instead of files outliving their record.
         files_removed = _remove_files(settings, record.id, job_ids)
@@ -77,6 +74,26 @@ def forget_session(settings: Settings, session_ref: str) -> ForgetReport:
     themes_removed = _refresh_themes(settings, report.program, theme_ids) if report.insights or report.passages else 0
     _truncate_write_ahead_log(settings)
     return replace(report, files_removed=files_removed, themes_removed=themes_removed)
+
+
+def forget_refusal(settings: Settings, job_id: str) -> None:
+    """Delete the note kept about a refused recording (its title, file name and reason) before its
+    week is up: the recording is gone, but its title may name a participant."""
+    with session_scope(settings) as db, _overwriting_deleted_text(db):
+        db.execute(delete(RefusedRecording).where(RefusedRecording.job_id == job_id))
+    _truncate_write_ahead_log(settings)
+
+
+@contextmanager
+def _overwriting_deleted_text(db: Session) -> Iterator[None]:
+    """SQLite told to overwrite what is deleted meanwhile, rather than leave the text in free pages of
+    the database file. Many builds (Debian's among them) already default to this; the rest do not."""
+    secure_before = db.execute(text("PRAGMA secure_delete")).scalar()
+    db.execute(text("PRAGMA secure_delete = ON"))
+    try:
+        yield
+    finally:
+        db.execute(text(f"PRAGMA secure_delete = {int(secure_before)}"))
 
 
 def _refuse_if_processing(settings: Settings, db: Session, session_id: str) -> None:

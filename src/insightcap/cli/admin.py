@@ -118,12 +118,21 @@ def forget(
     from insightcap.auth import audit
     from insightcap.auth.schema import local_operator
     from insightcap.forget import ForgetRefused, forget_session
+    from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
     settings = get_settings()
     with session_scope(settings) as db:
-        record = session_or_fail(db, session)
-        session_id, title = record.id, record.title
+        # A refused recording's session is deleted at once; the note of why is all there is to forget.
+        refused = None if repo.session_ids_starting_with(db, session) else repo.refusal_of_session(db, session)
+        if refused is None:
+            record = session_or_fail(db, session)
+            session_id, title = record.id, record.title
+        else:
+            job_id, title = refused.job_id, refused.title
+    if refused is not None:
+        _forget_refusal_note(settings, job_id, title, yes)
+        return
     if not yes and not typer.confirm(f"Delete “{title}” ({session_id}) and everything derived from it, for good?"):
         raise typer.Exit(code=1)
     try:
@@ -133,6 +142,22 @@ def forget(
     with session_scope(settings) as db:
         audit.record(db, local_operator(), "delete_session", session_id)
     out.print(f"Deleted session {session_id} everywhere.")
+
+
+def _forget_refusal_note(settings: Settings, job_id: str, title: str, yes: bool) -> None:
+    """The session of a refused recording is already gone; what is left is the note of why, kept a week."""
+    from insightcap.auth import audit
+    from insightcap.auth.schema import local_operator
+    from insightcap.forget import forget_refusal
+    from insightcap.storage.db import session_scope
+
+    if not yes and not typer.confirm(f"The recording “{title}” was refused and is no longer stored. "
+                                     "Delete the note of why (its title and reason) now?"):
+        raise typer.Exit(code=1)
+    forget_refusal(settings, job_id)
+    with session_scope(settings) as db:
+        audit.record(db, local_operator(), "delete_refusal", job_id)
+    out.print("Deleted the note of the refused recording.")
 
 
 

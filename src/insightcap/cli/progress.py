@@ -192,6 +192,7 @@ def run_with_progress(settings: Settings, job_id: str) -> None:
         fail(str(error))
     if finished.status == JobStatus.FAILED:
         if refused(settings, job_id):
-            fail(f"{finished.error} Nothing was kept.")
+            fail(f"{finished.error} Nothing of the recording was kept; its title and this reason stay listed in "
+                 f"Sessions on the web for a week (`insightcap forget {finished.session_id}` removes them now).")
         fail(finished.error or f"Processing failed. Run `insightcap retry {finished.session_id}` to try again.")
 

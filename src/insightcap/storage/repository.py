@@ -233,6 +233,14 @@ def refusal(db: Session, job_id: str) -> RefusedRecording | None:
     return row if row is not None and row.refused_at >= utcnow() - REFUSALS_KEPT else None
 
 
+def refusal_of_session(db: Session, session_ref: str) -> RefusedRecording | None:
+    """The note kept about the refused recording of the (deleted) session whose id is or starts with
+    `session_ref`, if exactly one matches."""
+    query = select(RefusedRecording).where(RefusedRecording.session_id.startswith(session_ref, autoescape=True))
+    rows = list(db.scalars(query.limit(2)))
+    return rows[0] if len(rows) == 1 else None
+
+
 def recent_refusals(db: Session) -> list[RefusedRecording]:
     """The refusals still kept, newest first."""
     query = select(RefusedRecording).where(RefusedRecording.refused_at >= utcnow() - REFUSALS_KEPT)

@@ -49,13 +49,13 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 @router.get("/")
-def index(request: Request, caller: CurrentCaller, deleted: bool = False) -> Response:
+def index(request: Request, caller: CurrentCaller, deleted: bool = False, refusal_deleted: bool = False) -> Response:
     sessions = views.list_sessions(caller)
     by_program = sorted(sessions, key=lambda s: (s.program is None, (s.program or "").lower()))
     groups = [(program, list(items)) for program, items in groupby(by_program, key=lambda s: s.program)]
     may_upload = caller.principal.is_admin or bool(caller.principal.facilitated_programs)
     return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted,
-                 refusals=views.recent_refusals(caller))
+                 refusal_deleted=refusal_deleted, refusals=views.recent_refusals(caller))
 
 
 def _upload_page(
@@ -189,6 +189,12 @@ def delete_session(caller: CurrentCaller, session_id: str) -> Response:
     except views.StillProcessing:
         return _see_other(f"/sessions/{session_id}?delete_refused=1#delete")
     return _see_other("/?deleted=1")
+
+
+@router.post("/refused/{job_id}/delete")
+def delete_refusal(caller: CurrentCaller, job_id: str) -> Response:
+    views.delete_refusal(caller, job_id)
+    return _see_other("/?refusal_deleted=1")
 
 
 def _editor(request: Request, caller: views.Caller, session_id: str, *, notice: str | None = None,

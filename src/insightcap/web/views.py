@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from insightcap.auth import audit, policy
 from insightcap.auth.schema import Principal
 from insightcap.config import Settings
-from insightcap.forget import ForgetRefused, forget_session
+from insightcap.forget import ForgetRefused, forget_refusal, forget_session
 from insightcap.insights.schema import Section
 from insightcap.jobs.runner import RECORDING_NOT_KEPT, recording_missing
 from insightcap.jobs.stages import STAGES
@@ -472,6 +472,18 @@ def delete_session(caller: Caller, session_id: str) -> None:
     with session_scope(caller.settings) as db:
         # The id only: the title of a forgotten session must not outlive it in the log.
         audit.record(db, caller.principal, "delete_session", session_id)
+
+
+def delete_refusal(caller: Caller, job_id: str) -> None:
+    """Delete the note of a refused recording (its title and reason) before its week is up; audited.
+    Its program's facilitators may, as they may delete a session."""
+    with session_scope(caller.settings) as db:
+        refused = repo.refusal(db, job_id)
+        if refused is None or not caller.principal.facilitates(refused.program_id):
+            raise repo.NotFound("There is no such note of a refused recording, or you do not have access to it.")
+    forget_refusal(caller.settings, job_id)
+    with session_scope(caller.settings) as db:
+        audit.record(db, caller.principal, "delete_refusal", job_id)
 
 
 def diff_lines(before: str, after: str, context: int = 3) -> list[DiffLine]:
