@@ -368,6 +368,7 @@ def test_a_refused_recording_leaves_only_its_reason_on_the_job_page_and_in_sessi
     assert client.get("/api/sessions").json() == []
     job = client.get(f"/api/jobs/{job_id}").json()
     assert (job["status"], job["can_retry"], job["session_title"]) == ("failed", False, "Silence")
+    assert (job["phase"], job["summary"]) == ("unusable", "Stopped: nothing can be made of this recording.")
     assert job["error"] == "silence.wav contains no audible sound. Upload a recording with speech."
     assert [stage["state"] for stage in job["stages"]] == ["failed", "not_run"]
     page = client.get(f"/jobs/{job_id}").text
@@ -817,7 +818,10 @@ def test_a_job_says_its_place_in_the_queue_and_what_a_failure_left_not_run(clien
     with session_scope(settings) as db:
         first, second = (repo.create_job(db, seeded_session, ["structure", "embed", "memo"]).id for _ in range(2))
     assert client.get(f"/api/jobs/{first}").json()["jobs_ahead"] == 0
-    assert client.get(f"/api/jobs/{second}").json()["jobs_ahead"] == 1
+    queued = client.get(f"/api/jobs/{second}").json()
+    # The page and its script show the server's wording, so they cannot drift apart.
+    assert (queued["jobs_ahead"], queued["phase"]) == (1, "queued")
+    assert queued["summary"] == "Waiting to start: another session is being processed first."
     waiting = client.get(f"/jobs/{second}").text
     assert "Waiting to start: another session is being processed first." in waiting and "worker" not in waiting
     assert '<span data-when="queued">Waiting to process “Feedback circle”</span>' in waiting
@@ -827,6 +831,7 @@ def test_a_job_says_its_place_in_the_queue_and_what_a_failure_left_not_run(clien
         failed.status, failed.stage, failed.completed_stages, failed.error = "failed", "embed", ["structure"], "No disk."
     status = client.get(f"/api/jobs/{first}").json()
     assert [s["state"] for s in status["stages"]] == ["done", "failed", "not_run"] and status["jobs_ahead"] is None
+    assert (status["phase"], status["summary"]) == ("failed", "Stopped.")
     assert '<span class="stage-state">not run</span>' in client.get(f"/jobs/{first}").text
     # A retried job joins the back of the queue.
     assert client.post(f"/api/jobs/{first}/retry").json()["jobs_ahead"] == 1

@@ -394,6 +394,7 @@ def test_an_unusable_recording_leaves_only_its_reason_and_a_way_on(server, page,
     heading = page.locator("#job-title")
     assert " ".join(heading.inner_text().split()) == "“Muted circle” could not be used"
     assert "muted-mic.wav contains no audible sound" in page.locator("#job-error-text").inner_text()
+    assert page.locator("#job-message").inner_text() == "Stopped: nothing can be made of this recording."
     assert page.locator("#retry-form").is_hidden() and page.locator("#job-done").is_hidden()
     assert "processing carries on" not in page.locator("#job").inner_text()
     page.screenshot(path=shots / "web-job-unusable.png")
@@ -407,6 +408,10 @@ def test_an_unusable_recording_leaves_only_its_reason_and_a_way_on(server, page,
     assert page.get_by_role("link", name="Muted circle").count() == 0
     refused = page.locator("#refused")
     assert "“Muted circle”" in refused.inner_text() and "muted-mic.wav contains no audible sound" in refused.inner_text()
+    page.get_by_role("button", name="Delete the note about “Muted circle”").click()
+    page.wait_for_url(f"{server}/?refusal_deleted=1")
+    assert page.locator("#refused").count() == 0
+    assert "The note of the refused recording was deleted." in page.locator("main").inner_text()
     page.goto(f"{server}/themes?program=Unusable+recordings+circle")
     assert page.locator("th.session-col").count() == 0
 

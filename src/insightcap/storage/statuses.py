@@ -18,7 +18,8 @@ from enum import StrEnum
 class JobStatus(StrEnum):
     """Where a processing job is; its session's status follows it.
 
-    - queued: waiting for a worker: just created, or sent back by a retry in the web app.
+    - queued: waiting to start (sessions are processed one at a time): just created, or sent back by a
+      retry in the web app.
     - running: claimed by one worker process (`worker`, `heartbeat_at`), stage by stage.
     - done: every stage completed. Final: it is never claimed again.
     - failed: a stage failed (or its recording is no longer kept); `error` says why, in plain words.

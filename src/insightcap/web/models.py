@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from insightcap.search.schema import SearchHit
 from insightcap.storage.statuses import JobStatus, MemoStatus, SessionStatus
@@ -41,6 +41,40 @@ class JobOut(BaseModel):
                                                 "as unusable: it is deleted with its session, and `error` says why "
                                                 "for a week. Upload another recording.")
     stages: list[StageState]
+
+    @computed_field(description="What the job page shows: its status, except that a failure no retry can help (the "
+                                "recording was refused) is unusable.")
+    @property
+    def phase(self) -> Literal["queued", "running", "done", "failed", "unusable"]:
+        return "unusable" if self.status == JobStatus.FAILED and not self.can_retry else self.status.value
+
+    @computed_field(description="Where the job is, in a sentence for people (the job page's line under the bar).")
+    @property
+    def summary(self) -> str:
+        if self.phase == "running":
+            detail = f": {self.message}" if self.message and self.message != self.stage_label else ""
+            return f"{self.stage_label or 'Starting'}{detail}"
+        if self.phase == "queued":
+            return _waiting(self.jobs_ahead)
+        return _FINISHED[self.phase]
+
+
+_FINISHED = {
+    "done": "Done: the transcript, insights and a draft memo are ready.",
+    "failed": "Stopped.",
+    "unusable": "Stopped: nothing can be made of this recording.",
+}
+
+
+def _waiting(jobs_ahead: int | None) -> str:
+    """Sessions are processed one at a time, each using the whole computer: say how many go first."""
+    if jobs_ahead is None:
+        return "Waiting to start…"
+    if jobs_ahead == 0:
+        return "Waiting to start: this session is next."
+    if jobs_ahead == 1:
+        return "Waiting to start: another session is being processed first."
+    return f"Waiting to start: {jobs_ahead} other sessions go first, as sessions are processed one at a time."
 
 
 class RefusedOut(BaseModel):

@@ -15,25 +15,6 @@
   let wait = POLL_MS;
   let clock = null;
 
-  // As job.html.j2 words it: sessions are processed one at a time, each using the whole computer.
-  function queued(job) {
-    if (job.jobs_ahead === null || job.jobs_ahead === undefined) return "Waiting to start…";
-    if (job.jobs_ahead === 0) return "Waiting to start: this session is next.";
-    if (job.jobs_ahead === 1) return "Waiting to start: another session is being processed first.";
-    return "Waiting to start: " + job.jobs_ahead + " other sessions go first, as sessions are processed one at a time.";
-  }
-
-  // As job.html.j2 decides it: a failure no retry can help (the recording was refused) is "unusable".
-  function phaseOf(job) {
-    return job.status === "failed" && !job.can_retry ? "unusable" : job.status;
-  }
-
-  const FINISHED = {
-    done: "Done: the transcript, insights and a draft memo are ready.",
-    failed: "Stopped.",
-    unusable: "Stopped: nothing can be made of this recording.",
-  };
-
   function timeLeft(job) {
     // Only transcription reports its own time left; for the other stages it is estimated from how
     // far the stage has moved since this page first saw it run.
@@ -48,19 +29,17 @@
     return left < 60 ? ", less than a minute left" : ", about " + Math.round(left / 60) + " min left";
   }
 
+  // The server words where the job is (JobOut.summary); a running stage gains its share done and time left.
   function running(job) {
-    const detail = job.message && job.message !== job.stage_label ? ": " + job.message : "";
     const left = / left$/.test(job.message || "") ? "" : timeLeft(job);
-    return job.stage_label + detail + " (" + Math.round(job.stage_progress * 100) + "%" + left + ")";
+    return job.summary + " (" + Math.round(job.stage_progress * 100) + "%" + left + ")";
   }
 
   function render(job) {
-    const phase = phaseOf(job);
+    const phase = job.phase;
     bar.value = job.progress;
     bar.textContent = Math.round(job.progress * 100) + "%";
-    if (FINISHED[phase]) message.textContent = FINISHED[phase];
-    else if (phase === "queued") message.textContent = queued(job);
-    else message.textContent = running(job);
+    message.textContent = phase === "running" ? running(job) : job.summary;
     // Heading, hints, the error with Retry or "Upload another recording", the links once done.
     phased.forEach((element) => { element.hidden = !element.dataset.when.split(" ").includes(phase); });
     job.stages.forEach((stage) => {
