@@ -430,6 +430,12 @@ def test_a_speaker_filter_naming_no_one_is_answered_with_who_there_is() -> None:
         assert unknown_speaker(named, speakers, narrowed=False) is None, named
     assert unknown_speaker("Tomas Ruiz", speakers, narrowed=False) == (
         "No session has a speaker called 'Tomas Ruiz'. Did you mean 'Tomás'? The speakers are Ana, Speaker 2 and Tomás.")
+    # A first name alone, even mistyped, is the usual way to name someone.
+    people = {("Speaker 1", "Diego Ramírez"), ("Speaker 2", "Amara Okafor"), ("Speaker 3", "Diego Luna")}
+    for first_name in ("diego", "Digeo"):
+        assert f"'{first_name}'. Did you mean 'Diego Luna' or 'Diego Ramírez'? The speakers" in unknown_speaker(
+            first_name, people, narrowed=False)
+    assert "Did you mean 'Amara Okafor'?" in unknown_speaker("okafor", people, narrowed=False)
     assert unknown_speaker("Bob", speakers, narrowed=True) == (
         "No session matching the other filters has a speaker called 'Bob'. The speakers are Ana, Speaker 2 and Tomás.")
     many = {(f"Speaker {n}", f"Speaker {n}") for n in range(1, 16)}
