@@ -12,14 +12,16 @@ topics): people stay on a subject far longer than local dips suggest.
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import math
 from collections import Counter
+from collections.abc import Collection, Iterable
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from spacy.tokens import Span
+from spacy.tokens import Span, Token
 
 from insightcap.insights.nlp import fluent_text
 from insightcap.insights.schema import OpeningLine, Topic
@@ -54,10 +56,33 @@ def boundaries(sentences: list[ParsedSentence], embeddings: np.ndarray) -> list[
     )
 
 
-def candidate_terms(span: Span) -> list[tuple[str, float]]:
+# People and dates are who spoke to whom and when, not what about: a theme named "complete
+# picture, march, marcus" reads as noise, and a person's name as a heading singles them out.
+NOT_SUBJECTS = frozenset({"PERSON", "DATE", "TIME"})
+CALENDAR_WORDS = frozenset(name.lower() for name in (*calendar.month_name, *calendar.day_name) if len(name) > 3)
+
+
+def people_named(spans: Iterable[Span], speakers: Iterable[str] = ()) -> set[str]:
+    """Lower-cased words that name a person here: the words of the `speakers`' names, and whatever
+    the parse took for a person's name anywhere in `spans` (the small model tags "Gareth" in one
+    sentence and misses it in the next, and takes "Marcus" for an organisation)."""
+    tagged = {token.lower_ for span in spans for token in span if token.ent_type_ == "PERSON"}
+    return tagged | {word.lower() for name in speakers for word in name.split()}
+
+
+def _names_a_subject(token: Token, people: Collection[str]) -> bool:
+    """Whether a noun or name may name a topic: not a person, date or time (by the parse's entities
+    when it has them, and month and day names always, as a parse without entities misses them).
+    Only a proper noun is taken for a person's name: "Marketing" the speaker is not "marketing" the
+    subject."""
+    return (token.ent_type_ not in NOT_SUBJECTS and token.lower_ not in CALENDAR_WORDS
+            and not (token.pos_ == "PROPN" and token.lower_ in people))
+
+
+def candidate_terms(span: Span, people: Collection[str] = frozenset()) -> list[tuple[str, float]]:
     """Candidate keyphrases of a sentence with their preference weight: lemmatised nouns and names,
     and noun chunks stripped of determiners, pronouns and stop words. Verbs ("think", "go") say
-    how people talk, not what about."""
+    how people talk, not what about; nor do `people`'s names."""
     terms = [
         (token.lemma_.lower(), 1.0)
         for token in span
@@ -65,12 +90,13 @@ def candidate_terms(span: Span) -> list[tuple[str, float]]:
         and not token.is_stop
         and token.is_alpha
         and len(token) > 2
+        and _names_a_subject(token, people)
     ]
     for chunk in span.noun_chunks:
         words = [
             token.lemma_.lower()
             for token in chunk
-            if token.pos_ in {"NOUN", "PROPN", "ADJ"} and not token.is_stop
+            if token.pos_ in {"NOUN", "PROPN", "ADJ"} and not token.is_stop and _names_a_subject(token, people)
         ]
         if len(words) >= 2:
             terms.append((" ".join(words), PHRASE_PREFERENCE))
@@ -99,7 +125,7 @@ def _commonness_weight(seen: int, meetings: int) -> float:
     return min(1.0, math.log(1 + meetings / (1 + seen)) / math.log(1 + 1 / COMMON_SHARE))
 
 
-def keywords_by_topic(spans_by_topic: list[list[Span]]) -> list[list[str]]:
+def keywords_by_topic(spans_by_topic: list[list[Span]], speakers: Iterable[str] = ()) -> list[list[str]]:
     """Class-based TF-IDF (as in BERTopic): a term ranks high in a topic when it is frequent there
     and rare in the session's other topics. With only two or three long topics that contrast is
     weak, so a term said all through the session ("thing", "time") is also weighed down by how
@@ -111,10 +137,11 @@ def keywords_by_topic(spans_by_topic: list[list[Span]]) -> list[list[str]]:
     counts: list[Counter[str]] = []
     preference: dict[str, float] = {}
     spread: Counter[str] = Counter()
+    people = people_named((span for spans in spans_by_topic for span in spans), speakers)
     for spans in spans_by_topic:
         topic_counts: Counter[str] = Counter()
         for span in spans:
-            terms = candidate_terms(span)
+            terms = candidate_terms(span, people)
             spread.update({term for term, _ in terms})
             for term, weight in terms:
                 topic_counts[term] += 1
@@ -196,7 +223,8 @@ def segment_topics(
     edges = [0, *boundaries(sentences, embeddings), len(sentences)]
     spans = [list(range(begin, end)) for begin, end in itertools.pairwise(edges)]
     keywords = keywords_by_topic(
-        [[sentences[index].span for index in members] for members in spans]
+        [[sentences[index].span for index in members] for members in spans],
+        {parsed.sentence.speaker for parsed in sentences if parsed.sentence.speaker},
     )
     return [
         Topic(

@@ -121,6 +121,8 @@ class KeyphraseDescriber:
     ("meeting", "project") is weighed down."""
 
     settings: Settings = field(default_factory=get_settings)  # names the spaCy model to parse with
+    # The program's speakers: their names are who talked, not what about.
+    speakers: frozenset[str] = frozenset()
 
     def describe(self, texts: Sequence[str], labels: np.ndarray) -> dict[int, list[str]]:
         clusters = sorted(set(labels.tolist()) - {OUTLIER})
@@ -131,11 +133,12 @@ class KeyphraseDescriber:
         members = sorted(
             index for cluster in clusters for index in _spread(np.flatnonzero(labels == cluster), per_theme)
         )
-        # Nouns and noun chunks need no named entities: skipping that step about halves the parse.
-        parsed = load_nlp(self.settings).pipe((texts[index] for index in members), disable=["ner"])
+        # Named entities keep people's names and dates out of the keyphrases (topics.candidate_terms).
+        parsed = load_nlp(self.settings).pipe(texts[index] for index in members)
         for index, doc in zip(members, parsed, strict=True):
             spans[int(labels[index])].append(doc[:])
-        return dict(zip(clusters, keywords_by_topic([spans[cluster] for cluster in clusters]), strict=True))
+        keywords = keywords_by_topic([spans[cluster] for cluster in clusters], self.speakers)
+        return dict(zip(clusters, keywords, strict=True))
 
 
 @dataclass

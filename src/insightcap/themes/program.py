@@ -8,6 +8,7 @@ the generator or a facilitator gave it while its members and statistics are refr
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -104,16 +105,24 @@ def program_documents(db: Session, sessions: list[SessionRecord]) -> list[ThemeD
     return documents
 
 
-def theme_model(documents: list[ThemeDocument], settings: Settings | None = None) -> ThemeModel:
+def theme_model(
+    documents: list[ThemeDocument], settings: Settings | None = None, speakers: Iterable[str] = ()
+) -> ThemeModel:
     """The theme model for `documents`: the cut of their kind, averaged over the documents when a
     program mixes sessions with insights and sessions without. `settings` name the spaCy model its
-    labels are parsed with (by default the configured one)."""
+    labels are parsed with (by default the configured one); `speakers`' names never name a theme."""
     kinds = [document.kind for document in documents] or ["insight"]
     distance = float(np.mean([THEME_DISTANCE[kind] for kind in kinds]))
     return ThemeModel(
         clusterer=AgglomerativeClusterer(distance=distance),
-        describer=KeyphraseDescriber(settings or get_settings()),
+        describer=KeyphraseDescriber(settings or get_settings(), frozenset(speakers)),
     )
+
+
+def speakers_of(order: list[SessionRecord]) -> set[str]:
+    """Every speaker of the sessions, by transcript label and by the name given to it."""
+    return {name for record in order for label in record.speakers or []
+            for name in (label, (record.speaker_names or {}).get(label, label))}
 
 
 def match_clusters(previous: list[np.ndarray], current: list[np.ndarray], threshold: float = SAME_THEME) -> dict[int, int]:
@@ -190,7 +199,7 @@ def cluster_program_themes(settings: Settings, program: str, model: ThemeModel |
         program_row = repo.program_by_name(db, program)
         order = program_order(db, program_row.id)
         documents = program_documents(db, order)
-        clusters = (model or theme_model(documents, settings)).fit(
+        clusters = (model or theme_model(documents, settings, speakers_of(order))).fit(
             [document.text for document in documents],
             np.stack([document.vector for document in documents]) if documents else np.zeros((0, 1)),
         )
