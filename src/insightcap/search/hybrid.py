@@ -32,6 +32,12 @@ top: RRF 0.662 / 0.418; score fusion at best 0.662 / 0.423 (min-max, cosine weig
 0.434 (max-normalised, 0.8); half the best neighbour's cosine added 0.662 / 0.438, but it lowered
 semantic search alone (0.612 / 0.384 → 0.603 / 0.381). Each best is the peak of a noisy grid of
 237 queries (one query is 0.004 of recall), not measured on train_extra.
+Pseudo-relevance feedback did not beat it either, on the same 281 held-out train_extra queries
+(baseline 0.466 / 0.273): expanding the keyword query with the top documents' tf-idf words at best
+0.470 / 0.266, Rocchio on the query vector (top 3-5 passages, β 0.5-1) at best 0.456 / 0.266, a
+ranking of documents by their meeting's fused strength (sum of its best 1-5 scores) 0.463 / 0.277.
+The same by BM25 strength reached 0.495 / 0.286 (best 5), the best of 18 settings, but lost on the
+other programs' 814 queries (0.624 / 0.426 against 0.635 / 0.429), so it is not used.
 """
 
 from __future__ import annotations
