@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Recordings, transcripts and memos are confidential: the data folder is its owner's alone, whatever
+# the umask, which guards everything inside. Files holding sessions are 0600 as well, so that a copy
+# taken out of it (a backup archive) stays private.
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# Folders already found readable by others and left so: said once per process, not at every query.
+_left_readable: set[Path] = set()
 
 
 def _default_data_dir() -> Path:
@@ -63,8 +75,12 @@ class Settings(BaseSettings):
     media_read_memory_gb: float = 2.0
 
     @property
+    def database_path(self) -> Path:
+        return self.data_dir / "insightcap.db"
+
+    @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'insightcap.db'}"
+        return f"sqlite:///{self.database_path}"
 
     @property
     def media_dir(self) -> Path:
@@ -84,8 +100,31 @@ class Settings(BaseSettings):
         return self.data_dir / "logs" / "web.log"
 
     def ensure_dirs(self) -> None:
-        for folder in (self.data_dir, self.media_dir, self.model_cache_dir):
+        make_private_folder(self.data_dir)
+        for folder in (self.media_dir, self.model_cache_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        if not self.database_path.exists():
+            # SQLite would create it 0644 less the umask; its -wal and -shm files take the database
+            # file's mode. An empty file is an empty database, which the migrations then fill.
+            os.close(os.open(self.database_path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+
+
+def make_private_folder(folder: Path) -> None:
+    """Make `folder` (its missing parents as usual) open to its owner only. One an earlier version
+    left readable by other accounts is made private if it is ours; one that is not ours (set up by an
+    administrator), or that cannot be changed (a read-only mount), is used as it is."""
+    folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    status = folder.stat()
+    if not stat.S_IMODE(status.st_mode) & 0o077 or status.st_uid != os.getuid() or folder in _left_readable:
+        return
+    try:
+        folder.chmod(PRIVATE_FOLDER_MODE)
+    except OSError as error:
+        _left_readable.add(folder)
+        log.warning("%s is readable by other accounts on this computer and could not be made private (%s).",
+                    folder, error.strerror)
+        return
+    log.warning("%s was readable by other accounts on this computer; it is now private to you.", folder)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -21,7 +22,7 @@ from insightcap.memo.schema import MemoDraft
 from insightcap.resources import resource_dir
 from insightcap.storage import repository as repo
 from insightcap.storage.db import session_scope
-from insightcap.storage.files import safe_filename
+from insightcap.storage.files import replacing, safe_filename
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +98,25 @@ def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, 
         markdown = export_memo(settings, session_ref, "md", approved_only=approved_only)
         return markdown_to_docx(markdown, title, session_id, settings.app_url)
     return html_to_pdf(export_memo(settings, session_ref, "html", approved_only=approved_only))
+
+
+def write_memo_file(settings: Settings, path: Path, content: bytes) -> None:
+    """Write a memo file, making the folders it needs. In the data folder it is private to its owner
+    (0600) whatever the umask, like everything there; a file the user puts elsewhere is made as any
+    new file there is: who may read it is theirs to decide."""
+    if path.resolve().is_relative_to(settings.data_dir.resolve()):
+        with replacing(path) as out:  # a temporary file made 0600, moved into place when complete
+            out.write(content)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def write_session_memos(settings: Settings, session_id: str) -> list[Path]:
+    """The latest memo as `exports/<session>/memo.md` and `memo.html` in the data folder."""
+    written = []
+    for fmt in ("md", "html"):
+        path = settings.exports_dir(session_id) / f"memo.{fmt}"
+        write_memo_file(settings, path, export_memo(settings, session_id, fmt).encode("utf-8"))
+        written.append(path)
+    return written

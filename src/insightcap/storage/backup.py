@@ -33,7 +33,7 @@ from alembic.script import ScriptDirectory
 from pydantic import BaseModel, ValidationError
 
 from insightcap import __version__
-from insightcap.config import Settings
+from insightcap.config import PRIVATE_FILE_MODE, Settings
 from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.storage.db import MIGRATIONS_DIR, get_engine
 from insightcap.storage.files import program_template_files
@@ -95,7 +95,7 @@ def backup(settings: Settings, destination: Path, progress: ProgressCallback | N
     put a dated file in; or a new file ending in .tar.gz). The archive appears complete or not at all."""
     progress = progress or ignore_progress
     live = settings.data_dir / DATABASE
-    if not live.is_file():
+    if not live.is_file() or not live.stat().st_size:
         raise BackupError(f"There is nothing to back up: {settings.data_dir} holds no insightcap database.")
     archive = _archive_path(destination)
     work = Path(tempfile.mkdtemp(dir=archive.parent, prefix=".insightcap-backup-"))
@@ -108,8 +108,10 @@ def backup(settings: Settings, destination: Path, progress: ProgressCallback | N
         members: dict[str, str] = {}
         missing: list[str] = []
         partial = work / "archive.partial"
-        # Level 1: recordings are already compressed; the database shrinks well even at the fastest level.
-        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
+        # Private from its first byte: a backup holds every session. Level 1: recordings are already
+        # compressed; the database shrinks well even at the fastest level.
+        with (open(partial, "xb", opener=_private) as raw,
+              tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar):
             members[DATABASE] = _add_file(tar, snapshot, DATABASE)
             for done, relative in enumerate(stored, start=1):
                 try:
@@ -258,7 +260,7 @@ def _replace(settings: Settings, archive: Path, data_dir: Path, force: bool) -> 
 
 
 def _existing_sessions(database: Path) -> int:
-    if not database.exists():
+    if not database.exists() or not database.stat().st_size:  # an empty file is a database not yet made
         return 0
     try:
         with closing(sqlite3.connect(database, timeout=30)) as db:
@@ -323,13 +325,18 @@ def _extract(source: BinaryIO, target: Path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     # Private like the originals (store_original writes them 0600): recordings of people talking.
-    with open(target, "xb", opener=lambda path, flags: os.open(path, flags, 0o600)) as out:
+    with open(target, "xb", opener=_private) as out:
         while chunk := source.read(_CHUNK):
             digest.update(chunk)
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest()
+
+
+def _private(path: str, flags: int) -> int:
+    """Open a new file readable by its owner only, whatever the umask."""
+    return os.open(path, flags, PRIVATE_FILE_MODE)
 
 
 def _parse_manifest(text: bytes | None, archive: Path) -> BackupManifest:

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from insightcap.config import make_private_folder
+
 SERVER_LOCK = "server.lock"
 
 # The folders whose server is this process: flock locks belong to an open file, so this process
@@ -53,7 +55,7 @@ def _folder_lock(data_dir: Path, mode: int, refusal: Callable[[], str]) -> Itera
 @contextmanager
 def working(data_dir: Path) -> Iterator[None]:
     """Mark the folder in use for the block. Raises FolderBusy while a restore is replacing it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(data_dir)
 
     def refusal() -> str:
         return f"{data_dir} is being restored from a backup right now. Run this again once the restore has finished."
@@ -66,7 +68,7 @@ def working(data_dir: Path) -> Iterator[None]:
 def serving(data_dir: Path) -> Iterator[None]:
     """Hold the folder as its server for the block (the server's life). Raises FolderBusy if another
     server runs on it, or a restore is replacing it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(data_dir)
     key = data_dir.resolve()
     with open(data_dir / SERVER_LOCK, "a+") as lock:
         if not _locked(lock.fileno(), fcntl.LOCK_EX):
