@@ -22,11 +22,12 @@ EXAMPLES = REPO / "examples"
 
 
 def cli(data_dir: Path, *args: str, generator: str = "none", check: bool = True,
-        columns: int = 160) -> subprocess.CompletedProcess:
+        columns: int = 160, typed: str | None = None) -> subprocess.CompletedProcess:
+    """Run `insightcap ARGS`; `typed` is what the user types at its prompts (None: the test's own input)."""
     env = {**os.environ, "INSIGHTCAP_DATA_DIR": str(data_dir), "INSIGHTCAP_ASR_MODEL": "whisper-tiny-en",
            "INSIGHTCAP_GENERATOR": generator, "COLUMNS": str(columns)}
     result = subprocess.run([sys.executable, "-m", "insightcap", *args], capture_output=True, text=True, env=env,
-                            timeout=900)
+                            timeout=900, input=typed, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"insightcap {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -300,6 +301,109 @@ def test_memo_output_makes_missing_folders_and_names_a_file_in_a_folder(tmp_path
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert f"Could not write {tmp_path / 'notes.md' / 'memo.md'}" in " ".join(refused.stderr.split())
     assert (tmp_path / "notes.md").read_text() == "mine"
+
+
+def said(run: subprocess.CompletedProcess) -> str:
+    """What the command wrote to standard error, as one line: rich wraps long messages (in a box for
+    typer's usage errors) to the terminal's width."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", run.stderr).split())
+
+
+def test_memo_takes_its_format_from_the_file_name_and_makes_a_folder_ending_in_a_slash(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    session_id = session_with_memo(data, "Design review: remote")
+    exports = tmp_path / "exports"
+
+    for name, start in (("memo.docx", b"pk"), ("memo.pdf", b"%pdf"), ("memo.html", b"<!doctype html"),
+                        ("memo.md", b"# design review"), ("memo.txt", b"# design review")):
+        cli(data, "memo", session_id, "-o", str(exports / name))
+        assert (exports / name).read_bytes().lstrip().lower().startswith(start), name
+
+    mismatch = cli(data, "memo", session_id, "-f", "docx", "-o", str(exports / "other.html"), check=False)
+    assert mismatch.returncode == 1
+    assert "-f docx does not match other.html, whose .html is the html format. Give -f html (or leave -f out), " \
+           "or name the file other.docx." in said(mismatch)
+    unknown = cli(data, "memo", session_id, "-o", str(exports / "other.doc"), check=False)
+    assert unknown.returncode == 1 and "other.doc ends in .doc, which is not a memo format" in said(unknown)
+    assert "give -f with one of md, html, docx, pdf" in said(unknown)
+    assert not (exports / "other.html").exists() and not (exports / "other.doc").exists()
+    cli(data, "memo", session_id, "-f", "html", "-o", str(exports / "other.doc"))  # -f says what the name cannot
+    assert (exports / "other.doc").read_text().lstrip().lower().startswith("<!doctype html")
+
+    # A name ending in a slash is a folder to make, as an existing folder is one to write into.
+    written = cli(data, "memo", session_id, "-o", f"{tmp_path / 'new' / 'memos'}/")
+    assert [path.name for path in (tmp_path / "new" / "memos").iterdir()] == ["Design_review_remote-memo.md"]
+    assert "Memo written to" in written.stderr and "Design_review_remote-memo.md" in said(written)
+    cli(data, "memo", session_id, "-f", "docx", "-o", f"{tmp_path / 'word'}/")
+    assert (tmp_path / "word" / "Design_review_remote-memo.docx").read_bytes().startswith(b"PK")
+
+
+def test_a_mistyped_option_value_is_refused_in_plain_words(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    session_id = session_with_memo(data, "Design review: remote")
+
+    for lines in ("abc", "-2", "4.5"):
+        refused = cli(data, "show", session_id, "--lines", lines, check=False)
+        assert refused.returncode == 2 and f"'{lines}' is not a number of lines: --lines takes how many transcript " \
+               "lines to show, e.g. 40 (0 shows them all)." in said(refused)
+        assert "Input should be" not in refused.stderr
+    no_format = cli(data, "memo", session_id, "-f", "doc", check=False)
+    assert no_format.returncode == 2
+    assert "'doc' is not a memo format: -f takes one of md, html, docx, pdf." in said(no_format)
+    assert "Value error" not in no_format.stderr
+    assert cli(data, "memo", session_id, "-f", "HTML").stdout.lstrip().lower().startswith("<!doctype html")
+
+
+def test_an_ambiguous_or_empty_session_id_says_which_sessions_to_pick_from(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with session_scope(Settings(data_dir=data)) as db:
+        for number in range(7):
+            repo.create_session(db, session_id=f"ab{number}c00000000", title=f"Circle [{number}]",
+                                source_kind="transcript", original_filename="a.vtt", stored_path="media/x/a.vtt")
+
+    ambiguous = cli(data, "show", "a", check=False)
+    assert ambiguous.returncode == 1
+    listed = [line.strip() for line in ambiguous.stderr.splitlines()]
+    assert listed == ["Error: 'a' matches 7 sessions; give more characters of the id:",
+                      *(f"ab{number}c00000000  Circle [{number}]" for number in range(5)), "and 2 more"]
+    assert cli(data, "memo", "ab", check=False).stderr == ambiguous.stderr.replace("'a'", "'ab'")
+    for empty in ("", " "):
+        nothing = cli(data, "show", empty, check=False)
+        assert nothing.returncode == 1
+        assert said(nothing) == "Error: Give a session id (or its first characters). Run `insightcap sessions` to list them."
+    assert "matches" not in cli(data, "forget", "", "--yes", check=False).stderr
+    assert len(sessions(data)) == 7
+
+
+def test_forget_answered_no_says_nothing_was_deleted(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    session_id = session_with_memo(data, "Design review: remote")
+
+    for typed in ("n\n", "\n", ""):  # no, Enter (the default is no), and no answer at all
+        kept = cli(data, "forget", session_id, typed=typed, check=False)
+        assert kept.returncode == 1 and kept.stderr.strip() == "Nothing was deleted.", repr(typed)
+        assert "Aborted" not in kept.stdout + kept.stderr
+    assert [s["id"] for s in sessions(data)] == [session_id]
+    assert "Deleted session" in cli(data, "forget", session_id[:6], typed="y\n").stdout
+    assert sessions(data) == []
+
+
+def test_a_file_given_to_the_wrong_command_names_the_right_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    captions = tmp_path / "zoom captions.vtt"
+    captions.write_bytes((REPO / "tests" / "fixtures" / "transcripts" / "zoom.vtt").read_bytes())
+    recording = EXAMPLES / "jfk-inaugural-excerpt.flac"
+
+    transcript_to_process = cli(data, "process", str(captions), check=False)
+    recording_to_import = cli(data, "import", str(recording), check=False)
+
+    assert transcript_to_process.returncode == 1 and recording_to_import.returncode == 1
+    assert f"If it is a transcript (.vtt, .srt, or a Zoom/Teams transcript export), run `insightcap import " \
+           f"'{captions}'`." in said(transcript_to_process)
+    assert "Upload" not in transcript_to_process.stderr  # the web app's word
+    assert f"is an audio file (run `insightcap process {recording}` to transcribe it), not a transcript" \
+        in said(recording_to_import)
+    assert sessions(data) == []
 
 
 def test_a_folder_given_as_the_file_to_process_or_import_says_what_to_give(tmp_path: Path) -> None:

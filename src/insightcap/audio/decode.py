@@ -31,6 +31,8 @@ from insightcap.audio.sniff import FileKind, cut_short, identify
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+# What to give instead of a file that is not a recording, in the web app's words (its one upload form takes
+# transcripts too); the command line puts its own, naming its commands, in their place (cli/intake.py).
 SUPPORTED_HINT = "Upload a recording such as .wav, .mp3, .m4a, .mp4, .webm, .ogg or .flac."
 # Whole-file RMS below this is digital silence or a muted microphone: a working microphone in a
 # quiet room records a noise floor well above it, and speech sits around -30 to -15 dBFS.

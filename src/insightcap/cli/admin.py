@@ -124,7 +124,9 @@ def forget(
     settings = get_settings()
     with session_scope(settings) as db:
         # A refused recording's session is deleted at once; the note of why is all there is to forget.
-        refused = None if repo.session_ids_starting_with(db, session) else repo.refusal_of_session(db, session)
+        # An empty id is the start of every note's too: that is for session_or_fail to refuse.
+        gone = session.strip() and not repo.session_ids_starting_with(db, session)
+        refused = repo.refusal_of_session(db, session) if gone else None
         if refused is None:
             record = session_or_fail(db, session)
             session_id, title = record.id, record.title
@@ -133,8 +135,8 @@ def forget(
     if refused is not None:
         _forget_refusal_note(settings, job_id, title, yes)
         return
-    if not yes and not typer.confirm(f"Delete “{title}” ({session_id}) and everything derived from it, for good?"):
-        raise typer.Exit(code=1)
+    if not yes:
+        _confirm_deletion(f"Delete “{title}” ({session_id}) and everything derived from it, for good?")
     try:
         forget_session(settings, session_id)
     except ForgetRefused as error:
@@ -151,14 +153,26 @@ def _forget_refusal_note(settings: Settings, job_id: str, title: str, yes: bool)
     from insightcap.forget import forget_refusal
     from insightcap.storage.db import session_scope
 
-    if not yes and not typer.confirm(f"The recording “{title}” was refused and is no longer stored. "
-                                     "Delete the note of why (its title and reason) now?"):
-        raise typer.Exit(code=1)
+    if not yes:
+        _confirm_deletion(f"The recording “{title}” was refused and is no longer stored. "
+                          "Delete the note of why (its title and reason) now?")
     forget_refusal(settings, job_id)
     with session_scope(settings) as db:
         audit.record(db, local_operator(), "delete_refusal", job_id)
     out.print("Deleted the note of the refused recording.")
 
+
+def _confirm_deletion(question: str) -> None:
+    """Ask before deleting for good. Anything but yes (no, Enter, Ctrl+C, no input at all) stops the
+    command, saying that nothing was deleted: a bare "Aborted." leaves the user wondering."""
+    try:
+        agreed = typer.confirm(question)
+    except typer.Abort:  # Ctrl+C, or the end of the input
+        err.print()
+        agreed = False
+    if not agreed:
+        err.print("Nothing was deleted.")
+        raise typer.Exit(code=1)
 
 
 def models(

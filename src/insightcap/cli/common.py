@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 out = Console()
 err = Console(stderr=True)
 
-ProgramOption = Annotated[Optional[str], typer.Option(help="The program (group, cohort) the session belongs to.")]
+ProgramOption = Annotated[str | None, typer.Option(help="The program (group, cohort) the session belongs to.")]
 SessionArgument = Annotated[str, typer.Argument(help="Session id (or its first characters).")]
 
 
@@ -50,7 +51,7 @@ def session_or_fail(db: DbSession, session_ref: str) -> SessionRecord:
     try:
         return repo.get_session(db, session_ref)
     except repo.NotFound as error:
-        fail(str(error))
+        fail(escape(str(error)))  # it may name sessions, whose titles are the user's text
 
 
 def theme_titles(db: DbSession, session_id: str) -> dict[int, str]:

@@ -5,9 +5,10 @@ last line scripts read (the session's id)."""
 from __future__ import annotations
 
 import os
+import shlex
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -36,6 +37,9 @@ from insightcap.transcript.speakers import (
 if TYPE_CHECKING:
     from insightcap.jobs.intake import AlreadyAdded
 
+# A transcript names its speakers, and a recording's count is found from the voices unless given.
+_NO_SPEAKER_COUNT = SpeakerBounds()
+
 
 def _resume_interrupted(settings: Settings) -> None:
     """The next start after a crash or kill finishes what was interrupted, from its last stage."""
@@ -49,21 +53,9 @@ def _resume_interrupted(settings: Settings) -> None:
             err.print(f"[yellow]Job {job_id} could not finish; see `insightcap sessions`.[/]")
 
 
-def _export_memo_files(settings: Settings, session_id: str) -> list[Path]:
-    from insightcap.memo.export import export_memo
-
-    folder = settings.exports_dir(session_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in ("md", "html"):
-        path = folder / f"memo.{fmt}"
-        path.write_text(export_memo(settings, session_id, fmt), encoding="utf-8")
-        written.append(path)
-    return written
-
-
 def _summarise(settings: Settings, session_id: str) -> None:
     from insightcap.insights.schema import Section, SessionInsights
+    from insightcap.memo.export import write_session_memos
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
     from insightcap.transcript.schema import Transcript
@@ -83,7 +75,7 @@ def _summarise(settings: Settings, session_id: str) -> None:
         count = len(insights.in_section(section))
         if count:
             table.add_row(section.value.replace("_", " ").title(), str(count))
-    for path in _export_memo_files(settings, session_id):
+    for path in write_session_memos(settings, session_id):
         table.add_row(f"Memo ({path.suffix[1:]})", str(path))
     out.print(table)
 
@@ -94,7 +86,7 @@ def _submit(
     title: str | None,
     program: str | None,
     session_date: date | None,
-    speakers: SpeakerBounds = SpeakerBounds(),
+    speakers: SpeakerBounds = _NO_SPEAKER_COUNT,
 ) -> None:
     from insightcap.jobs.intake import AlreadyAdded, submit
     from insightcap.jobs.runner import user_facing_errors
@@ -113,7 +105,7 @@ def _submit(
             _show_the_earlier_session(settings, added)
             return
         except user_facing_errors() as error:
-            fail(str(error))
+            fail(escape(_for_the_command_line(kind, path, str(error))))
         err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
         run_with_progress(settings, submitted.job_id)
         _summarise(settings, submitted.session_id)
@@ -151,6 +143,20 @@ def _check_input_file(path: Path, kind: str) -> None:
         fail(f"{path} is not a file; give {wanted}.")
 
 
+def _for_the_command_line(kind: Literal["media", "transcript"], path: Path, message: str) -> str:
+    """An intake message as the command line says it. The web app, whose words these are too, takes
+    recordings and transcripts in one upload form; here each has its command, so a file given to the
+    wrong one is pointed to the other, with a command to copy."""
+    from insightcap.audio.decode import SUPPORTED_HINT
+    from insightcap.transcript.importers import TRANSCRIBE_INSTEAD
+
+    pasted = shlex.quote(str(path))
+    if kind == "media":
+        return message.replace(SUPPORTED_HINT, f"`insightcap process` takes a recording ({RECORDING_FORMATS}). If it is "
+                                               f"a transcript ({TRANSCRIPT_FORMATS}), run `insightcap import {pasted}`.")
+    return message.replace(TRANSCRIBE_INSTEAD, f"run `insightcap process {pasted}` to transcribe it")
+
+
 def _check_speech_model(name: str) -> None:
     """Refuse a model that cannot transcribe before a session is created: a typo would otherwise fail
     the new session at Transcribing, with a list of models most of which cannot transcribe either."""
@@ -172,9 +178,9 @@ def _check_speech_model(name: str) -> None:
          "(or give a model folder, a Hugging Face hub id or a .pt checkpoint).")
 
 
-TitleOption = Annotated[Optional[str], typer.Option(help="Session title (default: from the file name).")]
+TitleOption = Annotated[str | None, typer.Option(help="Session title (default: from the file name).")]
 DateOption = Annotated[
-    Optional[str], typer.Option("--date", help="Session date, YYYY-MM-DD: resolves 'next Tuesday' in commitments.")
+    str | None, typer.Option("--date", help="Session date, YYYY-MM-DD: resolves 'next Tuesday' in commitments.")
 ]
 
 
@@ -204,12 +210,12 @@ def process(
     title: TitleOption = None,
     program: ProgramOption = None,
     session_date: DateOption = None,
-    model: Annotated[Optional[str], typer.Option(help="ASR model from models/manifest.toml, e.g. whisper-tiny-en.")] = None,
+    model: Annotated[str | None, typer.Option(help="ASR model from models/manifest.toml, e.g. whisper-tiny-en.")] = None,
     speakers: Annotated[
-        Optional[int], typer.Option("--speakers", help=f"Exactly this many people speak (1-{MOST_SPEAKERS}). Default: counted from the voices.")
+        int | None, typer.Option("--speakers", help=f"Exactly this many people speak (1-{MOST_SPEAKERS}). Default: counted from the voices.")
     ] = None,
-    min_speakers: Annotated[Optional[int], typer.Option("--min-speakers", help="At least this many people speak.")] = None,
-    max_speakers: Annotated[Optional[int], typer.Option("--max-speakers", help="At most this many people speak.")] = None,
+    min_speakers: Annotated[int | None, typer.Option("--min-speakers", help="At least this many people speak.")] = None,
+    max_speakers: Annotated[int | None, typer.Option("--max-speakers", help="At most this many people speak.")] = None,
 ) -> None:
     """Transcribe a recording, tell its speakers apart, find its insights and draft its debrief memo."""
     bounds = _speaker_bounds(speakers, min_speakers, max_speakers)

@@ -5,10 +5,11 @@ sessions, moments and themes as the memo and the web app do."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -34,6 +35,35 @@ class MemoFormat(StrEnum):
     html = "html"
     docx = "docx"
     pdf = "pdf"
+
+
+# The format a file name ending so holds: `-o memo.docx` alone asks for Word.
+_FORMAT_OF_EXTENSION = {f".{fmt.value}": fmt for fmt in MemoFormat} | {".markdown": MemoFormat.md, ".htm": MemoFormat.html}
+# Names `-o` may end in without a format of their own: Markdown is plain text, so it goes there as it is.
+_PLAIN_TEXT_EXTENSIONS = ("", ".txt")
+_FORMAT_NAMES = ", ".join(fmt.value for fmt in MemoFormat)
+
+
+def _memo_format(value: str | MemoFormat | None) -> MemoFormat | None:
+    """-f's value. Typer's own refusal is pydantic's wording ("Value error, 'doc' is not one of…"),
+    which reads like a crash to a facilitator; this one says what to type."""
+    if value is None or isinstance(value, MemoFormat):
+        return value  # the default, which typer passes through here too
+    try:
+        return MemoFormat(value.strip().lower().removeprefix("."))
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a memo format: -f takes one of {_FORMAT_NAMES}.") from None
+
+
+def _line_count(value: str | int) -> int:
+    """--lines's value. Typer would say "Input should be a valid integer…" for 'abc' and take -2, which
+    silently cut the last two lines off the transcript shown."""
+    if isinstance(value, int):
+        return value  # the default, which typer passes through here too
+    if not value.strip().isdecimal():
+        raise typer.BadParameter(f"'{value}' is not a number of lines: --lines takes how many transcript lines "
+                                 "to show, e.g. 40 (0 shows them all).")
+    return int(value)
 
 
 def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
@@ -80,7 +110,8 @@ def _listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
 
 def show(
     session: SessionArgument,
-    transcript_lines: Annotated[int, typer.Option("--lines", help="Transcript lines to show (0: all).")] = 0,
+    transcript_lines: Annotated[int, typer.Option("--lines", parser=_line_count,
+                                                  help="Transcript lines to show (0: all).")] = 0,
 ) -> None:
     """Show a session's speakers (talk time, share, turns), transcript and insights."""
     from insightcap.insights.schema import SessionInsights
@@ -130,26 +161,64 @@ def _speaker_table(transcript: Transcript, names: dict[str, str]) -> Table:
 
 def memo(
     session: SessionArgument,
-    fmt: Annotated[MemoFormat, typer.Option("--format", "-f", help="md, html, docx or pdf.")] = MemoFormat.md,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing (missing folders are made); "
-                                                       "given a folder, to <title>-memo.<format> in it.")] = None,
+    fmt: Annotated[MemoFormat | None, typer.Option(
+        "--format", "-f", parser=_memo_format,
+        help="md, html, docx or pdf (default: from the --output file's extension, else md).")] = None,
+    # Text, not a Path: a Path drops the trailing slash that says `out/` is a folder to make.
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", metavar="<path>",
+        help="Write to this file instead of printing (missing folders are made); given a folder (or a name ending "
+             "in /), to <title>-memo.<format> in it.")] = None,
 ) -> None:
     """Print or write a session's debrief memo (the latest saved version): md, html, docx or pdf."""
     from insightcap.memo.export import MemoMissing, export_memo_file
     from insightcap.storage.repository import NotFound
 
+    folder = _output_folder(output)
+    if output is not None and folder is None:
+        fmt = _format_for_file(Path(output), fmt)
+    fmt = fmt or MemoFormat.md
     if output is None and fmt in (MemoFormat.docx, MemoFormat.pdf):
         fail(f"--format {fmt.value} is a binary file: add --output memo.{fmt.value}")
     try:
         content = export_memo_file(get_settings(), session, fmt.value)
     except (NotFound, MemoMissing) as error:
-        fail(str(error))
+        fail(escape(str(error)))
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
         return
-    target = output / _memo_file_name(session, fmt) if output.is_dir() else output
+    target = folder / _memo_file_name(session, fmt) if folder else Path(output)
     _write_output(target, content)
-    err.print(f"Memo written to {target}")
+    err.print(f"Memo written to {escape(str(target))}")
+
+
+def _output_folder(output: str | None) -> Path | None:
+    """The folder -o names, if it names one: an existing folder, or a name ending in a slash (the
+    folder is made). None for a file name."""
+    if output is None:
+        return None
+    if output.endswith(tuple(filter(None, (os.sep, os.altsep)))) or Path(output).is_dir():
+        return Path(output)
+    return None
+
+
+def _format_for_file(path: Path, asked: MemoFormat | None) -> MemoFormat:
+    """The format to write into `path`: the one its extension names, unless -f asks for another,
+    which is refused (a .docx holding Markdown does not open in Word). A name with an extension of no
+    known format is refused without -f, for the same reason; without an extension, or ending in .txt,
+    it gets Markdown, which is plain text."""
+    extension = path.suffix.lower()
+    named = _FORMAT_OF_EXTENSION.get(extension)
+    if named and asked and asked != named:
+        fail(f"-f {asked.value} does not match {path.name}, whose {extension} is the {named.value} format. "
+             f"Give -f {named.value} (or leave -f out), or name the file {path.with_suffix(f'.{asked.value}').name}.")
+    if named or asked:
+        return asked or named
+    if extension not in _PLAIN_TEXT_EXTENSIONS:
+        fail(f"{path.name} ends in {extension}, which is not a memo format. End the file name in one of "
+             f"{', '.join(f'.{fmt.value}' for fmt in MemoFormat)} (e.g. {path.with_suffix('.docx').name} for Word), "
+             f"or give -f with one of {_FORMAT_NAMES}.")
+    return MemoFormat.md
 
 
 def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
@@ -165,9 +234,10 @@ def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
 def _write_output(path: Path, content: bytes) -> None:
     """Write a file the user named, making the folders it needs; when the system refuses (no
     permission, a file where a folder should be, a full disk), say so and what to do, not a traceback."""
+    from insightcap.memo.export import write_memo_file
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        write_memo_file(get_settings(), path, content)
     except OSError as error:
         reason = f"{error.filename}: {error.strerror}" if error.filename else str(error)
         fail(f"Could not write {path} ({reason}). Give another file name.")
@@ -176,13 +246,13 @@ def _write_output(path: Path, content: bytes) -> None:
 def search(
     query: Annotated[str, typer.Argument(help="Words or a question, e.g. 'how do we keep new members engaged'.")],
     program: ProgramOption = None,
-    section: Annotated[Optional[str], typer.Option(
+    section: Annotated[str | None, typer.Option(
         help="Only this section: context, idea, strategy, resource, action_item (or commitments), question, "
              "reaction; or transcript for what was said, without insights.")] = None,
-    speaker: Annotated[Optional[str], typer.Option(
+    speaker: Annotated[str | None, typer.Option(
         help="Only this speaker's insights, and stretches of transcript where they speak (any case or accents).")] = None,
-    date_from: Annotated[Optional[str], typer.Option(help="Only sessions on or after this day, YYYY-MM-DD.")] = None,
-    date_to: Annotated[Optional[str], typer.Option(help="Only sessions on or before this day, YYYY-MM-DD.")] = None,
+    date_from: Annotated[str | None, typer.Option(help="Only sessions on or after this day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Only sessions on or before this day, YYYY-MM-DD.")] = None,
     limit: Annotated[int, typer.Option(help="How many results, 1 to 100.")] = 10,
 ) -> None:
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""

@@ -103,6 +103,8 @@ def create_session(
 
 def get_session(db: Session, session_ref: str) -> SessionRecord:
     """A session by id or by an unambiguous id prefix (users copy the first few characters)."""
+    if not session_ref.strip():  # a prefix of every id, but nobody means "any session"
+        raise NotFound("Give a session id (or its first characters). Run `insightcap sessions` to list them.")
     record = db.get(SessionRecord, session_ref)
     if record is not None:
         return record
@@ -110,8 +112,23 @@ def get_session(db: Session, session_ref: str) -> SessionRecord:
     if len(matches) == 1:
         return db.get(SessionRecord, matches[0])
     if len(matches) > 1:
-        raise NotFound(f"'{session_ref}' matches {len(matches)} sessions; give more characters of the id.")
+        raise NotFound(_ambiguous_prefix(db, session_ref, matches))
     raise NotFound(f"No session '{session_ref}'. Run `insightcap sessions` to list them.")
+
+
+# How many of the sessions an ambiguous id prefix matches are named, for the user to pick from.
+_MOST_NAMED_MATCHES = 5
+
+
+def _ambiguous_prefix(db: Session, prefix: str, matches: list[str]) -> str:
+    """Which sessions `prefix` could mean, by id and title: the user sees which one they meant and how
+    many characters tell it apart, without a trip to `insightcap sessions`. Plain text, no markup."""
+    shown = sorted(matches)[:_MOST_NAMED_MATCHES]
+    records = db.scalars(select(SessionRecord).where(SessionRecord.id.in_(shown)).order_by(SessionRecord.id))
+    lines = [f"  {record.id}  {record.title}" for record in records]
+    if len(matches) > len(shown):
+        lines.append(f"  and {len(matches) - len(shown)} more")
+    return "\n".join([f"'{prefix}' matches {len(matches)} sessions; give more characters of the id:", *lines])
 
 
 def session_with_content(db: Session, content_sha256: str, program: str | None) -> SessionRecord | None:

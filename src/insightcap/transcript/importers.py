@@ -78,16 +78,19 @@ _FORMATS = {
 _LAYOUTS = "; ".join(file_format.layout for file_format in _FORMATS.values())
 _WEBVTT_HEADER = re.compile(r"\s*WEBVTT(?:[ \t]|$)", re.MULTILINE)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")  # not tab, newlines or form feed
+# What to do with a recording given as a transcript. A constant, so that the command line can name
+# its command for it (`insightcap process`) where the web app, which takes both, says this.
+TRANSCRIBE_INSTEAD = "transcribe it instead of importing it"
 # What a user is likely to pick by mistake, by the bytes such files start with.
 _BINARY_KINDS = {
     b"PK\x03\x04": "a Word document or other zip file (save the Teams transcript as .vtt or plain text)",
     b"%PDF": "a PDF",
     b"{\\rtf": "an RTF document (save it as plain text)",
-    b"ID3": "an audio file (transcribe it instead of importing it)",
-    b"fLaC": "an audio file (transcribe it instead of importing it)",
-    b"OggS": "an audio file (transcribe it instead of importing it)",
-    b"RIFF": "an audio or video file (transcribe it instead of importing it)",
-    b"\x1aE\xdf\xa3": "a video file (transcribe it instead of importing it)",
+    b"ID3": f"an audio file ({TRANSCRIBE_INSTEAD})",
+    b"fLaC": f"an audio file ({TRANSCRIBE_INSTEAD})",
+    b"OggS": f"an audio file ({TRANSCRIBE_INSTEAD})",
+    b"RIFF": f"an audio or video file ({TRANSCRIBE_INSTEAD})",
+    b"\x1aE\xdf\xa3": f"a video file ({TRANSCRIBE_INSTEAD})",
 }
 # What the caption libraries raise for content they cannot parse (huge times overflow `timedelta`).
 _UNREADABLE = (TranscriptFormatError, MalformedFileError, MalformedCaptionError, srt.SRTParseError, OverflowError)
