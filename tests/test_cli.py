@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -373,6 +374,29 @@ def test_an_ambiguous_or_empty_session_id_says_which_sessions_to_pick_from(tmp_p
         assert said(nothing) == "Error: Give a session id (or its first characters). Run `insightcap sessions` to list them."
     assert "matches" not in cli(data, "forget", "", "--yes", check=False).stderr
     assert len(sessions(data)) == 7
+
+
+def test_a_session_whose_processing_was_interrupted_says_how_to_finish_it(tmp_path: Path) -> None:
+    """A killed `process` leaves its session "processing" with nothing processing it: every command
+    that shows it says so, and how to carry on, instead of sending the user round in a circle."""
+    data = tmp_path / "data"
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    with session_scope(Settings(data_dir=data)) as db:
+        record = repo.create_session(db, session_id="c2c2c2c2c2c2", title="Week 2", source_kind="transcript",
+                                     original_filename="c2.vtt", stored_path="media/c2c2c2c2c2c2/c2.vtt")
+        record.status = "processing"
+        job = repo.create_job(db, record.id, ["structure", "embed", "memo"])
+        job.status, job.stage, job.worker = "running", "embed", f"{socket.gethostname()}:{finished.pid}"
+
+    hint = "Processing was interrupted: run `insightcap resume` to finish it from where it stopped."
+    listed = cli(data, "sessions").stdout
+    assert "interrupted" in listed and "processing" not in listed and " ".join(listed.split()).endswith(hint)
+    assert sessions(data)[0]["interrupted"] is True
+    shown = " ".join(cli(data, "show", "c2").stdout.split())
+    assert shown.startswith("Week 2 (c2c2c2c2c2c2) — interrupted " + hint)
+    no_memo = cli(data, "memo", "c2", check=False)
+    assert no_memo.returncode == 1 and said(no_memo).endswith(hint)
 
 
 def test_forget_answered_no_says_nothing_was_deleted(tmp_path: Path) -> None:

@@ -43,14 +43,18 @@ _NO_SPEAKER_COUNT = SpeakerBounds()
 
 def _resume_interrupted(settings: Settings) -> None:
     """The next start after a crash or kill finishes what was interrupted, from its last stage."""
-    from insightcap.jobs.runner import interrupted_jobs
+    from insightcap.jobs.runner import interrupted_sessions
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
 
-    for job_id in interrupted_jobs(settings):
-        err.print(f"[yellow]Resuming interrupted job {job_id}…[/]")
+    for job_id, session_id in interrupted_sessions(settings).items():
+        with session_scope(settings) as db:
+            named = f"“{escape(repo.get_session(db, session_id).title)}” ({session_id})"
+        err.print(f"[yellow]Resuming {named}, whose processing was interrupted…[/]")
         try:
             run_with_progress(settings, job_id)
         except typer.Exit:
-            err.print(f"[yellow]Job {job_id} could not finish; see `insightcap sessions`.[/]")
+            err.print(f"[yellow]{named} could not finish; see `insightcap show {session_id}`.[/]")
 
 
 def _summarise(settings: Settings, session_id: str) -> None:

@@ -68,15 +68,19 @@ def _line_count(value: str | int) -> int:
 
 def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
     """List sessions, newest first."""
+    from insightcap.jobs.runner import interrupted_sessions
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
-    with session_scope(get_settings()) as db:
+    settings = get_settings()
+    interrupted = set(interrupted_sessions(settings).values())
+    with session_scope(settings) as db:
         rows = [
             {
                 "id": record.id,
                 "title": record.title,
                 "status": record.status,
+                "interrupted": record.id in interrupted,
                 "program": record.program.name if record.program else None,
                 "date": record.session_date.isoformat() if record.session_date else None,
                 "duration_seconds": record.duration_seconds,
@@ -89,11 +93,18 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
         return
     cells = [
         (row["id"], escape(row["title"]), escape(row["program"] or ""), row["date"] or "",
-         clock(row["duration_seconds"]) if row["duration_seconds"] else "", row["status"])
+         clock(row["duration_seconds"]) if row["duration_seconds"] else "", INTERRUPTED if row["interrupted"] else row["status"])
         for row in rows
     ]
     table = _listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
     out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
+    if interrupted:
+        out.print(RESUME_HINT)
+
+
+# A session whose processing stopped with its process (killed, crashed, the computer restarted).
+INTERRUPTED = "interrupted"
+RESUME_HINT = "Processing was interrupted: run `insightcap resume` to finish it from where it stopped."
 
 
 def _listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
@@ -115,18 +126,23 @@ def show(
 ) -> None:
     """Show a session's speakers (talk time, share, turns), transcript and insights."""
     from insightcap.insights.schema import SessionInsights
+    from insightcap.jobs.runner import interrupted_sessions
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
-    with session_scope(get_settings()) as db:
+    settings = get_settings()
+    with session_scope(settings) as db:
         record = session_or_fail(db, session)
         transcript = repo.load_output(db, record.id, "transcript", Transcript)
         insights = repo.load_output(db, record.id, "insights", SessionInsights)
         titles = theme_titles(db, record.id)
         jobs = repo.jobs_for_session(db, record.id)
         names = record.speaker_names or {}
-        header = f"[bold]{escape(record.title)}[/] ({record.id}) — {record.status}"
-    out.print(header)
+        session_id, title, status = record.id, record.title, record.status
+    interrupted = session_id in interrupted_sessions(settings).values()
+    out.print(f"[bold]{escape(title)}[/] ({session_id}) — {INTERRUPTED if interrupted else status}")
+    if interrupted:
+        out.print(RESUME_HINT)
     if jobs and jobs[-1].error:
         out.print(f"[red]Last error:[/] {escape(jobs[-1].error)}")
     if transcript and transcript.speakers:
@@ -182,14 +198,28 @@ def memo(
         fail(f"--format {fmt.value} is a binary file: add --output memo.{fmt.value}")
     try:
         content = export_memo_file(get_settings(), session, fmt.value)
-    except (NotFound, MemoMissing) as error:
+    except NotFound as error:
         fail(escape(str(error)))
+    except MemoMissing as error:
+        fail(escape(f"{error} {RESUME_HINT}" if _interrupted(session) else str(error)))
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
         return
     target = folder / _memo_file_name(session, fmt) if folder else Path(output)
     _write_output(target, content)
     err.print(f"Memo written to {escape(str(target))}")
+
+
+def _interrupted(session_ref: str) -> bool:
+    """Whether the session's processing was interrupted: its memo will not come until it is resumed."""
+    from insightcap.jobs.runner import interrupted_sessions
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+
+    settings = get_settings()
+    with session_scope(settings) as db:
+        session_id = repo.get_session(db, session_ref).id
+    return session_id in interrupted_sessions(settings).values()
 
 
 def _output_folder(output: str | None) -> Path | None:

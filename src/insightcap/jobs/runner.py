@@ -298,6 +298,13 @@ def job_owner(job: JobRecord, server: str | None) -> str | None:
 def interrupted_jobs(settings: Settings) -> list[str]:
     """Ids of unfinished jobs no live process will run: left by a process that no longer runs
     (killed, crashed, rebooted), or queued with no server running to take them."""
+    return list(interrupted_sessions(settings))
+
+
+def interrupted_sessions(settings: Settings) -> dict[str, str]:
+    """Job id → session id of the interrupted jobs (interrupted_jobs): their sessions say "processing"
+    while nothing is processing them, until `insightcap resume` (or the next `process`, `import` or
+    server start) takes them up."""
     server = other_server(settings.data_dir)
     with session_scope(settings) as db:
-        return [job.id for job in repo.unfinished_jobs(db) if job_owner(job, server) is None]
+        return {job.id: job.session_id for job in repo.unfinished_jobs(db) if job_owner(job, server) is None}
