@@ -3,6 +3,7 @@ with nobody able to sign in."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -91,6 +92,10 @@ def test_backup_forget_and_restore_from_the_command_line(data_dir: Path, tmp_pat
     archive = Path(run("backup", str(tmp_path)).stdout.strip().splitlines()[-1])
     assert archive.is_file() and archive.parent == tmp_path
     run("forget", session_id, "--yes")
+    newest, backed_up = run("audit", "--limit", "2").stdout.splitlines()  # one line per event, whole
+    operator = f"cli:{getpass.getuser()}"
+    assert newest.endswith(f"UTC  {operator}  delete_session  {session_id}")
+    assert backed_up.endswith(f"UTC  {operator}  backup  {archive}")
     assert json.loads(run("sessions", "--json").stdout) == []
     assert session_id not in run("search", phrase).stdout
     assert "already has sessions" not in run("restore", str(archive)).stdout

@@ -296,6 +296,15 @@ def test_memo_output_makes_missing_folders_and_names_a_file_in_a_folder(tmp_path
     cli(data, "memo", session_id[:6], "-f", "html", "-o", str(folder))
     assert [path.name for path in folder.iterdir()] == ["Design_review_remote-memo.html"]
     assert "fewer buttons" in (folder / "Design_review_remote-memo.html").read_text()
+    cli(data, "show", session_id[:6])
+    cli(data, "search", "buttons")
+    # The command line's reads are on record, by the session's full id, as the web app's are.
+    from insightcap.auth import audit
+
+    with session_scope(Settings(data_dir=data)) as db:
+        logged = [(entry.action, entry.target, entry.detail) for entry in reversed(audit.recent(db))]
+    assert logged == [("export_memo", session_id, "docx"), ("export_memo", session_id, "html"),
+                      ("view_session", session_id, ""), ("search", "", "buttons")]
 
     (tmp_path / "notes.md").write_text("mine")
     refused = cli(data, "memo", session_id, "-o", str(tmp_path / "notes.md" / "memo.md"), check=False)

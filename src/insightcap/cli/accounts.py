@@ -220,7 +220,10 @@ def audit_command(
     if as_json:
         out.print_json(json.dumps([e.model_dump(mode="json") for e in entries]))
         return
-    table = Table("When (UTC)", "Who", "Action", "Session / target", "Detail", "From")
+    # One line per event, not a table: six columns cut emails, actions and ids to "maria@examp…" in an
+    # 80-column terminal, and a line is what people grep.
     for e in entries:
-        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.target, e.detail, e.client)
-    out.print(table)
+        fields = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC", e.actor, e.action, e.target, e.detail, f"from {e.client}" if e.client else ""]
+        out.print("  ".join(field for field in fields if field), markup=False, highlight=False, soft_wrap=True)
+    if not entries:
+        out.print("No events recorded yet.")

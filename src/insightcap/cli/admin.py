@@ -18,6 +18,7 @@ from insightcap.cli.common import (
     fail,
     holding_data_folder,
     out,
+    record_in_audit_log,
     session_or_fail,
 )
 from insightcap.config import Settings, get_settings
@@ -73,6 +74,7 @@ def backup(
         fail(str(error))
     for missing in report.missing_files:
         err.print(f"[yellow]Missing from the data folder, not in the backup:[/] {escape(missing)}")
+    record_in_audit_log("backup", "", str(report.archive))
     out.print(f"Backed up {report.sessions} sessions, {report.memo_versions} memo versions and {report.files} files "
               f"({report.bytes / 1e6:.1f} MB) to")
     print(report.archive)
@@ -115,8 +117,6 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a session everywhere: recording, transcript, insights, memos, search index and themes."""
-    from insightcap.auth import audit
-    from insightcap.auth.schema import local_operator
     from insightcap.forget import ForgetRefused, forget_session
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
@@ -141,24 +141,19 @@ def forget(
         forget_session(settings, session_id)
     except ForgetRefused as error:
         fail(str(error))
-    with session_scope(settings) as db:
-        audit.record(db, local_operator(), "delete_session", session_id)
+    record_in_audit_log("delete_session", session_id)
     out.print(f"Deleted session {session_id} everywhere.")
 
 
 def _forget_refusal_note(settings: Settings, job_id: str, title: str, yes: bool) -> None:
     """The session of a refused recording is already gone; what is left is the note of why, kept a week."""
-    from insightcap.auth import audit
-    from insightcap.auth.schema import local_operator
     from insightcap.forget import forget_refusal
-    from insightcap.storage.db import session_scope
 
     if not yes:
         _confirm_deletion(f"The recording “{title}” was refused and is no longer stored. "
                           "Delete the note of why (its title and reason) now?")
     forget_refusal(settings, job_id)
-    with session_scope(settings) as db:
-        audit.record(db, local_operator(), "delete_refusal", job_id)
+    record_in_audit_log("delete_refusal", job_id)
     out.print("Deleted the note of the refused recording.")
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -28,6 +29,30 @@ SessionArgument = Annotated[str, typer.Argument(help="Session id (or its first c
 def fail(message: str) -> NoReturn:
     err.print(f"[bold red]Error:[/] {message}")
     raise typer.Exit(code=1)
+
+
+def listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
+    """A table whose ids, dates and counts are never cut or wrapped in a narrow terminal (users copy
+    them into the next command); only the columns marked True, free text, fold onto more lines."""
+    table = Table()
+    for index, (name, folds) in enumerate(columns.items()):
+        widest = max((len(row[index]) for row in rows), default=0)
+        table.add_column(name, no_wrap=not folds, overflow="fold", min_width=None if folds else max(widest, len(name)))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def record_in_audit_log(action: str, target: str = "", detail: str = "") -> None:
+    """An audit entry by the person at this computer, whom the command line serves as administrator:
+    what they read, export, back up or delete is on record, as it is for the web app's users."""
+    from insightcap.auth import audit
+    from insightcap.auth.schema import local_operator
+    from insightcap.config import get_settings
+    from insightcap.storage.db import session_scope
+
+    with session_scope(get_settings()) as db:
+        audit.record(db, local_operator(), action, target, detail)
 
 
 @contextmanager

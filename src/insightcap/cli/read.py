@@ -21,7 +21,9 @@ from insightcap.cli.common import (
     clock,
     err,
     fail,
+    listing,
     out,
+    record_in_audit_log,
     session_or_fail,
     theme_titles,
 )
@@ -96,7 +98,7 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
          clock(row["duration_seconds"]) if row["duration_seconds"] else "", INTERRUPTED if row["interrupted"] else row["status"])
         for row in rows
     ]
-    table = _listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
+    table = listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
     out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
     if interrupted:
         out.print(RESUME_HINT)
@@ -105,18 +107,6 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
 # A session whose processing stopped with its process (killed, crashed, the computer restarted).
 INTERRUPTED = "interrupted"
 RESUME_HINT = "Processing was interrupted: run `insightcap resume` to finish it from where it stopped."
-
-
-def _listing(columns: dict[str, bool], rows: list[tuple[str, ...]]) -> Table:
-    """A table whose ids, dates and counts are never cut or wrapped in a narrow terminal (users copy
-    them into the next command); only the columns marked True, free text, fold onto more lines."""
-    table = Table()
-    for index, (name, folds) in enumerate(columns.items()):
-        widest = max((len(row[index]) for row in rows), default=0)
-        table.add_column(name, no_wrap=not folds, overflow="fold", min_width=None if folds else max(widest, len(name)))
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 def show(
@@ -139,6 +129,7 @@ def show(
         jobs = repo.jobs_for_session(db, record.id)
         names = record.speaker_names or {}
         session_id, title, status = record.id, record.title, record.status
+    record_in_audit_log("view_session", session_id)
     interrupted = session_id in interrupted_sessions(settings).values()
     out.print(f"[bold]{escape(title)}[/] ({session_id}) — {INTERRUPTED if interrupted else status}")
     if interrupted:
@@ -202,6 +193,7 @@ def memo(
         fail(escape(str(error)))
     except MemoMissing as error:
         fail(escape(f"{error} {RESUME_HINT}" if _interrupted(session) else str(error)))
+    record_in_audit_log("view_memo" if output is None else "export_memo", _session_id(session), fmt.value)
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
         return
@@ -210,16 +202,20 @@ def memo(
     err.print(f"Memo written to {escape(str(target))}")
 
 
-def _interrupted(session_ref: str) -> bool:
-    """Whether the session's processing was interrupted: its memo will not come until it is resumed."""
-    from insightcap.jobs.runner import interrupted_sessions
+def _session_id(session_ref: str) -> str:
+    """The id of the session `session_ref` names (an id, or its first characters)."""
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
 
-    settings = get_settings()
-    with session_scope(settings) as db:
-        session_id = repo.get_session(db, session_ref).id
-    return session_id in interrupted_sessions(settings).values()
+    with session_scope(get_settings()) as db:
+        return repo.get_session(db, session_ref).id
+
+
+def _interrupted(session_ref: str) -> bool:
+    """Whether the session's processing was interrupted: its memo will not come until it is resumed."""
+    from insightcap.jobs.runner import interrupted_sessions
+
+    return _session_id(session_ref) in interrupted_sessions(get_settings()).values()
 
 
 def _output_folder(output: str | None) -> Path | None:
@@ -323,6 +319,7 @@ def search(
         hits = run_search(settings, query, filters, limit)
     except IndexMismatch as stale:
         fail(str(stale))
+    record_in_audit_log("search", "", query[:200])
     if not hits:
         out.print("No matches. Try other words, or fewer filters.")
     elif only_by_meaning(hits):
@@ -380,4 +377,4 @@ def programs() -> None:
     if not cells:
         out.print("No programs yet. A session joins one when it is added with --program.")
         return
-    out.print(_listing({"program": True, "sessions": False}, cells))
+    out.print(listing({"program": True, "sessions": False}, cells))
