@@ -149,7 +149,7 @@ def test_damaged_or_foreign_archives_are_refused_and_nothing_changes(data_copy, 
 
     target = Settings(data_dir=tmp_path / "target")
     for bad, reason in ((tampered, "does not match its checksum"), (newer, "newer insightcap.*Upgrade"),
-                        (truncated, "not a readable insightcap backup"),
+                        (truncated, r"not an insightcap backup, or it is damaged \(it cannot be read as one\)\. Nothing"),
                         (foreign, "no valid manifest"), (escaping, "no insightcap backup holds"),
                         (tmp_path / "nope.tar.gz", "no backup file")):
         with pytest.raises(BackupError, match=reason):

@@ -516,7 +516,7 @@ def test_an_unknown_search_section_is_refused_with_the_valid_ones(client, seeded
     assert '<p class="alert error" role="alert">There is no section &#39;bogus&#39;. Choose one of:' in page
     # The memo's heading picks its section in the form, which offers the transcript alone too.
     form = client.get("/search", params={"q": "feedback", "section": "Commitments"}).text
-    assert '<option value="action_item" selected>Action items</option>' in form
+    assert '<option value="action_item" selected>Commitments</option>' in form
     assert '<option value="transcript" >Transcript only</option>' in form
 
 

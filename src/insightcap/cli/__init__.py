@@ -1,5 +1,6 @@
-"""The `insightcap` command. Its commands mirror what a facilitator thinks in: process a recording,
-import a transcript, list sessions, show one, get its memo."""
+"""insightcap turns a recording (or a transcript) of a peer-learning session into a debrief memo,
+on this computer: process a recording or import a transcript, list sessions, show one, get its memo,
+search past sessions, see a program's themes."""
 
 # The docstring above is the command's help. The commands live by what they do (`intake`, `read`,
 # `admin`, `accounts`); this module makes the one `app` of them, in the order `insightcap --help`

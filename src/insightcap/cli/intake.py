@@ -58,7 +58,7 @@ def _resume_interrupted(settings: Settings) -> None:
 
 
 def _summarise(settings: Settings, session_id: str) -> None:
-    from insightcap.insights.schema import Section, SessionInsights
+    from insightcap.insights.schema import SECTION_LABELS, Section, SessionInsights
     from insightcap.memo.export import write_session_memos
     from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
@@ -78,7 +78,7 @@ def _summarise(settings: Settings, session_id: str) -> None:
     for section in Section:
         count = len(insights.in_section(section))
         if count:
-            table.add_row(section.value.replace("_", " ").title(), str(count))
+            table.add_row(SECTION_LABELS[section], str(count))
     for path in write_session_memos(settings, session_id):
         table.add_row(f"Memo ({path.suffix[1:]})", str(path))
     out.print(table)

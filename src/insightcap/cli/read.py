@@ -16,7 +16,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from insightcap.cli.common import (
-    ProgramOption,
     SessionArgument,
     clock,
     err,
@@ -99,7 +98,9 @@ def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
         for row in rows
     ]
     table = listing({"id": False, "title": True, "program": True, "date": False, "duration": False, "status": False}, cells)
-    out.print(table if rows else "No sessions yet. Add one with `insightcap process RECORDING`.")
+    # Naming the folder: one set by mistake (another INSIGHTCAP_DATA_DIR, a typo) would look like lost sessions.
+    out.print(table if rows else f"No sessions yet in {escape(str(settings.data_dir))}. "
+              "Add one with `insightcap process RECORDING` (or `insightcap import TRANSCRIPT`).")
     if interrupted:
         out.print(RESUME_HINT)
 
@@ -271,7 +272,7 @@ def _write_output(path: Path, content: bytes) -> None:
 
 def search(
     query: Annotated[str, typer.Argument(help="Words or a question, e.g. 'how do we keep new members engaged'.")],
-    program: ProgramOption = None,
+    program: Annotated[str | None, typer.Option(help="Only sessions of this program (group, cohort).")] = None,
     section: Annotated[str | None, typer.Option(
         help="Only this section: context, idea, strategy, resource, action_item (or commitments), question, "
              "reaction; or transcript for what was said, without insights.")] = None,

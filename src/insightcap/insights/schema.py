@@ -23,6 +23,19 @@ class Section(StrEnum):
     REACTION = "reaction"
 
 
+# What pages, the command line and search filters call each section: the memo's own headings
+# ("Commitments"), so a facilitator meets one name for one thing.
+SECTION_LABELS: dict[Section, str] = {
+    Section.CONTEXT: "Context",
+    Section.IDEA: "Ideas",
+    Section.STRATEGY: "Strategies",
+    Section.RESOURCE: "Resources",
+    Section.ACTION_ITEM: "Commitments",
+    Section.QUESTION: "Questions",
+    Section.REACTION: "Reactions",
+}
+
+
 class Sentence(BaseModel):
     """The unit the structure stage classifies: one sentence of one speaker, with its timing."""
 

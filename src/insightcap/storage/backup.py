@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import os
 import shutil
 import sqlite3
@@ -38,6 +39,8 @@ from insightcap.progress import ProgressCallback, ignore_progress
 from insightcap.storage.db import MIGRATIONS_DIR, get_engine
 from insightcap.storage.files import program_template_files
 from insightcap.storage.folder_lock import FolderBusy, sole_user
+
+log = logging.getLogger(__name__)
 
 FORMAT = "insightcap-backup"
 FORMAT_VERSION = 1
@@ -287,7 +290,11 @@ def _unpack_verified(archive: Path, staging: Path) -> BackupManifest:
                     digests[name] = _extract(tar.extractfile(member), staging / name)
     # A file twice, or a file where a folder should be: only a malformed archive does that.
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, FileExistsError, NotADirectoryError) as error:
-        raise BackupError(f"{archive} is not a readable insightcap backup ({error}). {_USE_ANOTHER}") from None
+        # The archive library's own words ("method gz: ReadError('not a gzip file')…") mean nothing to
+        # the user; they are in the log for whoever needs them.
+        log.info("could not read %s as a backup: %s", archive, error)
+        raise BackupError(f"{archive} is not an insightcap backup, or it is damaged (it cannot be read as one). "
+                          f"{_USE_ANOTHER}") from None
     manifest = _parse_manifest(manifest_text, archive)
     unlisted = sorted(set(digests) - set(manifest.members))
     absent = sorted(set(manifest.members) - set(digests))

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from insightcap.auth.policy import Forbidden
-from insightcap.insights.schema import Section
+from insightcap.insights.schema import SECTION_LABELS, Section
 from insightcap.memo.documents import render_markdown
 from insightcap.search.schema import (
     QUERY_NEEDED,
@@ -300,7 +300,7 @@ def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> R
 
 
 # The search form's section choices, as (value, label): the insight sections, then the transcript alone.
-_SECTION_CHOICES = [(name, {**views.SECTION_LABELS, TRANSCRIPT: "Transcript only"}[name]) for name in SEARCH_SECTIONS]
+_SECTION_CHOICES = [(name, {**SECTION_LABELS, TRANSCRIPT: "Transcript only"}[name]) for name in SEARCH_SECTIONS]
 
 
 @router.get("/search")

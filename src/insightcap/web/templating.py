@@ -8,11 +8,11 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from insightcap.auth.schema import Principal
+from insightcap.insights.schema import SECTION_LABELS
 from insightcap.memo.render import format_timestamp
 from insightcap.resources import resource_dir
 from insightcap.search.documents import said_at, snippet
 from insightcap.storage.repository import OLD_RENAME_AUTHOR, RENAMED_BY
-from insightcap.web.views import SECTION_LABELS
 
 
 def clock(seconds: float | None) -> str:

@@ -21,7 +21,6 @@ from insightcap.auth import audit, policy
 from insightcap.auth.schema import Principal
 from insightcap.config import Settings
 from insightcap.forget import ForgetRefused, forget_refusal, forget_session
-from insightcap.insights.schema import Section
 from insightcap.jobs.runner import RECORDING_NOT_KEPT, recording_missing
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import (
@@ -66,16 +65,6 @@ from insightcap.web.models import (
     StageState,
     ThemeTimeline,
 )
-
-SECTION_LABELS: dict[str, str] = {
-    Section.CONTEXT: "Context",
-    Section.IDEA: "Ideas",
-    Section.STRATEGY: "Strategies",
-    Section.RESOURCE: "Resources",
-    Section.ACTION_ITEM: "Action items",
-    Section.QUESTION: "Questions",
-    Section.REACTION: "Reactions",
-}
 
 
 @dataclass(frozen=True)
