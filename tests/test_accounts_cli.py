@@ -43,6 +43,9 @@ def test_accounts_tokens_and_audit_from_the_command_line(data_dir: Path) -> None
     assert users["admin@example.org"]["is_admin"]
     assert users["fac@example.org"]["programs"] == {"Circle A": "facilitator", "Circle B": "facilitator",
                                                     "Circle C": "member"}
+    # Revoking a role never held is said, and not logged as a change.
+    nothing = run("user", "revoke", "admin@example.org", "--program", "Circle A", ok=False)
+    assert "admin@example.org has no role in Circle A: nothing to revoke." in " ".join(nothing.output.split())
 
     token = run("token", "create", "fac@example.org", "--name", "nightly export").stdout.strip().splitlines()[-1]
     from insightcap.web.app import create_app

@@ -127,9 +127,12 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
 
 def test_a_program_drafts_its_memos_with_its_own_template(tmp_path: Path, shared_eval: Path) -> None:
     data = tmp_path / "data"
-    made = cli(data, "template", "Design team")
+    mistyped = cli(data, "template", "Design team", check=False)
+    assert mistyped.returncode == 1 and "No program 'Design team'" in mistyped.stderr
+    assert "add --new-program" in " ".join(mistyped.stderr.split()) and not (data / "templates").exists()
+    made = cli(data, "template", "Design team", "--new-program")
     folder = data / "templates" / "design-team"
-    assert "a copy of the default" in made.stdout and "No program 'Design team'" in made.stderr
+    assert "a copy of the default" in made.stdout
     assert (folder / "memo.md.j2").read_text() == (REPO / "web" / "templates" / "memo" / "memo.md.j2").read_text()
     (folder / "memo.md.j2").write_text("{{ memo.title }} for {{ memo.program }}: {{ memo.themes | length }} themes\n")
     assert "already there, left as it is" in cli(data, "template", "design team").stdout

@@ -106,7 +106,10 @@ def _require_existing_programs(db: Session, programs: Sequence[str]) -> None:
 def revoke_program(db: Session, email: str, program: str) -> User:
     user = get_user(db, email)
     target = repo.program_by_name(db, program)
-    user.memberships = [m for m in user.memberships if m.program_id != target.id]
+    kept = [m for m in user.memberships if m.program_id != target.id]
+    if len(kept) == len(user.memberships):  # said, not logged as a revocation that changed nothing
+        raise AccountError(f"{user.email} has no role in {target.name}: nothing to revoke.")
+    user.memberships = kept
     db.flush()
     return user
 

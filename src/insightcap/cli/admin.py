@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from insightcap.weights import ModelSpec
 
 
-def template(program: Annotated[str, typer.Argument(help="The program's name.")]) -> None:
+def template(
+    program: Annotated[str, typer.Argument(help="The program's name.")],
+    new_program: Annotated[bool, typer.Option("--new-program", help="Start the program if it does not exist yet "
+                                              "(without it, an unknown name is refused as a likely typo).")] = False,
+) -> None:
     """Give a program its own memo templates: copies of the defaults to edit, used for its next memos."""
     from insightcap.memo.render import start_program_templates
     from insightcap.storage import repository as repo
@@ -35,11 +39,16 @@ def template(program: Annotated[str, typer.Argument(help="The program's name.")]
 
     settings = get_settings()
     with session_scope(settings) as db:
-        try:
-            repo.program_by_name(db, program)
-        except repo.NotFound as error:
-            err.print(f"Note: {error} These templates are for a new program '{program}': "
-                      "its memos use them once a session is added to it.")
+        # As `user grant` does: templates under a misspelt name would never be used, silently.
+        if not program.strip():
+            fail("Give the program's name (`insightcap programs` lists them).")
+        if new_program:
+            program = repo.get_or_create_program(db, program).name
+        else:
+            try:
+                program = repo.program_by_name(db, program).name
+            except repo.NotFound as error:
+                fail(f"{escape(str(error))} To start a program of that name, add --new-program.")
     for path, copied in start_program_templates(settings.data_dir, program).items():
         out.print(f"{path} ({'a copy of the default' if copied else 'already there, left as it is'})", highlight=False)
     out.print(
