@@ -75,7 +75,9 @@ def test_process_a_real_meeting_recording_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_process_real_speech_reports_language_and_words(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    session_id = cli(data, "process", str(EXAMPLES / "jfk-inaugural-excerpt.flac")).stdout.strip().splitlines()[-1]
+    processed = cli(data, "process", str(EXAMPLES / "jfk-inaugural-excerpt.flac"))
+    session_id = processed.stdout.strip().splitlines()[-1]
+    assert "Not in a program, so it joins no program's themes" in " ".join(processed.stderr.split())
     with sqlite3.connect(data / "insightcap.db") as db:
         payload = json.loads(db.execute(
             "SELECT payload FROM stage_outputs WHERE session_id=? AND stage='transcript'", (session_id,)).fetchone()[0])
@@ -91,7 +93,7 @@ def test_import_a_transcript_and_get_its_memo(tmp_path: Path, shared_eval: Path)
     result = cli(data, "import", str(vtt), "--title", "Retro from captions", "--date", "2026-11-20",
                  "--program", "Design team")
     session_id = result.stdout.strip().splitlines()[-1]
-    assert sessions(data)[0]["status"] == "ready"
+    assert sessions(data)[0]["status"] == "ready" and "Not in a program" not in result.stderr
     memo = cli(data, "memo", session_id).stdout
     # Lengths and moments read the same in the summary, `show` and the memo: cut to the second, not rounded.
     length = re.search(r"\*\*Length:\*\* (\S+)", memo).group(1)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 out = Console()
 err = Console(stderr=True)
 
-ProgramOption = Annotated[str | None, typer.Option(help="The program (group, cohort) the session belongs to.")]
+ProgramOption = Annotated[str | None, typer.Option(help="The program (group, cohort) the session belongs to; "
+                                                        "without it, the session is in none and joins no themes.")]
 SessionArgument = Annotated[str, typer.Argument(help="Session id (or its first characters).")]
 
 

@@ -110,7 +110,10 @@ def _submit(
             return
         except user_facing_errors() as error:
             fail(escape(_for_the_command_line(kind, path, str(error))))
-        err.print(f"Session [bold]{submitted.session_id}[/] created from {path.name}")
+        err.print(f"Session [bold]{submitted.session_id}[/] created from {escape(path.name)}")
+        if not (program or "").strip():
+            err.print("[yellow]Not in a program[/], so it joins no program's themes across sessions: "
+                      "give --program (your circle's or cohort's name) to group sessions.")
         run_with_progress(settings, submitted.job_id)
         _summarise(settings, submitted.session_id)
     # Scripts rely on this: the new session's id is the last line of standard output.
