@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,24 @@ def test_teams_text_export_title_and_notices_are_not_speech() -> None:
     assert (transcript.segments[0].start, transcript.segments[0].end) == (3.0, 19.0)
     assert transcript.segments[1].text.endswith("Attendance went up right after that.")
     assert transcript.segments[-1].start == 133.0
+    # The file names its meeting and day: the session's title and date when the user gives none.
+    assert (transcript.title, transcript.recorded_on) == ("Peer Learning Circle - Youth Workers", date(2024, 3, 12))
+
+
+@pytest.mark.parametrize(
+    ("first_lines", "title", "day"),
+    [
+        ("Weekly sync\nMarch 12, 2024, 3:02 PM\n1h 2m\n", "Weekly sync", date(2024, 3, 12)),
+        ("Circle-20240401_090000-Meeting Transcript\nsome day\n", "Circle", date(2024, 4, 1)),  # from the stamp
+        ("Ana Diaz started transcription\n", None, None),  # a notice is not a title
+        ("", None, None),
+    ],
+)
+def test_a_teams_export_names_its_meeting_and_day_when_it_has_them(tmp_path: Path, first_lines, title, day) -> None:
+    export = tmp_path / "export.txt"
+    export.write_text(f"{first_lines}\nAna Diaz   0:03\nHello everyone.\n\nBen Carter   0:09\nHi Ana.\n")
+    transcript = import_transcript(export)
+    assert (transcript.title, transcript.recorded_on) == (title, day)
 
 
 def test_teams_cue_export_bare_millisecond_times_and_overlaps() -> None:

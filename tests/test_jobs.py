@@ -325,6 +325,21 @@ def test_the_command_line_keeps_nothing_of_a_silent_recording(tmp_path: Path) ->
     assert "No session" in cli(data, "forget", session_id, "--yes", check=False).stderr
 
 
+def test_a_teams_export_gives_its_title_and_day_unless_the_user_gives_them(settings) -> None:
+    from datetime import date
+
+    from insightcap.jobs.intake import submit_transcript
+
+    teams = Path(__file__).parent / "fixtures" / "transcripts" / "teams_transcript.txt"
+    named_by_file = submit_transcript(teams, settings, program="Youth workers")
+    named_by_user = submit_transcript(teams, settings, program="Other circle", title="Week 3",
+                                      session_date=date(2024, 3, 13))
+    with session_scope(settings) as db:
+        by_file, by_user = (repo.get_session(db, s.session_id) for s in (named_by_file, named_by_user))
+        assert (by_file.title, by_file.session_date) == ("Peer Learning Circle - Youth Workers", date(2024, 3, 12))
+        assert (by_user.title, by_user.session_date) == ("Week 3", date(2024, 3, 13))
+
+
 def test_the_same_file_is_added_once_per_program(settings, tmp_path: Path) -> None:
     from insightcap.jobs.intake import AlreadyAdded, submit_transcript
 

@@ -185,9 +185,11 @@ def _check_speech_model(name: str) -> None:
          "(or give a model folder, a Hugging Face hub id or a .pt checkpoint).")
 
 
-TitleOption = Annotated[str | None, typer.Option(help="Session title (default: from the file name).")]
+TitleOption = Annotated[str | None, typer.Option(help="Session title (default: a Teams transcript's own title, "
+                                                      "else from the file name).")]
 DateOption = Annotated[
-    str | None, typer.Option("--date", help="Session date, YYYY-MM-DD: resolves 'next Tuesday' in commitments.")
+    str | None, typer.Option("--date", help="Session date, YYYY-MM-DD: resolves 'next Tuesday' in commitments "
+                             "(default: the day a Teams transcript states).")
 ]
 
 

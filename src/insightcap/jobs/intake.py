@@ -150,12 +150,13 @@ def _store(
             record = repo.create_session(
                 db,
                 session_id=session_id,
-                title=_title_from(Path(original_name or path.name), title),
+                # A transcript naming its meeting and day (a Teams export) gives them when the user does not.
+                title=_title_from(Path(original_name or path.name), title or (transcript.title if transcript else None)),
                 source_kind=source_kind,
                 original_filename=original_name or path.name,
                 stored_path=str(stored),
                 program=program,
-                session_date=session_date,
+                session_date=session_date or (transcript.recorded_on if transcript else None),
             )
             record.min_speakers, record.max_speakers = speakers.min_speakers, speakers.max_speakers
             record.content_sha256 = content_sha256

@@ -29,7 +29,7 @@ from insightcap.transcript.formats.cues import (
     Cue,
     TranscriptFormatError,
 )
-from insightcap.transcript.formats.exports import TEAMS, ZOOM
+from insightcap.transcript.formats.exports import TEAMS, ZOOM, Heading, teams_heading
 from insightcap.transcript.schema import Segment, Transcript
 
 __all__ = ["TranscriptFormatError", "import_transcript"]
@@ -50,6 +50,8 @@ class _Format:
     read: Callable[[str], list[Cue]]
     # How its timed lines look, shown when a file matches no format so the user can fix theirs.
     layout: str
+    # The meeting's name and day, for a format that states them before the first turn.
+    heading: Callable[[str], Heading] | None = None
 
 
 _FORMATS = {
@@ -68,6 +70,7 @@ _FORMATS = {
     "teams": _Format(
         "teams", "a Teams transcript", TEAMS.read,
         "Teams text: `Jane Doe   0:05` (the name, a tab or several spaces, the time) on a line, then the text",
+        teams_heading,
     ),
     "zoom": _Format(
         "zoom", "a Zoom transcript", ZOOM.read,
@@ -115,12 +118,15 @@ def import_transcript(path: Path) -> Transcript:
     segments = _segments(cues)
     if not segments:
         raise TranscriptFormatError(f"{path.name} has no caption cues with any text: {ACCEPTED_FORMATS}")
+    heading = file_format.heading(text) if file_format.heading else Heading()
     return Transcript(
         segments=segments,
         language=None,
         duration=max(segment.end for segment in segments),
         source="import",
         produced_by=file_format.produced_by,
+        title=heading.title,
+        recorded_on=heading.day,
     )
 
 

@@ -6,6 +6,7 @@ later stage works on either. Times are seconds from the start of the recording.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -35,6 +36,10 @@ class Transcript(BaseModel):
     source: Literal["asr", "import"] = "asr"
     # The manifest name of the ASR model, or the imported file's format ("vtt", "srt", "zoom", ...).
     produced_by: str = ""
+    # The meeting's name and day as an imported file states them (a Teams export's first lines): the
+    # session's title and date when the user gives none.
+    title: str | None = None
+    recorded_on: date | None = None
 
     @property
     def speakers(self) -> list[str]:

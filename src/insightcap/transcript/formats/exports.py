@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from insightcap.transcript.formats.cues import Cue, clean_text, parse_clock
 
+# The stamp Teams ends a transcript's name with: "Circle-20240312_150212-Meeting Transcript".
+_TEAMS_NAME_STAMP = re.compile(r"-(?P<day>\d{8})_\d{6}-Meeting Transcript$")
+# How Teams writes the day on the second line, by the locale it ran in: "12 March 2024, 03:02pm",
+# "March 12, 2024, 3:02 PM".
+_TEAMS_DAY_FORMATS = ("%d %B %Y", "%B %d, %Y")
 # A first turn this late is a time of day, not a time into the recording.
 CLOCK_TIME_FROM = 3600.0
 DAY = 86400.0
@@ -71,6 +77,34 @@ class TextExport:
             match = pattern.match(line.strip())
             if match is not None:
                 return match
+        return None
+
+
+@dataclass(frozen=True)
+class Heading:
+    """What a transcript file says about its meeting before the first turn."""
+
+    title: str | None = None
+    day: date | None = None
+
+
+def teams_heading(text: str) -> Heading:
+    """The meeting's name and day from a Teams export's first lines (its title, then day and time);
+    Teams' stamp is taken off the name, and gives the day when the second line does not."""
+    lines = [line.strip() for line in text.splitlines()[:3] if line.strip()]
+    if not lines or TEAMS._header(lines[0]) is not None or TEAMS.notices.match(lines[0]):
+        return Heading()
+    stamp = _TEAMS_NAME_STAMP.search(lines[0])
+    title = (lines[0][: stamp.start()] if stamp else lines[0]).strip() or None
+    written = [_day(lines[1].rsplit(",", 1)[0], fmt) for fmt in _TEAMS_DAY_FORMATS] if len(lines) > 1 else []
+    stamped = [_day(stamp["day"], "%Y%m%d")] if stamp else []
+    return Heading(title=title, day=next((day for day in [*written, *stamped] if day), None))
+
+
+def _day(text: str, fmt: str) -> date | None:
+    try:
+        return datetime.strptime(text.strip(), fmt).date()
+    except ValueError:
         return None
 
 
