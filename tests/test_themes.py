@@ -54,7 +54,8 @@ def test_theme_keyphrases_are_the_nouns_and_noun_phrases_distinctive_of_a_theme(
     assert "production cost" in keywords[1][:3]
     words = {word for phrases in keywords.values() for phrase in phrases for word in phrase.split()}
     assert not words & {"using", "use", "let", "draw", "skip", "discuss", "play", "okay", "meeting"}
-    assert keyword_label(keywords[0]) == ", ".join(keywords[0][:3])  # the label is the first three
+    label = ", ".join(keywords[0][:3])  # the label is the first three, capitalised as a heading
+    assert keyword_label(keywords[0]) == label[0].upper() + label[1:]
 
 
 def test_texts_in_no_theme_are_not_described() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from insightcap.config import Settings, get_settings
 from insightcap.insights.schema import Section
+from insightcap.insights.topics import title_from
 from insightcap.search.documents import by_given_names
 from insightcap.search.indexing import insight_text
 from insightcap.storage import repository as repo
@@ -152,14 +153,16 @@ def trend(per_session: list[int], sizes: list[int]) -> str:
 
 
 def keyword_label(keywords: list[str]) -> str:
-    return ", ".join(keywords[:3]) or "Unlabelled theme"
+    """A theme named by its keyphrases, as a session's topic is ("Rota template, onboarding, buddy")."""
+    return title_from(keywords) if keywords else "Unlabelled theme"
 
 
 def _update_theme(
     row: ThemeRecord, cluster: Cluster, documents: list[ThemeDocument], order: list[SessionRecord], sizes: list[int]
 ) -> list[ThemeMemberRecord]:
     # A title given by the generator or a facilitator survives; a keyword title follows the keywords.
-    if not row.label or row.label == keyword_label(row.keywords or []):
+    # Compared whatever the case: earlier versions wrote keyword titles in lower case.
+    if not row.label or row.label.lower() == keyword_label(row.keywords or []).lower():
         row.label = keyword_label(cluster.keywords)
     members = [documents[i] for i in cluster.members]
     counts = Counter(document.session_id for document in members)
