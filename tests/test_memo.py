@@ -442,9 +442,13 @@ def test_times_in_the_markdown_are_plain_and_still_link_in_every_rendering():
     assert "Sam: We met to plan. [00:12]\n" in markdown and "\\[" not in markdown
     html = render_markdown(markdown, "s1")
     assert '<a class="t" href="/sessions/s1?t=12">[00:12]</a>' in html
-    paragraph = next(p for p in Document(io.BytesIO(markdown_to_docx(markdown, "Circle", "s1", APP_URL))).paragraphs
-                     if p.text.startswith("Sam:"))
+    word = Document(io.BytesIO(markdown_to_docx(markdown, "Circle", "s1", APP_URL)))
+    paragraph = next(p for p in word.paragraphs if p.text.startswith("Sam:"))
     assert [(link.text, link.url) for link in paragraph.hyperlinks] == [("[00:12]", f"{APP_URL}/sessions/s1?t=12")]
+    # Word's File > Info names the memo and insightcap, not the library and its 2013 template.
+    about = word.core_properties
+    assert (about.title, about.author, about.last_modified_by) == ("Circle", "insightcap", "insightcap")
+    assert "python-docx" not in about.comments and about.created.year >= 2026
     assert "We met to plan. [00:12]" in render_memo(draft, "html")
 
 

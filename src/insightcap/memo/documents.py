@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from docx import Document
@@ -24,6 +26,9 @@ from markdown_it.token import Token
 
 from insightcap.memo.render import CLOCK_PATTERN
 from insightcap.transcript.formats.cues import parse_clock
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocumentObject
 
 # A time in the recording as the memo writes it ("[12:03]", "[1:02:03]"), or a bare web address, which
 # ends before the punctuation of the sentence around it.
@@ -130,11 +135,20 @@ def _add_inline(paragraph: Paragraph, inline: Token, app_url: str) -> None:
             paragraph.add_run().add_break()
 
 
+def _describe(document: DocumentObject, title: str) -> None:
+    """The file's properties as Word shows them (File > Info): python-docx's blank document names
+    python-docx as author and 2013 as its date, which a reader of the memo would see."""
+    properties = document.core_properties
+    now = datetime.now(UTC)
+    properties.title, properties.author, properties.last_modified_by = title, "insightcap", "insightcap"
+    properties.comments, properties.created, properties.modified = "Debrief memo drafted by insightcap", now, now
+
+
 def markdown_to_docx(markdown: str, title: str, session_id: str, app_url: str) -> bytes:
     """A Word document with real headings, lists, quotes and links (not a page of plain text): each
     time opens the session at `app_url` at that moment, as in the HTML and PDF memo."""
     document = Document()
-    document.core_properties.title = title
+    _describe(document, title)
     lists: list[str] = []
     quote_depth = 0
     style_next: str | None = None
