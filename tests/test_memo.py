@@ -414,7 +414,7 @@ def test_a_memo_with_nothing_to_ask_next_time_has_no_empty_heading_for_it():
 def test_the_footer_names_the_form_the_memos_times_take(seconds, shown):
     draft = MemoDraft(title="Circle", duration_seconds=seconds)
     for fmt in ("md", "html"):
-        assert f"Times in {shown} point into the recording" in render_memo(draft, fmt)
+        assert f"Times in {shown} count from the start of the session" in render_memo(draft, fmt)
 
 
 @pytest.mark.parametrize(("drafted_with", "said"), [
