@@ -156,6 +156,22 @@ def test_cookie_changes_need_the_pages_csrf_token(app, settings, seeded_session)
     assert by_script.status_code == 200 and by_script.json()["author"] == "fac@example.org"
 
 
+def test_withdrawing_an_approved_version_needs_the_pages_csrf_token(app, settings, seeded_session) -> None:
+    make_account(settings, "fac@example.org", Role.FACILITATOR, (PROGRAM,))
+    approve(settings, seeded_session)
+    browser, editor = sign_in(app, "fac@example.org"), f"/sessions/{seeded_session}/memo"
+    browser.post(editor, data={"markdown": "# A newer draft\n", "version": "1", "csrf_token": csrf_of(browser, editor)})
+    forged = browser.post(f"{editor}/withdraw", data={"version": "1"}, follow_redirects=False)
+    assert forged.status_code == 403
+    with session_scope(settings) as db:
+        assert repo.latest_memo(db, seeded_session, approved_only=True).version == 1
+    form = re.search(r'id="withdraw-form"><input type="hidden" name="csrf_token" value="([^"]+)"', browser.get(editor).text)
+    withdrawn = browser.post(f"{editor}/withdraw", data={"version": "1", "csrf_token": form[1]}, follow_redirects=False)
+    assert withdrawn.status_code == 303
+    with session_scope(settings) as db:
+        assert repo.latest_memo(db, seeded_session, approved_only=True) is None
+
+
 def test_sign_out_and_password_change_end_other_sign_ins(app, settings) -> None:
     make_account(settings, "fac@example.org", Role.FACILITATOR, (PROGRAM,))
     laptop, phone = sign_in(app, "fac@example.org"), sign_in(app, "fac@example.org")

@@ -299,8 +299,12 @@ def test_memo_output_makes_missing_folders_and_names_a_file_in_a_folder(tmp_path
     folder = tmp_path / "memos"
     folder.mkdir()
     cli(data, "memo", session_id[:6], "-f", "html", "-o", str(folder))
-    assert [path.name for path in folder.iterdir()] == ["Design_review_remote-memo.html"]
-    assert "fewer buttons" in (folder / "Design_review_remote-memo.html").read_text()
+    assert [path.name for path in folder.iterdir()] == ["Design_review_remote-memo-draft.html"]
+    assert "fewer buttons" in (folder / "Design_review_remote-memo-draft.html").read_text()
+    with session_scope(Settings(data_dir=data)) as db:  # approved, the memo members read has no "-draft"
+        repo.set_memo_status(db, session_id, "approved", 1, by="fac@example.org")
+    cli(data, "memo", session_id, "-f", "md", "-o", str(folder))
+    assert (folder / "Design_review_remote-memo.md").is_file()
     cli(data, "show", session_id[:6])
     cli(data, "search", "buttons")
     # The command line's reads are on record, by the session's full id, as the web app's are.
@@ -309,7 +313,7 @@ def test_memo_output_makes_missing_folders_and_names_a_file_in_a_folder(tmp_path
     with session_scope(Settings(data_dir=data)) as db:
         logged = [(entry.action, entry.target, entry.detail) for entry in reversed(audit.recent(db))]
     assert logged == [("export_memo", session_id, "docx"), ("export_memo", session_id, "html"),
-                      ("view_session", session_id, ""), ("search", "", "buttons")]
+                      ("export_memo", session_id, "md"), ("view_session", session_id, ""), ("search", "", "buttons")]
 
     (tmp_path / "notes.md").write_text("mine")
     refused = cli(data, "memo", session_id, "-o", str(tmp_path / "notes.md" / "memo.md"), check=False)
@@ -347,10 +351,10 @@ def test_memo_takes_its_format_from_the_file_name_and_makes_a_folder_ending_in_a
 
     # A name ending in a slash is a folder to make, as an existing folder is one to write into.
     written = cli(data, "memo", session_id, "-o", f"{tmp_path / 'new' / 'memos'}/")
-    assert [path.name for path in (tmp_path / "new" / "memos").iterdir()] == ["Design_review_remote-memo.md"]
-    assert "Memo written to" in written.stderr and "Design_review_remote-memo.md" in said(written)
+    assert [path.name for path in (tmp_path / "new" / "memos").iterdir()] == ["Design_review_remote-memo-draft.md"]
+    assert "Memo written to" in written.stderr and "Design_review_remote-memo-draft.md" in said(written)
     cli(data, "memo", session_id, "-f", "docx", "-o", f"{tmp_path / 'word'}/")
-    assert (tmp_path / "word" / "Design_review_remote-memo.docx").read_bytes().startswith(b"PK")
+    assert (tmp_path / "word" / "Design_review_remote-memo-draft.docx").read_bytes().startswith(b"PK")
 
 
 def test_a_mistyped_option_value_is_refused_in_plain_words(tmp_path: Path) -> None:

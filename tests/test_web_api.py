@@ -268,6 +268,16 @@ def test_preview_never_renders_raw_html(client) -> None:
     assert "<strong>Hi</strong>" in html and "<script>" not in html
 
 
+def test_a_memo_shown_in_a_page_keeps_the_page_to_one_top_heading(client, seeded_session) -> None:
+    """The memo's title is the page's second level, under "Memo: …", in the editor, its live preview
+    and the read-only page; the exported HTML, a page of its own, keeps it first."""
+    page = client.get(f"/sessions/{seeded_session}/memo").text
+    assert page.count("<h1") == 1 and "<h2>Feedback that lands</h2>" in page
+    preview = client.post("/api/preview", json={"markdown": "# Circle\n\n## Theme\n"}).json()["html"]
+    assert preview == "<h2>Circle</h2>\n<h3>Theme</h3>\n"
+    assert "<h1>Feedback that lands</h1>" in client.get(f"/api/sessions/{seeded_session}/memo/export/html").text
+
+
 def test_preview_links_times_to_the_session_and_web_addresses(client, seeded_session) -> None:
     markdown = "At [00:12] and \\[1:00:07\\], see https://example.org/guide. <script>alert(1)</script>"
     html = client.post("/api/preview", json={"markdown": markdown, "session_id": seeded_session}).json()["html"]
@@ -905,7 +915,8 @@ def test_the_themes_timeline_names_each_session_and_marks_a_theme_seen_once(clie
         added = undated.created_at.strftime("%Y-%m-%d")
         program_id = morning.program_id
         # The same day: only the titles tell these two columns apart.
-        once = ThemeRecord(program_id=program_id, label="Scheduling", centroid=b"", count=5, trend="steady")
+        once = ThemeRecord(program_id=program_id, label="Scheduling", centroid=b"", count=5, trend="steady",
+                           description="Came up 5 times in 1 of 3 sessions; about scheduling.")  # for the CLI
         twice = ThemeRecord(program_id=program_id, label="Long emails", centroid=b"", count=2, trend="rising")
         db.add_all([once, twice])
         db.flush()
@@ -925,6 +936,225 @@ def test_the_themes_timeline_names_each_session_and_marks_a_theme_seen_once(clie
     body = page[page.index("<tbody>"):page.index("</tbody>")]
     assert body.index("Long emails") < body.index("Scheduling") and "<td>rising</td>" in body
     assert "<td>seen once</td>" in body and "steady" not in body
-    assert "Seen once: 1 session only (not recurring yet), “Undated follow-up”" in page
+    assert (f"Came up 5 times, all in one session (“Undated follow-up”, <span class=\"muted\">added {added}</span>) · "
+            "seen once, not recurring yet</p>") in page
+    assert "Came up 2 times in 2 of 3 sessions, first 2026-10-01, last 2026-10-01 · trend: rising</p>" in page
+    assert "Came up 5 times in 1 of 3" not in page  # each theme is described once: not its stored description too
+    # On a phone the table scrolls sideways in its box, reachable from the keyboard and named by its heading;
+    # a legend says how the trend words are decided.
+    assert '<div class="timeline-wrap" tabindex="0" role="region" aria-labelledby="timeline-heading">' in page
+    assert 'aria-describedby="trend-legend"' in page and "compares the latest third of the sessions" in page
     assert f'<span class="muted">added {added}</span>' in client.get("/").text
     assert f'<span class="muted">added {added}</span>' in client.get(f"/sessions/{undated.id}").text
+
+
+def test_members_are_told_what_is_for_facilitators_and_why_search_finds_nothing(app, settings, queue,
+                                                                                  seeded_session) -> None:
+    from fastapi.testclient import TestClient
+
+    from insightcap.auth.accounts import revoke_program
+
+    token = make_account(settings, "member@example.org", Role.MEMBER, ("Mentoring cohort",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as member:
+        # Upload and themes refuse a member up front, in words, with no form or upload link to follow.
+        for url, said in (("/upload", "Only a program&#39;s facilitators can upload recordings. Ask one of them"),
+                          ("/themes", "Themes are for a program&#39;s facilitators")):
+            page = member.get(url)
+            assert page.status_code == 403 and said in page.text, url
+            assert "<h1>Not allowed</h1>" in page.text and 'href="/upload"' not in page.text, url
+            assert 'id="upload-form"' not in page.text, url
+        with ZOOM_VTT.open("rb") as handle:
+            sent = member.post("/upload", files={"file": ("zoom.vtt", handle, "text/vtt")},
+                               data={"program": "Mentoring cohort"})
+        assert sent.status_code == 403 and "Only a program&#39;s facilitators" in sent.text and queue.submitted == []
+        # Nothing approved yet: search says there is nothing to search, rather than "try other words".
+        for params in ({}, {"q": "feedback"}):
+            page = member.get("/search", params=params).text
+            assert "No memo of your programs has been approved yet, so there is nothing to search." in page
+            assert "No results" not in page and "Try other words" not in page
+        with session_scope(settings) as db:
+            repo.set_memo_status(db, seeded_session, "approved", 1, by="admin@example.org")
+        assert 'id="nothing-to-search"' not in member.get("/search").text
+        with session_scope(settings) as db:
+            revoke_program(db, "member@example.org", "Mentoring cohort")
+        assert "You are not in any program yet, so there is nothing to search." in member.get("/search").text
+
+
+def test_error_pages_say_what_happened_in_plain_words(client, seeded_session) -> None:
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "<title>Not found · insightcap</title>" in missing.text
+    # A mangled address or form is said in words on a page; the JSON API keeps pydantic's wording.
+    mangled = client.get(f"/sessions/{seeded_session}/memo/history", params={"v": "two"})
+    assert mangled.status_code == 422 and "<h1>Something in the address or form is not right</h1>" in mangled.text
+    assert ("Something in this address is not right: “v” should be a whole number, not “two”. Check the link, "
+            "or start again from All sessions.") in mangled.text
+    assert "Input should be" not in mangled.text
+    incomplete = client.post(f"/sessions/{seeded_session}/memo", data={"markdown": "# Memo"})
+    assert incomplete.status_code == 422
+    assert "Something in the form sent was not right: “version” is missing. Reload the page" in incomplete.text
+    api = client.get("/api/search", params={"q": "feedback", "limit": "many"})
+    assert api.status_code == 422 and "limit: Input should be a valid integer" in api.json()["detail"]
+
+
+def test_sign_in_fields_are_styled_and_theme_names_stay_in_view_when_the_timeline_scrolls(anonymous) -> None:
+    css = anonymous.get("/static/css/app.css").text
+    fields = css[:css.index("{", css.index("input[type=text]"))]
+    assert "input[type=email]" in fields and "input[type=password]" in fields
+    assert re.search(r'\.timeline th\[scope="row"\][^{]*\{[^}]*position: sticky; left: 0;', css)
+    login = anonymous.get("/login").text
+    assert 'type="email"' in login and 'type="password"' in login
+
+
+def _facilitator_and_member(app, settings) -> tuple:
+    """Sam facilitates the seeded session's program, Mia is a member of it (API tokens: no CSRF needed)."""
+    from fastapi.testclient import TestClient
+
+    program = ("Mentoring cohort",)
+    return tuple(TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"})
+                 for token in (make_account(settings, "sam@example.org", Role.FACILITATOR, program),
+                               make_account(settings, "mia@example.org", Role.MEMBER, program)))
+
+
+def _another_session(settings, title: str = "Handling silence", program: str = "Mentoring cohort") -> str:
+    """A processed session with a draft memo, as a recurring theme's "Last time, in …" quotes one."""
+    with session_scope(settings) as db:
+        record = repo.create_session(db, session_id=repo.new_id(), title=title, source_kind="transcript",
+                                     original_filename="silence.vtt", stored_path="media/none/silence.vtt",
+                                     program=program, session_date=date(2024, 3, 19))
+        record.status = "ready"
+        repo.add_memo_version(db, record.id, f"# {title}\n")
+        return record.id
+
+
+def _said(page: str, element_id: str) -> str:
+    """The words of the element with `element_id`, as a reader gets them: tags dropped, spaces collapsed."""
+    found = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', page, re.DOTALL)
+    assert found, f"no #{element_id} on the page"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found[2])).split())
+
+
+def test_approving_a_memo_that_quotes_a_session_members_cannot_read_says_so(app, settings, seeded_session) -> None:
+    sam, mia = _facilitator_and_member(app, settings)
+    earlier, elsewhere = _another_session(settings), _another_session(settings, "Kept elsewhere", "Another circle")
+    url, page = f"/api/sessions/{seeded_session}/memo", f"/sessions/{seeded_session}/memo"
+    quoting = FIRST_MEMO + (f"\n- Silence again. Last time, in [Handling silence](/sessions/{earlier}?t=12) on 19 March "
+                            f"2024, Grace Kim said “I wait.” Compare [this]({'/sessions/' + elsewhere}) and "
+                            f"[the start](/sessions/{seeded_session}?t=3).\n")
+    sam.put(url, json={"markdown": quoting, "version": 1})
+    editor = sam.get(page).text
+    assert _said(editor, "quotes-unapproved") == (
+        "Members will also read what this memo quotes from “Handling silence” (2024-03-19), whose own memo is not "
+        "approved yet. Edit that part out first if it should stay private.")
+    assert f'<a href="/sessions/{earlier}">“Handling silence”</a>' in editor
+    assert "Kept elsewhere" not in editor  # another program's session is not this memo's to name
+
+    approved = sam.put(url + "/status", json={"status": "approved", "version": 2})
+    assert approved.status_code == 200  # told, not refused: quoting may be meant
+    assert approved.json()["quotes_unapproved"] == [{"id": earlier, "title": "Handling silence", "date": "2024-03-19"}]
+    assert _said(sam.get(page).text, "quotes-unapproved").startswith(
+        "Members also read what this memo quotes from “Handling silence” (2024-03-19), whose own memo is not approved "
+        "yet. Reopen this memo")
+    assert "quotes_unapproved" not in mia.get(url).json() and 'id="quotes-unapproved"' not in mia.get(page).text
+
+    # Once the quoted session's memo is approved, its members may read it anyway: nothing left to say.
+    sam.put(f"/api/sessions/{earlier}/memo/status", json={"status": "approved", "version": 1})
+    assert 'id="quotes-unapproved"' not in sam.get(page).text
+    reopened = sam.put(url + "/status", json={"status": "draft", "version": 2}).json()
+    assert reopened["quotes_unapproved"] == []
+
+
+def test_the_editor_says_approving_shares_the_whole_session_with_members(client, settings, seeded_session) -> None:
+    page = f"/sessions/{seeded_session}/memo"
+    assert _said(client.get(page).text, "members-read") == (
+        "The members of Mentoring cohort cannot read this session yet. Approving lets them read this memo and the "
+        "session's transcript and insights.")  # an imported transcript: no recording to play
+    recording = settings.data_dir / "media" / "feedback" / "jfk.flac"
+    recording.parent.mkdir(parents=True)
+    recording.write_bytes(JFK.read_bytes())
+    with session_scope(settings) as db:
+        record = repo.get_session(db, seeded_session)
+        record.source_kind, record.stored_path = "media", "media/feedback/jfk.flac"
+    editor = client.get(page).text
+    assert _said(editor, "members-read").endswith("Approving lets them read this memo and the session's transcript "
+                                                  "and insights, and play its recording.")
+    assert editor.index('id="members-read"') < editor.index('id="approve-memo"')
+    client.put(f"/api/sessions/{seeded_session}/memo/status", json={"status": "approved", "version": 1})
+    assert _said(client.get(page).text, "members-read") == (
+        "The members of Mentoring cohort can read this memo and the session's transcript and insights, and play its "
+        "recording. Reopening it as a draft takes this version back from them.")
+
+
+def test_an_approved_version_can_be_withdrawn_while_a_newer_draft_is_worked_on(app, settings, seeded_session) -> None:
+    sam, mia = _facilitator_and_member(app, settings)
+    url, page = f"/api/sessions/{seeded_session}/memo", f"/sessions/{seeded_session}/memo"
+    sam.put(url + "/status", json={"status": "approved", "version": 1})
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- Being rewritten.\n", "version": 1})
+    editor = sam.get(page).text
+    assert re.fullmatch(r"Members currently read version 1 \(approved by sam@example\.org on \S+ \S+ UTC\)\. "
+                        r"Approving version 2 lets them read it instead\.", _said(editor, "members-read"))
+    assert 'id="withdraw-memo">Withdraw version 1 from members</button>' in editor
+    assert mia.post(url + "/withdraw", json={"version": 1}).status_code == 403  # facilitators only
+    assert mia.get(url).json()["version"] == 1
+
+    withdrawn = sam.post(f"{page}/withdraw", data={"version": 1}, follow_redirects=False)
+    assert withdrawn.status_code == 303 and withdrawn.headers["location"] == f"{page}?withdrawn=1"
+    after = sam.get(withdrawn.headers["location"]).text
+    assert "Version 1 is withdrawn: members no longer read it." in after and 'id="withdraw-memo"' not in after
+    assert _said(after, "members-read").startswith("The members of Mentoring cohort cannot read this session yet.")
+    assert mia.get(url).status_code == 404 and mia.get("/api/sessions").json() == []
+    assert [(v["version"], v["status"], v["approved_by"]) for v in sam.get(url + "/versions").json()] == [
+        (2, "draft", None), (1, "draft", None)]
+
+    # The API does the same, and says what it withdrew; members then read the newest version still approved.
+    sam.put(url + "/status", json={"status": "approved", "version": 2})
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- Rewritten again.\n", "version": 2})
+    sam.put(f"/api/sessions/{seeded_session}/memo/status", json={"status": "approved", "version": 3})
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- And again.\n", "version": 3})
+    by_script = sam.post(url + "/withdraw", json={"version": 3})
+    assert by_script.status_code == 200 and (by_script.json()["version"], by_script.json()["status"]) == (3, "draft")
+    assert mia.get(url).json()["version"] == 2
+    assert sam.post(url + "/withdraw", json={"version": 3}).status_code == 200  # already withdrawn: nothing to do
+    assert sam.post(url + "/withdraw", json={"version": 9}).status_code == 404
+    with session_scope(settings) as db:
+        logged = [(e.action, e.detail) for e in audit.recent(db, actor="sam@example.org", action="memo_withdrawn")]
+    assert logged == [("memo_withdrawn", "version 3"), ("memo_withdrawn", "version 3"), ("memo_withdrawn", "version 1")]
+
+
+def test_an_exported_draft_is_named_and_said_to_be_a_draft(app, settings, seeded_session) -> None:
+    sam, mia = _facilitator_and_member(app, settings)
+    url, page = f"/api/sessions/{seeded_session}/memo", f"/sessions/{seeded_session}/memo"
+
+    def file_name(client, fmt: str = "md") -> str:
+        return re.search(r'filename="([^"]+)"', client.get(f"{url}/export/{fmt}").headers["content-disposition"])[1]
+
+    assert [file_name(sam, fmt) for fmt in ("md", "docx")] == ["Feedback_circle-memo-draft.md",
+                                                               "Feedback_circle-memo-draft.docx"]
+    assert _said(sam.get(page).text, "export-version") == (
+        "These files hold version 1, a draft not approved yet: their names end in “-draft”.")
+    sam.put(url + "/status", json={"status": "approved", "version": 1})
+    assert file_name(sam) == "Feedback_circle-memo.md"
+    assert _said(sam.get(page).text, "export-version") == "These files hold version 1, approved."
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- Not approved yet.\n", "version": 1})
+    draft = sam.get(f"{url}/export/md")
+    assert "Not approved yet" in draft.text and "memo-draft.md" in draft.headers["content-disposition"]
+    read = mia.get(f"{url}/export/md")  # a member gets the approved version, named as such
+    assert "Not approved yet" not in read.text and 'filename="Feedback_circle-memo.md"' in read.headers["content-disposition"]
+    assert _said(mia.get(page).text, "export-version") == "These files hold version 1, approved."
+
+
+def test_the_sessions_list_tells_facilitators_what_members_can_read(app, settings, seeded_session) -> None:
+    sam, mia = _facilitator_and_member(app, settings)
+    url = f"/api/sessions/{seeded_session}/memo"
+
+    def state(client) -> tuple:
+        listed = client.get("/api/sessions").json()[0]
+        return listed["memo_status"], listed["members_read_version"], _said(client.get("/").text, f"status-{seeded_session}")
+
+    assert state(sam)[:2] == ("draft", None) and "Ready Memo: draft members cannot read it yet" in state(sam)[2]
+    sam.put(url + "/status", json={"status": "approved", "version": 1})
+    assert state(sam)[:2] == ("approved", 1) and "Ready Memo: approved" in state(sam)[2]
+    sam.put(url, json={"markdown": FIRST_MEMO + "\n- Rewriting.\n", "version": 1})
+    assert state(sam)[:2] == ("draft", 1) and "Ready Memo: draft members read version 1" in state(sam)[2]
+    assert sam.get(f"/api/sessions/{seeded_session}").json()["members_read_version"] == 1
+    # Members are not told of drafts: they read the approved version, and see only sessions that have one.
+    assert state(mia)[:2] == (None, None) and "Memo:" not in state(mia)[2]

@@ -249,13 +249,17 @@ def _format_for_file(path: Path, asked: MemoFormat | None) -> MemoFormat:
 
 
 def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
-    """The name the web app gives the memo's download, for a memo written into a folder."""
+    """The name the web app gives the memo's download, for a memo written into a folder: ending in
+    "-draft" while its latest version is not approved."""
     from insightcap.memo.export import memo_file_name
+    from insightcap.storage import repository as repo
     from insightcap.storage.db import session_scope
+    from insightcap.storage.statuses import MemoStatus
 
     with session_scope(get_settings()) as db:
-        title = session_or_fail(db, session_ref).title
-    return memo_file_name(title, fmt.value)
+        record = session_or_fail(db, session_ref)
+        latest = repo.latest_memo(db, record.id)
+        return memo_file_name(record.title, fmt.value, draft=latest is None or latest.status != MemoStatus.APPROVED)
 
 
 def _write_output(path: Path, content: bytes) -> None:

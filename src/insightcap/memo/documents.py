@@ -92,10 +92,17 @@ class PdfUnavailable(RuntimeError):
     """WeasyPrint or the system libraries it needs are missing."""
 
 
-def render_markdown(markdown: str, session_id: str | None = None) -> str:
+def render_markdown(markdown: str, session_id: str | None = None, *, within_page: bool = False) -> str:
     """`markdown` as HTML; given the memo's `session_id`, each time in it links to that session at that
-    moment, as in the memo generated as HTML."""
-    return _MARKDOWN.render(markdown, {"session_id": session_id})
+    moment, as in the memo generated as HTML. `within_page` puts its headings one level down, under
+    the page's own heading: a page has one h1, or screen-reader users lose their place."""
+    env = {"session_id": session_id}
+    tokens = _MARKDOWN.parse(markdown, env)
+    if within_page:
+        for token in tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    return _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
 
 
 # Word's own colour for a hyperlink, so a link looks like one in any template.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -49,12 +50,14 @@ def absolute_links(text: str, fmt: Literal["md", "html"], app_url: str) -> str:
     return _ROOT_LINK[fmt].sub(lambda link: f"{link[1]}{app_url.rstrip('/')}/", text)
 
 
-def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, approved_only: bool = False) -> str:
-    """The latest memo version, or the latest approved one (what a program's members may read), with
-    absolute links."""
+def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, approved_only: bool = False,
+                version: int | None = None) -> str:
+    """The latest memo version, or the latest approved one (what a program's members may read), or the
+    `version` asked for (the one a download was named after), with absolute links."""
     with session_scope(settings) as db:
         record = repo.get_session(db, session_ref)
-        latest = repo.latest_memo(db, record.id, approved_only=approved_only)
+        latest = (repo.memo_version(db, record.id, version) if version is not None
+                  else repo.latest_memo(db, record.id, approved_only=approved_only))
         draft = repo.load_output(db, record.id, "memo", MemoDraft)
         title = record.title
     if latest is None:
@@ -81,23 +84,27 @@ def _memo_page(settings: Settings, session_id: str, draft: MemoDraft | None, mar
 MemoFileFormat = Literal["md", "html", "docx", "pdf"]
 
 
-def memo_file_name(title: str, fmt: str) -> str:
+def memo_file_name(title: str, fmt: str, *, draft: bool = False) -> str:
     """The memo's file name, from its session's title: the web app's downloads and `insightcap memo -o
-    FOLDER` name it alike."""
-    return f"{safe_filename(title)}-memo.{fmt}"
+    FOLDER` name it alike. A `draft` is named so: once downloaded, a draft not approved looks like the
+    memo members read unless its name says otherwise."""
+    return f"{safe_filename(title)}-memo{'-draft' if draft else ''}.{fmt}"
 
 
-def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, approved_only: bool = False) -> bytes:
-    """The latest memo as the bytes of a file: Markdown, HTML, Word or PDF (rendered from the HTML)."""
+def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, approved_only: bool = False,
+                     version: int | None = None) -> bytes:
+    """The latest memo (or `version`) as the bytes of a file: Markdown, HTML, Word or PDF (rendered
+    from the HTML)."""
+    text = partial(export_memo, settings, session_ref, approved_only=approved_only, version=version)
     if fmt in ("md", "html"):
-        return export_memo(settings, session_ref, fmt, approved_only=approved_only).encode("utf-8")
+        return text(fmt).encode("utf-8")
     if fmt == "docx":
         with session_scope(settings) as db:
             record = repo.get_session(db, session_ref)
             title, session_id = record.title, record.id
-        markdown = export_memo(settings, session_ref, "md", approved_only=approved_only)
+        markdown = text("md")
         return markdown_to_docx(markdown, title, session_id, settings.app_url)
-    return html_to_pdf(export_memo(settings, session_ref, "html", approved_only=approved_only))
+    return html_to_pdf(text("html"))
 
 
 def write_memo_file(settings: Settings, path: Path, content: bytes) -> None:

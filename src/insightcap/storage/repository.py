@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from insightcap.insights.schema import SessionInsights
@@ -196,6 +197,29 @@ def latest_memo(db: Session, session_id: str, *, approved_only: bool = False) ->
     if approved_only:
         query = query.where(MemoVersion.status == MemoStatus.APPROVED)
     return db.scalar(query.order_by(MemoVersion.version.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class MemoState:
+    """Where a session's memo stands: its newest version, and the newest approved one, which is what
+    the program's members read (None: they cannot read the session at all)."""
+
+    latest: int
+    approved: int | None
+
+    @property
+    def status(self) -> MemoStatus:
+        return MemoStatus.APPROVED if self.approved == self.latest else MemoStatus.DRAFT
+
+
+def memo_states(db: Session, session_ids: Sequence[str] | None = None) -> dict[str, MemoState]:
+    """The memo state of each session with a memo (of `session_ids` only, if given), in one query:
+    lists of sessions show it for every row."""
+    approved = func.max(case((MemoVersion.status == MemoStatus.APPROVED, MemoVersion.version)))
+    query = select(MemoVersion.session_id, func.max(MemoVersion.version), approved).group_by(MemoVersion.session_id)
+    if session_ids is not None:
+        query = query.where(MemoVersion.session_id.in_(session_ids))
+    return {session_id: MemoState(latest, approved) for session_id, latest, approved in db.execute(query)}
 
 
 def add_memo_version(
@@ -448,11 +472,27 @@ def set_memo_status(
     ))
     if status == MemoStatus.APPROVED:
         _refuse_empty(latest.markdown, "approved")
-    if latest.status != status:
-        latest.status = status
-        latest.approved_by, latest.approved_at = (by, utcnow()) if status == MemoStatus.APPROVED else (None, None)
-        db.flush()
+    _change_status(db, latest, status, by)
     return latest
+
+
+def withdraw_approval(db: Session, session_id: str, version: int) -> MemoVersion:
+    """Take an approved version back from members, also once newer drafts exist (reopening acts on
+    the latest version only, so an approved version behind a draft could otherwise never be taken
+    back). Members then read the newest version still approved, if any. A version no longer approved
+    is left as it is: someone withdrew it first, and the outcome is the one asked for."""
+    row = memo_version(db, session_id, version)
+    _change_status(db, row, MemoStatus.DRAFT, by=None)
+    return row
+
+
+def _change_status(db: Session, row: MemoVersion, status: MemoStatus, by: str | None) -> None:
+    """Approving records who and when; taking an approval back clears both. Approving twice keeps the
+    first approver."""
+    if row.status != status:
+        row.status = status
+        row.approved_by, row.approved_at = (by, utcnow()) if status == MemoStatus.APPROVED else (None, None)
+        db.flush()
 
 
 def rename_speaker(db: Session, session_id: str, speaker: str, name: str, *, by: str) -> dict[str, str]:

@@ -60,9 +60,9 @@ class MemoStatus(StrEnum):
       draft; only the program's facilitators see drafts.
     - approved: a facilitator signed this text off; members see the newest approved version.
 
-    Moves: only the latest version changes, draft -> approved (approving) or approved -> draft
-    (reopening, which clears the approver). Editing an approved memo adds a new draft version and
-    leaves the approved one as it is.
+    Moves: the latest version goes draft -> approved (approving) or approved -> draft (reopening,
+    which clears the approver). Editing an approved memo adds a new draft version and leaves the
+    approved one as it is, until it is withdrawn (approved -> draft, whichever version is latest).
     """
 
     DRAFT = "draft"

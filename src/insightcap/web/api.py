@@ -33,7 +33,9 @@ from insightcap.web.models import (
     MemoRestore,
     MemoSave,
     MemoStatusIn,
+    MemoStatusOut,
     MemoVersionOut,
+    MemoWithdraw,
     PreviewIn,
     PreviewOut,
     Problem,
@@ -172,10 +174,21 @@ def save_memo(caller: CurrentCaller, session_id: str, edit: MemoSave) -> MemoOut
     return views.save_memo(caller, session_id, edit.markdown, edit.version)
 
 
-@router.put("/sessions/{session_id}/memo/status", response_model=MemoOut, responses={409: {"model": MemoConflictOut}})
-def set_memo_status(caller: CurrentCaller, session_id: str, change: MemoStatusIn) -> MemoOut:
-    """Approve the latest version (or reopen it as a draft)."""
+@router.put("/sessions/{session_id}/memo/status", response_model=MemoStatusOut,
+            responses={409: {"model": MemoConflictOut}})
+def set_memo_status(caller: CurrentCaller, session_id: str, change: MemoStatusIn) -> MemoStatusOut:
+    """Approve the latest version (or reopen it as a draft). Approving lets the program's members read
+    the memo and the session's transcript and insights, and play its recording; `quotes_unapproved`
+    names other sessions it quotes whose memo is not approved (members now read those quotes too)."""
     return views.set_memo_status(caller, session_id, change.status, change.version)
+
+
+@router.post("/sessions/{session_id}/memo/withdraw", response_model=MemoOut)
+def withdraw_memo(caller: CurrentCaller, session_id: str, withdraw: MemoWithdraw) -> MemoOut:
+    """Take an approved version back from members, also when newer drafts exist (reopening acts on the
+    latest version only). Members then read the newest version still approved; with none, nothing of
+    the session. Returns the version, now a draft."""
+    return views.withdraw_approval(caller, session_id, withdraw.version)
 
 
 @router.get("/sessions/{session_id}/memo/versions", response_model=list[MemoVersionOut])
@@ -219,8 +232,9 @@ def export_memo(
 
 @router.post("/preview", response_model=PreviewOut)
 def preview(caller: CurrentCaller, text: PreviewIn) -> PreviewOut:
-    """Markdown rendered as the memo will look (raw HTML is not rendered)."""
-    return PreviewOut(html=render_markdown(text.markdown, text.session_id))
+    """Markdown rendered as the memo will look within the editor's page (raw HTML is not rendered;
+    headings one level down, under the page's own)."""
+    return PreviewOut(html=render_markdown(text.markdown, text.session_id, within_page=True))
 
 
 @router.get("/search", response_model=SearchOut, responses={503: {"model": Problem}})

@@ -7,7 +7,7 @@ unfinished are queued again, so stopping the server mid-transcription loses noth
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from urllib.parse import urlsplit
@@ -118,6 +118,41 @@ def _error(request: Request, status_code: int, message: str) -> Response:
     )
 
 
+# What a value pydantic could not read should have been, by its error type. Only the pages use these:
+# "Input should be a valid integer, unable to parse string as an integer" means nothing to a facilitator.
+_EXPECTED_VALUE = {
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "yes or no (true or false)",
+    "date_parsing": "a date like 2026-11-20", "date_from_datetime_parsing": "a date like 2026-11-20",
+}
+
+
+def _field_of(problem: dict) -> str:
+    """The name of the field a problem is in ("v", "version"), without where it was sent ("query", "body")."""
+    return ".".join(str(part) for part in problem["loc"][1:])
+
+
+def _problem_in_words(problem: dict) -> str:
+    """One of pydantic's problems as a clause: what is missing, or what a value should have been."""
+    name = f"“{_field_of(problem)}”" if _field_of(problem) else "a part"
+    if problem["type"] == "missing":
+        return f"{name} is missing"
+    expected = _EXPECTED_VALUE.get(problem["type"])
+    if expected is None:
+        return f"{name} is not valid"
+    return f"{name} should be {expected}, not “{str(problem.get('input', ''))[:40]}”"
+
+
+def invalid_request_in_words(problems: Sequence[dict]) -> str:
+    """A page's address or form that could not be read, said as a sentence with what to do: such an
+    address comes from a link cut short or edited by hand, such a form from a page left open too long."""
+    in_form = any(problem["loc"][:1] == ("body",) for problem in problems)
+    said = "; ".join(_problem_in_words(problem) for problem in problems)
+    if in_form:
+        return f"Something in the form sent was not right: {said}. Reload the page and try again."
+    return f"Something in this address is not right: {said}. Check the link, or start again from All sessions."
+
+
 async def _expected(status_code: int, request: Request, error: Exception) -> Response:
     return _error(request, status_code, str(error))
 
@@ -158,7 +193,9 @@ def _add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in error.errors())
+        if not _is_api(request):
+            return _error(request, 422, invalid_request_in_words(error.errors()))
+        problems = "; ".join(f"{_field_of(e) or 'request'}: {e['msg']}" for e in error.errors())
         return _error(request, 422, f"The request is incomplete or invalid ({problems}).")
 
     @app.exception_handler(Exception)

@@ -95,6 +95,11 @@ class SessionSummary(BaseModel):
     status: SessionStatus
     participants: list[str]
     created_at: datetime
+    memo_status: MemoStatus | None = Field(None, description="The memo's latest version: draft or approved. For "
+                                           "the program's facilitators only (null for members, who see only sessions "
+                                           "with an approved memo), and null while there is no memo.")
+    members_read_version: int | None = Field(None, description="The approved version the program's members read; "
+                                             "null when they cannot read the session. For facilitators only.")
 
 
 class SegmentOut(BaseModel):
@@ -161,6 +166,26 @@ class MemoOut(BaseModel):
     approved_at: datetime | None = _APPROVED_AT
 
 
+class QuotedSession(BaseModel):
+    """Another session of the program that a memo links to (a recurring theme's "Last time, in …"
+    quotes it), which members cannot read yet: approving the memo shows them what it quotes."""
+
+    id: str
+    title: str
+    date: date | None
+
+
+_QUOTES_UNAPPROVED = Field(default_factory=list, description="Other sessions of the program this version links to "
+                           "whose memo is not approved: once this version is approved, members read what it quotes "
+                           "from them, though they cannot open those sessions.")
+
+
+class MemoStatusOut(MemoOut):
+    """The version just approved or reopened, with what approving it shows members beyond this session."""
+
+    quotes_unapproved: list[QuotedSession] = _QUOTES_UNAPPROVED
+
+
 class MemoSave(BaseModel):
     markdown: str
     version: int = Field(description="The version this edit was based on (optimistic locking).")
@@ -176,6 +201,11 @@ class MemoStatusIn(BaseModel):
     version: int = Field(description="The version being approved or reopened; must be the latest.")
 
 
+class MemoWithdraw(BaseModel):
+    version: int = Field(description="The approved version to take back from members (any version, not only the "
+                         "latest); they then read the newest version still approved, if any.")
+
+
 class MemoRestore(BaseModel):
     restore_version: int
     version: int = Field(description="The latest version the user saw (optimistic locking).")
@@ -188,6 +218,14 @@ class MemoVersionOut(BaseModel):
     created_at: datetime
     approved_by: str | None = _APPROVED_BY
     approved_at: datetime | None = _APPROVED_AT
+
+
+class MemoReview(BaseModel):
+    """What the editor tells facilitators about members before they approve: which version members
+    read now, and which other sessions the latest version quotes that members cannot read yet."""
+
+    members_read: MemoVersionOut | None
+    quotes_unapproved: list[QuotedSession] = _QUOTES_UNAPPROVED
 
 
 class DiffLine(BaseModel):

@@ -53,9 +53,21 @@ def index(request: Request, caller: CurrentCaller, deleted: bool = False, refusa
     sessions = views.list_sessions(caller)
     by_program = sorted(sessions, key=lambda s: (s.program is None, (s.program or "").lower()))
     groups = [(program, list(items)) for program, items in groupby(by_program, key=lambda s: s.program)]
-    may_upload = caller.principal.is_admin or bool(caller.principal.facilitated_programs)
-    return _page(request, "index", groups=groups, count=len(sessions), may_upload=may_upload, deleted=deleted,
+    return _page(request, "index", groups=groups, count=len(sessions), may_upload=_may_upload(caller), deleted=deleted,
                  refusal_deleted=refusal_deleted, refusals=views.recent_refusals(caller))
+
+
+def _may_upload(caller: views.Caller) -> bool:
+    """Admins and facilitators upload, and only they see themes; a member of programs only reads and
+    searches approved memos. The menu (base.html.j2) offers Upload and Themes by the same rule."""
+    return caller.principal.is_admin or bool(caller.principal.facilitated_programs)
+
+
+# What a member opening Upload or Themes reads instead of a form with nothing to choose from.
+UPLOAD_IS_FOR_FACILITATORS = ("Only a program's facilitators can upload recordings. Ask one of them to upload "
+                              "yours, or ask an admin to make you a facilitator of the program.")
+THEMES_ARE_FOR_FACILITATORS = ("Themes are for a program's facilitators: they are drawn from all of its sessions, "
+                               "approved or not. You can read and search your programs' approved memos.")
 
 
 def _upload_page(
@@ -68,7 +80,9 @@ def _upload_page(
 ) -> Response:
     """The upload form; after a rejected upload, with the `error` (and where to go instead, if
     somewhere) and the `form` fields as they were filled in (a browser cannot be given the file back,
-    so only it has to be chosen again)."""
+    so only it has to be chosen again). A member gets a plain refusal: the form would offer no program."""
+    if not _may_upload(caller):
+        raise Forbidden(UPLOAD_IS_FOR_FACILITATORS)
     return _page(
         request,
         "upload",
@@ -208,8 +222,9 @@ def _editor(request: Request, caller: views.Caller, session_id: str, *, notice: 
     except views.MemoNotReady as missing:
         return _page(request, "error", 404, message=str(missing), status_code=404, session=session)
     shown = memo.markdown if mine is None else mine
-    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(shown, memo.session_id),
-                 notice=notice, error=error, mine=mine, based_on=based_on or memo.version, draft_id=draft_id)
+    return _page(request, "memo", status_code, session=session, memo=memo, preview=render_markdown(shown, memo.session_id, within_page=True),
+                 notice=notice, error=error, mine=mine, based_on=based_on or memo.version, draft_id=draft_id,
+                 review=views.memo_review(caller, session_id) if session.can_edit else None)
 
 
 def _saved_notice(caller: views.Caller, session_id: str, saved: int) -> str:
@@ -234,8 +249,12 @@ def _draft_id(submitted: str) -> str:
 
 
 @router.get("/sessions/{session_id}/memo")
-def memo_editor(request: Request, caller: CurrentCaller, session_id: str, saved: int | None = None) -> Response:
-    return _editor(request, caller, session_id, notice=_saved_notice(caller, session_id, saved) if saved else None)
+def memo_editor(request: Request, caller: CurrentCaller, session_id: str, saved: int | None = None,
+                withdrawn: int | None = None) -> Response:
+    notice = _saved_notice(caller, session_id, saved) if saved else None
+    if withdrawn:  # what members read now is said next to Approve
+        notice = f"Version {withdrawn} is withdrawn: members no longer read it."
+    return _editor(request, caller, session_id, notice=notice)
 
 
 @router.post("/sessions/{session_id}/memo")
@@ -268,6 +287,13 @@ def memo_status(request: Request, caller: CurrentCaller, session_id: str, status
     return _see_other(f"/sessions/{session_id}/memo")
 
 
+@router.post("/sessions/{session_id}/memo/withdraw")
+def memo_withdraw(caller: CurrentCaller, session_id: str, version: int = Form()) -> Response:
+    """Take an approved version back from members while a newer draft is being worked on."""
+    withdrawn = views.withdraw_approval(caller, session_id, version)
+    return _see_other(f"/sessions/{session_id}/memo?withdrawn={withdrawn.version}")
+
+
 @router.get("/sessions/{session_id}/memo/history")
 def memo_history(request: Request, caller: CurrentCaller, session_id: str, v: int | None = None) -> Response:
     versions = views.memo_versions(caller, session_id)
@@ -292,7 +318,10 @@ def memo_restore(request: Request, caller: CurrentCaller, session_id: str, resto
 
 @router.get("/themes")
 def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> Response:
-    """Recurring themes of one program, as a timeline: themes down, sessions across."""
+    """Recurring themes of one program, as a timeline: themes down, sessions across. A member is told
+    themes are not for them, rather than offered an upload they cannot make."""
+    if not _may_upload(caller):
+        raise Forbidden(THEMES_ARE_FOR_FACILITATORS)
     programs = [p for p in views.list_programs(caller) if p.can_upload]
     chosen = program or (programs[0].name if programs else "")
     timeline = views.theme_timeline(caller, chosen) if chosen else None
@@ -317,21 +346,23 @@ def search_page(
     """A GET form, so a search is a link that can be bookmarked or shared. Opened without a query it is
     just the form; sent with an empty box, it asks for words instead of showing no results. A speaker
     no session has is refused like a wrong program, with the names there are: an empty list would
-    read as "nobody said that"."""
-    hits, error = [], None
+    read as "nobody said that". A member who can read no session yet is told so, not to try other words."""
+    hits, error, programs = [], None, views.list_programs(caller)
+    nothing_approved = not _may_upload(caller) and not any(p.sessions for p in programs)
     try:
         filters = views.search_filters(caller, program=program or None, date_from=date_from or None,
                                        date_to=date_to or None, section=section or None, speaker=speaker or None)
     except ValidationError as invalid:
         filters, error = SearchFilters(), filter_problems(invalid)
-    if q.strip() and error is None:
+    searching = bool(q.strip()) and not nothing_approved
+    if searching and error is None:
         error = views.speaker_problem(caller, filters)
-    if q.strip() and error is None:
+    if searching and error is None:
         try:
             hits = views.search(caller, q.strip()[:500], filters, 30)
         except views.SearchUnavailable as unavailable:
             error = str(unavailable)
-    return _page(request, "search", q=q, filters=filters, hits=hits, error=error,
-                 prompt=QUERY_NEEDED if "q" in request.query_params and not q.strip() else None,
-                 only_by_meaning=only_by_meaning(hits), try_again=TRY_AGAIN,
-                 programs=views.list_programs(caller), sections=_SECTION_CHOICES)
+    return _page(request, "search", q=q, filters=filters, hits=hits, error=error, nothing_approved=nothing_approved,
+                 prompt=QUERY_NEEDED if "q" in request.query_params and not q.strip() and not nothing_approved else None,
+                 only_by_meaning=only_by_meaning(hits), try_again=TRY_AGAIN, programs=programs,
+                 sections=_SECTION_CHOICES)

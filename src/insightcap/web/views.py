@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import mimetypes
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,6 @@ from insightcap.jobs.runner import RECORDING_NOT_KEPT, recording_missing
 from insightcap.jobs.stages import STAGES
 from insightcap.memo.export import (
     MemoFileFormat,
-    MemoMissing,
     export_memo_file,
     memo_file_name,
 )
@@ -55,8 +55,11 @@ from insightcap.web.models import (
     JobOut,
     Me,
     MemoOut,
+    MemoReview,
+    MemoStatusOut,
     MemoVersionOut,
     ProgramOut,
+    QuotedSession,
     RefusedOut,
     SegmentOut,
     SessionDetail,
@@ -212,7 +215,8 @@ def mark_for_retry(caller: Caller, job_id: str) -> JobOut:
         return _job_in_queue(caller, db, job)
 
 
-def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
+def _summary(record: SessionRecord, participants: list[str], memo: repo.MemoState | None = None) -> SessionSummary:
+    """`memo` only for the program's facilitators: members are not told that drafts exist."""
     names = record.speaker_names or {}
     return SessionSummary(
         id=record.id,
@@ -223,7 +227,15 @@ def _summary(record: SessionRecord, participants: list[str]) -> SessionSummary:
         status=record.status,
         participants=[names.get(speaker, speaker) for speaker in participants],
         created_at=record.created_at,
+        memo_status=memo.status if memo else None,
+        members_read_version=memo.approved if memo else None,
     )
+
+
+def _facilitated_memo_states(db: Session, caller: Caller, records: list[SessionRecord]) -> dict[str, repo.MemoState]:
+    """The memo states of those `records` the caller facilitates, so lists show them what members can read."""
+    facilitated = [record.id for record in records if caller.principal.facilitates(record.program_id)]
+    return repo.memo_states(db, facilitated) if facilitated else {}
 
 
 def recent_refusals(caller: Caller) -> list[RefusedOut]:
@@ -237,8 +249,9 @@ def recent_refusals(caller: Caller) -> list[RefusedOut]:
 def list_sessions(caller: Caller) -> list[SessionSummary]:
     with session_scope(caller.settings) as db:
         speakers = repo.speakers_by_session(db)
-        return [_summary(record, speakers.get(record.id, []))
-                for record in policy.visible_sessions(db, caller.principal)]
+        records = policy.visible_sessions(db, caller.principal)
+        memos = _facilitated_memo_states(db, caller, records)
+        return [_summary(record, speakers.get(record.id, []), memos.get(record.id)) for record in records]
 
 
 def session_id_for_prefix(caller: Caller, session_ref: str) -> str | None:
@@ -313,7 +326,7 @@ def session_detail(caller: Caller, session_id: str, *, audited: bool = True) -> 
         jobs = repo.jobs_for_session(db, record.id)
         names = dict(record.speaker_names or {})
         speakers = transcript.speakers if transcript else []
-        summary = _summary(record, speakers).model_dump()
+        summary = _summary(record, speakers, _facilitated_memo_states(db, caller, [record]).get(record.id)).model_dump()
         media_type = _media_type(record.stored_path) if _has_recording(caller, record) else None
         detail = SessionDetail(
             **summary,
@@ -409,12 +422,53 @@ def save_memo(caller: Caller, session_id: str, markdown: str, based_on_version: 
             raise repo.MemoConflict(repo.latest_memo(db, session_id)) from None
 
 
-def set_memo_status(caller: Caller, session_id: str, status: MemoStatus | str, based_on_version: int) -> MemoOut:
+def set_memo_status(caller: Caller, session_id: str, status: MemoStatus | str, based_on_version: int) -> MemoStatusOut:
+    """Approve or reopen the latest version. Approving is not refused when it quotes sessions members
+    cannot read yet (that may be meant); the answer names them, as the editor did before."""
     with session_scope(caller.settings) as db, _conflicts_read_out():
         record = policy.editable_session(db, caller.principal, session_id)
         changed = repo.set_memo_status(db, record.id, status, based_on_version, by=caller.principal.email)
         audit.record(db, caller.principal, f"memo_{status}", record.id, f"version {changed.version}")
-        return memo_out(changed)
+        return MemoStatusOut(**memo_out(changed).model_dump(),
+                             quotes_unapproved=_quoted_unapproved(db, record, changed.markdown))
+
+
+def withdraw_approval(caller: Caller, session_id: str, version: int) -> MemoOut:
+    """Take approved `version` back from members, whichever version is the latest; audited like approving."""
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
+        withdrawn = repo.withdraw_approval(db, record.id, version)
+        audit.record(db, caller.principal, "memo_withdrawn", record.id, f"version {withdrawn.version}")
+        return memo_out(withdrawn)
+
+
+# A link to a session of the app, as memos write them ("](/sessions/<id>?t=12)"), or made absolute by an export.
+_SESSION_LINK = re.compile(r"/sessions/([A-Za-z0-9_-]+)")
+
+
+def _quoted_unapproved(db: Session, record: SessionRecord, markdown: str) -> list[QuotedSession]:
+    """The other sessions of `record`'s program that `markdown` links to and members cannot open yet
+    (no approved memo): a recurring theme quotes them ("Last time, in …"), so approving this memo
+    shows members their words. Only the program's own sessions: its recurring themes link nowhere
+    else, and the editor must not name a session of a program its facilitators cannot see."""
+    if record.program_id is None:  # no program, no members
+        return []
+    linked = [found for found in dict.fromkeys(_SESSION_LINK.findall(markdown)) if found != record.id]
+    approved = {session_id for session_id, state in repo.memo_states(db, linked).items() if state.approved}
+    others = (db.get(SessionRecord, session_id) for session_id in linked if session_id not in approved)
+    return [QuotedSession(id=other.id, title=other.title, date=other.session_date)
+            for other in others if other is not None and other.program_id == record.program_id]
+
+
+def memo_review(caller: Caller, session_id: str) -> MemoReview:
+    """What members read of the memo now, and which sessions its latest version would show them
+    quotes of: the editor says both next to Approve."""
+    with session_scope(caller.settings) as db:
+        record = policy.editable_session(db, caller.principal, session_id)
+        latest = repo.latest_memo(db, record.id)
+        members_read = repo.latest_memo(db, record.id, approved_only=True)
+        return MemoReview(members_read=_version_out(members_read) if members_read else None,
+                          quotes_unapproved=_quoted_unapproved(db, record, latest.markdown) if latest else [])
 
 
 def restore_memo(caller: Caller, session_id: str, restore_version: int, based_on_version: int) -> MemoOut:
@@ -423,12 +477,15 @@ def restore_memo(caller: Caller, session_id: str, restore_version: int, based_on
     return save_memo(caller, session_id, old, based_on_version)
 
 
+def _version_out(row: MemoVersion) -> MemoVersionOut:
+    return MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at,
+                          approved_by=row.approved_by, approved_at=row.approved_at)
+
+
 def memo_versions(caller: Caller, session_id: str) -> list[MemoVersionOut]:
     with session_scope(caller.settings) as db:
         record = policy.editable_session(db, caller.principal, session_id)
-        return [MemoVersionOut(version=row.version, status=row.status, author=row.author, created_at=row.created_at,
-                               approved_by=row.approved_by, approved_at=row.approved_at)
-                for row in repo.memo_versions(db, record.id)]
+        return [_version_out(row) for row in repo.memo_versions(db, record.id)]
 
 
 def memo_version(caller: Caller, session_id: str, version: int) -> MemoOut:
@@ -438,16 +495,17 @@ def memo_version(caller: Caller, session_id: str, version: int) -> MemoOut:
 
 
 def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[bytes, str]:
-    """The memo the caller may read, as file bytes, and a download name made from the session title."""
+    """The memo the caller may read, as file bytes, and a download name made from the session title,
+    ending in "-draft" for a version not approved. The version is chosen once, here, so the file holds
+    the version its name describes even if someone approves or saves meanwhile."""
     with session_scope(caller.settings) as db:
         record = policy.readable_session(db, caller.principal, session_id)
-        drafts, title = policy.sees_drafts(caller.principal, record), record.title
+        chosen = repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
+        if chosen is None:
+            raise MemoNotReady(_why_no_memo(caller, record))
+        version, draft, title = chosen.version, chosen.status != MemoStatus.APPROVED, record.title
         audit.record(db, caller.principal, "export_memo", record.id, fmt)
-    try:
-        content = export_memo_file(caller.settings, session_id, fmt, approved_only=not drafts)
-    except MemoMissing:
-        raise MemoNotReady(_why_no_memo(caller, record)) from None
-    return content, memo_file_name(title, fmt)
+    return export_memo_file(caller.settings, session_id, fmt, version=version), memo_file_name(title, fmt, draft=draft)
 
 
 def delete_session(caller: Caller, session_id: str) -> None:

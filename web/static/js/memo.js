@@ -143,8 +143,11 @@
     keepDraft();
     submitting = true;
   });
-  // Reopening reloads the editor, which brings the kept text back.
-  document.getElementById("status-form").addEventListener("submit", () => { submitting = true; });
+  // Reopening or withdrawing reloads the editor, which brings the kept text back.
+  ["status-form", "withdraw-form"].forEach((id) => {
+    const other = document.getElementById(id);
+    if (other) other.addEventListener("submit", () => { keepDraft(); submitting = true; });
+  });
   window.addEventListener("beforeunload", (event) => {
     if (!submitting && unsaved()) event.preventDefault();
   });
