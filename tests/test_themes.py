@@ -243,3 +243,35 @@ def test_a_large_theme_is_named_from_texts_spread_over_all_its_sessions():
     assert len(sample) == len(set(sample)) == 100
     assert sample[0] == 0 and sample[-1] == 4995 and sample == sorted(sample)
     assert _spread(members[:40], 100) == members[:40].tolist()
+
+
+def test_a_facilitators_name_for_a_theme_survives_reclustering_and_an_empty_one_restores_the_keywords(settings) -> None:
+    from insightcap.storage.tables import InsightRecord
+    from insightcap.themes.pipeline import Cluster
+    from insightcap.themes.program import rename_program_theme
+
+    rows = _session_with_insights(settings, "s1", date(2024, 1, 10), [(0, Section.IDEA)])
+    rows += _session_with_insights(settings, "s2", date(2024, 1, 17), [(0, Section.IDEA)])
+    with session_scope(settings) as db:
+        for row_id in rows:
+            db.get(InsightRecord, row_id).embedding = np.ones(2, dtype=np.float32).tobytes()
+
+    class OneTheme:
+        def __init__(self, keywords: list[str]) -> None:
+            self.keywords = keywords
+
+        def fit(self, texts: list[str], vectors: np.ndarray) -> list[Cluster]:
+            return [Cluster(label=0, members=list(range(len(texts))), centroid=np.ones(2) / np.sqrt(2),
+                            keywords=self.keywords)]
+
+    [theme] = cluster_program_themes(settings, PROGRAM, model=OneTheme(["pairing", "buddy"]))
+    assert theme.label == "Pairing, buddy"
+    assert rename_program_theme(settings, PROGRAM.lower(), theme.id, "  Pairing new  volunteers ") == "Pairing new volunteers"
+    # The same theme found again, its key words moved on: the facilitator's name stays.
+    [again] = cluster_program_themes(settings, PROGRAM, model=OneTheme(["buddy", "rota"]))
+    assert (again.id, again.label) == (theme.id, "Pairing new volunteers")
+    assert rename_program_theme(settings, PROGRAM, theme.id, "") == "Buddy, rota"
+    [keyworded] = cluster_program_themes(settings, PROGRAM, model=OneTheme(["rota"]))
+    assert keyworded.label == "Rota"  # a keyword name follows the key words again
+    with pytest.raises(repo.NotFound, match="has no theme 999 now"):
+        rename_program_theme(settings, PROGRAM, 999, "Anything")

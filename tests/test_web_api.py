@@ -1158,3 +1158,35 @@ def test_the_sessions_list_tells_facilitators_what_members_can_read(app, setting
     assert sam.get(f"/api/sessions/{seeded_session}").json()["members_read_version"] == 1
     # Members are not told of drafts: they read the approved version, and see only sessions that have one.
     assert state(mia)[:2] == (None, None) and "Memo:" not in state(mia)[2]
+
+
+def test_a_facilitator_names_a_program_theme_on_its_page_and_in_the_api(app, client, seeded_session, settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from insightcap.storage.search_tables import ThemeMemberRecord, ThemeRecord
+
+    with session_scope(settings) as db:
+        program_id = repo.get_session(db, seeded_session).program_id
+        theme = ThemeRecord(program_id=program_id, label="Long emails, mentee", keywords=["long emails", "mentee"],
+                            centroid=b"", count=1, trend="steady")
+        db.add(theme)
+        db.flush()
+        db.add(ThemeMemberRecord(theme_id=theme.id, kind="insight", row_id=1, session_id=seeded_session, similarity=1))
+        theme_id = theme.id
+
+    page = client.get("/themes", params={"program": "Mentoring cohort"}).text
+    assert f'<form class="inline-form" method="post" action="/themes/{theme_id}/label">' in page
+    renamed = client.post(f"/themes/{theme_id}/label", data={"program": "Mentoring cohort", "label": "Feedback by email"},
+                          follow_redirects=False)
+    assert renamed.headers["location"] == f"/themes?program=Mentoring+cohort#theme-{theme_id}"
+    assert f'<section class="theme" id="theme-{theme_id}">\n  <h2>Feedback by email</h2>' in client.get(renamed.headers["location"]).text
+    answer = client.put(f"/api/programs/mentoring cohort/themes/{theme_id}", json={"label": ""})
+    assert answer.json() == {"id": theme_id, "label": "Long emails, mentee"}  # empty: back to its key words
+    assert client.put(f"/api/programs/Mentoring cohort/themes/{theme_id + 1}", json={"label": "x"}).status_code == 404
+    token = make_account(settings, "reader@example.org", Role.MEMBER, ("Mentoring cohort",))
+    with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"}) as member:
+        assert member.put(f"/api/programs/Mentoring cohort/themes/{theme_id}", json={"label": "Mine"}).status_code == 403
+    with session_scope(settings) as db:
+        assert db.get(ThemeRecord, theme_id).label == "Long emails, mentee"
+        assert [entry.detail for entry in audit.recent(db, action="rename_theme")] == [
+            "Mentoring cohort: Long emails, mentee", "Mentoring cohort: Feedback by email"]

@@ -157,6 +157,23 @@ def keyword_label(keywords: list[str]) -> str:
     return title_from(keywords) if keywords else "Unlabelled theme"
 
 
+# A theme's name shows as a heading and in memos' recurring lines: a sentence at most.
+MAX_THEME_LABEL = 120
+
+
+def rename_program_theme(settings: Settings, program: str, theme_id: int, label: str) -> str:
+    """Name one of the program's current themes as a facilitator would ("Keeping new volunteers"), and
+    return the name it now has. Such a name survives re-clustering (_update_theme), so the theme keeps
+    it while its content is the same; an empty one gives the theme back its keyphrase name."""
+    with session_scope(settings) as db:
+        program_row = repo.program_by_name(db, program)
+        row = db.get(ThemeRecord, theme_id)
+        if row is None or row.program_id != program_row.id or not row.active:
+            raise repo.NotFound(f"{program_row.name} has no theme {theme_id} now; its themes page lists those it has.")
+        row.label = " ".join(label.split())[:MAX_THEME_LABEL] or keyword_label(row.keywords or [])
+        return row.label
+
+
 def _update_theme(
     row: ThemeRecord, cluster: Cluster, documents: list[ThemeDocument], order: list[SessionRecord], sizes: list[int]
 ) -> list[ThemeMemberRecord]:

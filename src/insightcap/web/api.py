@@ -45,6 +45,8 @@ from insightcap.web.models import (
     SessionSummary,
     SpeakerRename,
     Submitted,
+    ThemeLabelIn,
+    ThemeLabelOut,
     ThemeTimeline,
     UploadProblem,
 )
@@ -115,6 +117,13 @@ def program_themes(caller: CurrentCaller, program: str) -> ThemeTimeline:
     """The program's themes and the sessions each came up in: recurring ones first, each group most
     frequent first."""
     return views.theme_timeline(caller, program)
+
+
+@router.put("/programs/{program}/themes/{theme_id}", response_model=ThemeLabelOut,
+            responses={403: {"model": Problem}, 404: {"model": Problem}})
+def rename_theme(caller: CurrentCaller, program: str, theme_id: int, body: ThemeLabelIn) -> ThemeLabelOut:
+    """Name a program theme (facilitators); the name stays when the program's themes are re-clustered."""
+    return ThemeLabelOut(id=theme_id, label=views.rename_theme(caller, program, theme_id, body.label))
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses={403: {"model": Problem}, 404: {"model": Problem}})

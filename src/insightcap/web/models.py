@@ -284,6 +284,15 @@ class UploadProblem(Problem):
     link: Link | None = Field(None, description="Where to go instead: the session the same file already made.")
 
 
+class ThemeLabelIn(BaseModel):
+    label: str = Field(max_length=500, description="The theme's new name; empty gives it back its keyphrase name.")
+
+
+class ThemeLabelOut(BaseModel):
+    id: int
+    label: str = Field(description="The name the theme has now (kept when the program's themes are re-clustered).")
+
+
 class ThemeTimeline(BaseModel):
     """A program's themes against its sessions in date order: which theme came up when."""
 

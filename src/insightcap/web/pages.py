@@ -328,6 +328,13 @@ def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> R
     return _page(request, "themes", programs=programs, timeline=timeline, chosen=chosen)
 
 
+@router.post("/themes/{theme_id}/label")
+def theme_rename(caller: CurrentCaller, theme_id: int, program: str = Form(), label: str = Form("")) -> Response:
+    """Back to the theme on its program's page, under its new name."""
+    views.rename_theme(caller, program, theme_id, label)
+    return _see_other(f"/themes?{urlencode({'program': program})}#theme-{theme_id}")
+
+
 # The search form's section choices, as (value, label): the insight sections, then the transcript alone.
 _SECTION_CHOICES = [(name, {**SECTION_LABELS, TRANSCRIPT: "Transcript only"}[name]) for name in SEARCH_SECTIONS]
 

@@ -46,7 +46,11 @@ from insightcap.storage.tables import (
     SessionRecord,
 )
 from insightcap.themes.index import IndexMismatch
-from insightcap.themes.program import list_program_themes, program_session_days
+from insightcap.themes.program import (
+    list_program_themes,
+    program_session_days,
+    rename_program_theme,
+)
 from insightcap.transcript.schema import Transcript
 from insightcap.transcript.speakers import speaker_stats
 from insightcap.web.models import (
@@ -290,6 +294,16 @@ def theme_timeline(caller: Caller, program: str) -> ThemeTimeline:
     sessions = [summary for summary in list_sessions(caller) if summary.id in analysed]
     sessions.sort(key=lambda summary: (summary.date or summary.created_at.date(), summary.created_at))
     return ThemeTimeline(program=name, sessions=sessions, themes=themes)
+
+
+def rename_theme(caller: Caller, program: str, theme_id: int, label: str) -> str:
+    """A facilitator's name for a program theme (empty: back to its keyphrases); audited."""
+    with session_scope(caller.settings) as db:
+        name = policy.facilitated_program(db, caller.principal, program).name
+    given = rename_program_theme(caller.settings, name, theme_id, label)
+    with session_scope(caller.settings) as db:
+        audit.record(db, caller.principal, "rename_theme", str(theme_id), f"{name}: {given}")
+    return given
 
 
 def _media_type(stored_path: str) -> str:
