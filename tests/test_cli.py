@@ -363,8 +363,13 @@ def test_a_mistyped_option_value_is_refused_in_plain_words(tmp_path: Path) -> No
 
     for lines in ("abc", "-2", "4.5"):
         refused = cli(data, "show", session_id, "--lines", lines, check=False)
-        assert refused.returncode == 2 and f"'{lines}' is not a number of lines: --lines takes how many transcript " \
+        assert refused.returncode == 2 and f"'{lines}' is not a whole number: --lines takes how many transcript " \
                "lines to show, e.g. 40 (0 shows them all)." in said(refused)
+        assert "Input should be" not in refused.stderr
+    for command in (["search", "remote", "--limit", "ten"], ["audit", "--limit", "ten"],
+                    ["process", "x.wav", "--speakers", "ten"], ["serve", "--port", "ten"]):
+        refused = cli(data, *command, check=False)
+        assert refused.returncode == 2 and "'ten' is not a whole number: " in said(refused), command
         assert "Input should be" not in refused.stderr
     no_format = cli(data, "memo", session_id, "-f", "doc", check=False)
     assert no_format.returncode == 2

@@ -29,7 +29,7 @@ from insightcap.auth.accounts import (
 from insightcap.auth.passwords import WeakPassword, check_strength
 from insightcap.auth.schema import PROGRAM_ROLES, Role, local_operator
 from insightcap.auth.tokens import api_tokens, issue, revoke_token
-from insightcap.cli.common import err, fail, out
+from insightcap.cli.common import err, fail, out, whole_number
 from insightcap.config import get_settings
 from insightcap.storage.db import session_scope
 from insightcap.storage.repository import NotFound, program_by_name
@@ -209,7 +209,8 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id fr
 
 
 def audit_command(
-    limit: Annotated[int, typer.Option(help="How many of the latest events.")] = 50,
+    limit: Annotated[int, typer.Option(help="How many of the latest events.", parser=whole_number(
+        "--limit takes how many of the latest events to show, e.g. 20"))] = 50,
     actor: Annotated[Optional[str], typer.Option(help="Only this account's events.")] = None,
     action: Annotated[Optional[str], typer.Option(help="Only this action, e.g. export_memo or delete_session.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,

@@ -20,6 +20,7 @@ from insightcap.cli.common import (
     out,
     record_in_audit_log,
     session_or_fail,
+    whole_number,
 )
 from insightcap.config import Settings, get_settings
 
@@ -249,7 +250,8 @@ def _ensure_an_admin(settings: Settings) -> None:
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it private to this computer.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", parser=whole_number(
+        "--port takes the port to listen on, e.g. 8000"))] = 8000,
     max_upload_gb: Annotated[float, typer.Option("--max-upload-gb", help="Largest upload accepted, in GB.")] = 4.0,
 ) -> None:
     """Start the web app: upload recordings, follow processing, read transcripts, edit memos, search."""

@@ -4,7 +4,7 @@ the output), the one way to fail, holding the data folder, and how a session and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -25,6 +25,22 @@ err = Console(stderr=True)
 ProgramOption = Annotated[str | None, typer.Option(help="The program (group, cohort) the session belongs to; "
                                                         "without it, the session is in none and joins no themes.")]
 SessionArgument = Annotated[str, typer.Argument(help="Session id (or its first characters).")]
+
+
+def whole_number(meaning: str) -> Callable[[str | int | None], int | None]:
+    """A parser for an option taking a whole number, refusing anything else with `meaning` ("--limit
+    takes how many results, 1 to 100, e.g. 10"). Typer's own refusal is pydantic's "Input should be a
+    valid integer, unable to parse string as an integer", which reads like a crash to a facilitator,
+    and it takes "-2" where a count is meant."""
+
+    def parse(value: str | int | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value  # the default, which typer passes through here too
+        if not value.strip().isdecimal():
+            raise typer.BadParameter(f"'{value}' is not a whole number: {meaning}.")
+        return int(value)
+
+    return parse
 
 
 def fail(message: str) -> NoReturn:

@@ -24,6 +24,7 @@ from insightcap.cli.common import (
     out,
     session_or_fail,
     theme_titles,
+    whole_number,
 )
 from insightcap.cli.progress import run_with_progress
 from insightcap.config import Settings, get_settings
@@ -37,6 +38,8 @@ from insightcap.transcript.speakers import (
 if TYPE_CHECKING:
     from insightcap.jobs.intake import AlreadyAdded
 
+# How --speakers and its bounds refuse what is not a count of people.
+_PEOPLE = whole_number(f"the speaker options take how many people speak, e.g. 4 (1-{MOST_SPEAKERS})")
 # A transcript names its speakers, and a recording's count is found from the voices unless given.
 _NO_SPEAKER_COUNT = SpeakerBounds()
 
@@ -221,10 +224,13 @@ def process(
     session_date: DateOption = None,
     model: Annotated[str | None, typer.Option(help="ASR model from models/manifest.toml, e.g. whisper-tiny-en.")] = None,
     speakers: Annotated[
-        int | None, typer.Option("--speakers", help=f"Exactly this many people speak (1-{MOST_SPEAKERS}). Default: counted from the voices.")
+        int | None, typer.Option("--speakers", parser=_PEOPLE,
+                                 help=f"Exactly this many people speak (1-{MOST_SPEAKERS}). Default: counted from the voices.")
     ] = None,
-    min_speakers: Annotated[int | None, typer.Option("--min-speakers", help="At least this many people speak.")] = None,
-    max_speakers: Annotated[int | None, typer.Option("--max-speakers", help="At most this many people speak.")] = None,
+    min_speakers: Annotated[int | None, typer.Option("--min-speakers", parser=_PEOPLE,
+                                                     help="At least this many people speak.")] = None,
+    max_speakers: Annotated[int | None, typer.Option("--max-speakers", parser=_PEOPLE,
+                                                     help="At most this many people speak.")] = None,
 ) -> None:
     """Transcribe a recording, tell its speakers apart, find its insights and draft its debrief memo."""
     bounds = _speaker_bounds(speakers, min_speakers, max_speakers)

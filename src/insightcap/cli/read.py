@@ -25,6 +25,7 @@ from insightcap.cli.common import (
     record_in_audit_log,
     session_or_fail,
     theme_titles,
+    whole_number,
 )
 from insightcap.config import get_settings
 from insightcap.transcript.schema import Transcript
@@ -54,17 +55,6 @@ def _memo_format(value: str | MemoFormat | None) -> MemoFormat | None:
         return MemoFormat(value.strip().lower().removeprefix("."))
     except ValueError:
         raise typer.BadParameter(f"'{value}' is not a memo format: -f takes one of {_FORMAT_NAMES}.") from None
-
-
-def _line_count(value: str | int) -> int:
-    """--lines's value. Typer would say "Input should be a valid integer…" for 'abc' and take -2, which
-    silently cut the last two lines off the transcript shown."""
-    if isinstance(value, int):
-        return value  # the default, which typer passes through here too
-    if not value.strip().isdecimal():
-        raise typer.BadParameter(f"'{value}' is not a number of lines: --lines takes how many transcript lines "
-                                 "to show, e.g. 40 (0 shows them all).")
-    return int(value)
 
 
 def sessions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
@@ -112,7 +102,8 @@ RESUME_HINT = "Processing was interrupted: run `insightcap resume` to finish it 
 
 def show(
     session: SessionArgument,
-    transcript_lines: Annotated[int, typer.Option("--lines", parser=_line_count,
+    transcript_lines: Annotated[int, typer.Option("--lines", parser=whole_number(
+        "--lines takes how many transcript lines to show, e.g. 40 (0 shows them all)"),
                                                   help="Transcript lines to show (0: all).")] = 0,
 ) -> None:
     """Show a session's speakers (talk time, share, turns), transcript and insights."""
@@ -284,7 +275,8 @@ def search(
         help="Only this speaker's insights, and stretches of transcript where they speak (any case or accents).")] = None,
     date_from: Annotated[str | None, typer.Option(help="Only sessions on or after this day, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option(help="Only sessions on or before this day, YYYY-MM-DD.")] = None,
-    limit: Annotated[int, typer.Option(help="How many results, 1 to 100.")] = 10,
+    limit: Annotated[int, typer.Option(help="How many results, 1 to 100.", parser=whole_number(
+        "--limit takes how many results to show, 1 to 100, e.g. 10"))] = 10,
 ) -> None:
     """Search insights and transcripts of all sessions (keyword and meaning combined)."""
     from pydantic import ValidationError
