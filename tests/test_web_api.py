@@ -484,7 +484,11 @@ def test_search_finds_an_insight_and_links_to_its_moment(client, seeded_session,
     assert f'href="/sessions/{seeded_session}?t=13.1"' in page
     assert client.get("/search", params={"q": "email", "program": "No such program"}).text.count('class="hit"') == 0
     assert "Feedback circle at 00:13" in page  # 13.05 s, written as the memo and the CLI write it
-    assert "results for “long email with every problem”</h2>" in page and "closest in meaning" not in page
+    assert "results for “long email with every problem”" in page and "closest in meaning" not in page
+    # Results with the words and results only close in meaning, mixed: the heading counts both, each says which.
+    heading = re.search(r'<h2 id="results-heading">(\d+) results for “long email with every problem”: (\d+) with its '
+                        r"words, the others? close in meaning</h2>", page)
+    assert heading and page.count("close in meaning, without your words") == int(heading[1]) - int(heading[2])
     # The heading itself says when no result has the words looked for, not only a note under it.
     unrelated = client.get("/search", params={"q": "xylophone quarterly tax audit"}).text
     count = unrelated.count('class="hit"')
