@@ -1094,7 +1094,7 @@ def test_an_approved_version_can_be_withdrawn_while_a_newer_draft_is_worked_on(a
     sam.put(url + "/status", json={"status": "approved", "version": 1})
     sam.put(url, json={"markdown": FIRST_MEMO + "\n- Being rewritten.\n", "version": 1})
     editor = sam.get(page).text
-    assert re.fullmatch(r"Members currently read version 1 \(approved by sam@example\.org on \S+ \S+ UTC\)\. "
+    assert re.fullmatch(r"Members currently read version 1 \(approved by sam@example\.org on \S+ \S+\)\. "
                         r"Approving version 2 lets them read it instead\.", _said(editor, "members-read"))
     assert 'id="withdraw-memo">Withdraw version 1 from members</button>' in editor
     assert mia.post(url + "/withdraw", json={"version": 1}).status_code == 403  # facilitators only
@@ -1194,3 +1194,19 @@ def test_a_facilitator_names_a_program_theme_on_its_page_and_in_the_api(app, cli
         assert db.get(ThemeRecord, theme_id).label == "Long emails, mentee"
         assert [entry.detail for entry in audit.recent(db, action="rename_theme")] == [
             "Mentoring cohort: Long emails, mentee", "Mentoring cohort: Feedback by email"]
+
+
+def test_pages_show_stored_moments_in_the_computers_own_time_zone(monkeypatch) -> None:
+    """Moments are stored in UTC; the server runs on the facilitators' computer, so pages use its clock."""
+    import time
+    from datetime import UTC, datetime
+
+    from insightcap.web.templating import local_time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert local_time(datetime(2026, 1, 1, 10, 0, tzinfo=UTC)) == "2026-01-01 15:30"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

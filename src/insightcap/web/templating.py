@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -31,6 +33,12 @@ def marked(text: str, query: str) -> Markup:
     return Markup("").join(pieces)
 
 
+def local_time(moment: datetime) -> str:
+    """A stored moment (UTC) in this computer's own time zone, to the minute: the server runs on the
+    facilitators' computer, so its clock is theirs, and "10:09 UTC" would make them do the sum."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def credit(author: str) -> str:
     """Who a memo version is owed to, as pages say it: "written by sam@…", or, for a version a speaker
     rename made (whose author says so already), "speaker names updated by sam@…"."""
@@ -56,6 +64,7 @@ def csrf_token(request: Request) -> str:
 templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(resource_dir("web") / "templates"), autoescape=True))
 templates.env.filters["clock"] = clock
 templates.env.filters["credit"] = credit
+templates.env.filters["local_time"] = local_time
 templates.env.filters["marked"] = marked
 templates.env.filters["snippet"] = snippet
 templates.env.globals["section_labels"] = SECTION_LABELS
