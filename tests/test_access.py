@@ -227,7 +227,8 @@ def test_members_read_only_approved_memos_and_change_nothing(app, settings, seed
     memo = member.get(f"/api/sessions/{seeded_session}/memo").json()
     assert memo["version"] == 1 and memo["status"] == "approved"
     assert "Unapproved" not in member.get(f"/api/sessions/{seeded_session}/memo/export/md").text
-    assert member.get(f"/api/sessions/{seeded_session}/memo/versions").status_code == 403
+    history = member.get(f"/api/sessions/{seeded_session}/memo/versions")
+    assert history.status_code == 403 and "see its memo's drafts and history" in history.json()["detail"]
     assert member.put(f"/api/sessions/{seeded_session}/memo", json={"markdown": "x", "version": 2}).status_code == 403
     assert member.put(f"/api/sessions/{seeded_session}/speakers",
                       json={"speaker": "Marcus Johnson", "name": "M"}).status_code == 403

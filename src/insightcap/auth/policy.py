@@ -76,7 +76,7 @@ def editable_session(db: Session, principal: Principal, session_id: str) -> Sess
     """The session if `principal` facilitates its program; Forbidden if they can only read it."""
     record = readable_session(db, principal, session_id)
     if not principal.facilitates(record.program_id):
-        raise Forbidden("Only the program's facilitators can change this session.")
+        raise Forbidden("Only the program's facilitators can change this session, or see its memo's drafts and history.")
     return record
 
 
