@@ -61,7 +61,7 @@ def create_app(
         yield
 
     app = FastAPI(
-        title="insightcap",
+        title="insightcap API",
         version=__version__,
         description="Upload meeting recordings, follow their processing, read transcripts and insights, "
         "edit and approve debrief memos, and search past sessions.",
