@@ -483,7 +483,6 @@ def test_the_cli_refuses_what_would_find_nothing_and_shortens_transcript_hits(
             (("",), "Type what you are looking for"),
             (("   ",), "Type what you are looking for"),
             (("remote", "--limit", "0"), "--limit must be from 1 to 100."),
-            (("remote", "--limit", "-1"), "--limit must be from 1 to 100."),
             (("remote", "--limit", "101"), "--limit must be from 1 to 100."),
             (("remote", "--program", "Nonexistent"), "No program called 'Nonexistent'. Choose one of: Remote design."),
             (("remote", "--date-from", "2024-01-30", "--date-to", "2024-01-01"),
@@ -492,6 +491,9 @@ def test_the_cli_refuses_what_would_find_nothing_and_shortens_transcript_hits(
             refused = run(*args)
             assert refused.exit_code == 1, args
             assert problem in " ".join(refused.stderr.split()) and "No matches" not in refused.stdout, args
+        negative = run("remote", "--limit", "-1")  # not a count at all: refused as a usage error, in plain words
+        assert negative.exit_code == 2 and "'-1' is not a whole number: --limit takes how many results" in " ".join(
+            negative.stderr.split())
         assert run("remote", "--program", "remote DESIGN", "--limit", "1").exit_code == 0
         found = run("LCD display", "--section", "transcript", "--limit", "3")
         assert found.exit_code == 0, found.output
