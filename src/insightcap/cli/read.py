@@ -170,8 +170,11 @@ def memo(
              "in /), to <title>-memo.<format> in it.")] = None,
 ) -> None:
     """Print or write a session's debrief memo (the latest saved version): md, html, docx or pdf."""
-    from insightcap.memo.export import MemoMissing, export_memo_file
-    from insightcap.storage.repository import NotFound
+    from insightcap.jobs.runner import interrupted_sessions
+    from insightcap.memo.export import MemoMissing, export_memo_file, memo_file_name
+    from insightcap.storage import repository as repo
+    from insightcap.storage.db import session_scope
+    from insightcap.storage.statuses import MemoStatus
 
     folder = _output_folder(output)
     if output is not None and folder is None:
@@ -179,35 +182,26 @@ def memo(
     fmt = fmt or MemoFormat.md
     if output is None and fmt in (MemoFormat.docx, MemoFormat.pdf):
         fail(f"--format {fmt.value} is a binary file: add --output memo.{fmt.value}")
+    settings = get_settings()
+    # The session and its version are read once: the file holds the version its name describes.
+    with session_scope(settings) as db:
+        record = session_or_fail(db, session)
+        latest = repo.latest_memo(db, record.id)
+        session_id, title = record.id, record.title
+        version, draft = (latest.version, latest.status != MemoStatus.APPROVED) if latest else (None, True)
     try:
-        content = export_memo_file(get_settings(), session, fmt.value)
-    except NotFound as error:
-        fail(escape(str(error)))
+        content = export_memo_file(settings, session_id, fmt.value, version=version)
     except MemoMissing as error:
-        fail(escape(f"{error} {RESUME_HINT}" if _interrupted(session) else str(error)))
-    record_in_audit_log("view_memo" if output is None else "export_memo", _session_id(session), fmt.value)
+        interrupted = session_id in interrupted_sessions(settings).values()
+        fail(escape(f"{error} {RESUME_HINT}" if interrupted else str(error)))
+    record_in_audit_log("view_memo" if output is None else "export_memo", session_id, fmt.value)
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
         return
-    target = folder / _memo_file_name(session, fmt) if folder else Path(output)
+    # Into a folder, named as the web app names the download ("-draft" while not approved).
+    target = folder / memo_file_name(title, fmt.value, draft=draft) if folder else Path(output)
     _write_output(target, content)
     err.print(f"Memo written to {escape(str(target))}")
-
-
-def _session_id(session_ref: str) -> str:
-    """The id of the session `session_ref` names (an id, or its first characters)."""
-    from insightcap.storage import repository as repo
-    from insightcap.storage.db import session_scope
-
-    with session_scope(get_settings()) as db:
-        return repo.get_session(db, session_ref).id
-
-
-def _interrupted(session_ref: str) -> bool:
-    """Whether the session's processing was interrupted: its memo will not come until it is resumed."""
-    from insightcap.jobs.runner import interrupted_sessions
-
-    return _session_id(session_ref) in interrupted_sessions(get_settings()).values()
 
 
 def _output_folder(output: str | None) -> Path | None:
@@ -237,20 +231,6 @@ def _format_for_file(path: Path, asked: MemoFormat | None) -> MemoFormat:
              f"{', '.join(f'.{fmt.value}' for fmt in MemoFormat)} (e.g. {path.with_suffix('.docx').name} for Word), "
              f"or give -f with one of {_FORMAT_NAMES}.")
     return MemoFormat.md
-
-
-def _memo_file_name(session_ref: str, fmt: MemoFormat) -> str:
-    """The name the web app gives the memo's download, for a memo written into a folder: ending in
-    "-draft" while its latest version is not approved."""
-    from insightcap.memo.export import memo_file_name
-    from insightcap.storage import repository as repo
-    from insightcap.storage.db import session_scope
-    from insightcap.storage.statuses import MemoStatus
-
-    with session_scope(get_settings()) as db:
-        record = session_or_fail(db, session_ref)
-        latest = repo.latest_memo(db, record.id)
-        return memo_file_name(record.title, fmt.value, draft=latest is None or latest.status != MemoStatus.APPROVED)
 
 
 def _write_output(path: Path, content: bytes) -> None:

@@ -50,14 +50,12 @@ def absolute_links(text: str, fmt: Literal["md", "html"], app_url: str) -> str:
     return _ROOT_LINK[fmt].sub(lambda link: f"{link[1]}{app_url.rstrip('/')}/", text)
 
 
-def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, approved_only: bool = False,
-                version: int | None = None) -> str:
-    """The latest memo version, or the latest approved one (what a program's members may read), or the
-    `version` asked for (the one a download was named after), with absolute links."""
+def export_memo(settings: Settings, session_ref: str, fmt: Literal["md", "html"], *, version: int | None = None) -> str:
+    """The latest memo version, or the `version` asked for (the one a download was named after: what
+    the reader may read), with absolute links."""
     with session_scope(settings) as db:
         record = repo.get_session(db, session_ref)
-        latest = (repo.memo_version(db, record.id, version) if version is not None
-                  else repo.latest_memo(db, record.id, approved_only=approved_only))
+        latest = repo.memo_version(db, record.id, version) if version is not None else repo.latest_memo(db, record.id)
         draft = repo.load_output(db, record.id, "memo", MemoDraft)
         title = record.title
     if latest is None:
@@ -91,11 +89,10 @@ def memo_file_name(title: str, fmt: str, *, draft: bool = False) -> str:
     return f"{safe_filename(title)}-memo{'-draft' if draft else ''}.{fmt}"
 
 
-def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, approved_only: bool = False,
-                     version: int | None = None) -> bytes:
+def export_memo_file(settings: Settings, session_ref: str, fmt: MemoFileFormat, *, version: int | None = None) -> bytes:
     """The latest memo (or `version`) as the bytes of a file: Markdown, HTML, Word or PDF (rendered
     from the HTML)."""
-    text = partial(export_memo, settings, session_ref, approved_only=approved_only, version=version)
+    text = partial(export_memo, settings, session_ref, version=version)
     if fmt in ("md", "html"):
         return text(fmt).encode("utf-8")
     if fmt == "docx":

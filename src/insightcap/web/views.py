@@ -513,8 +513,7 @@ def export_memo(caller: Caller, session_id: str, fmt: MemoFileFormat) -> tuple[b
     ending in "-draft" for a version not approved. The version is chosen once, here, so the file holds
     the version its name describes even if someone approves or saves meanwhile."""
     with session_scope(caller.settings) as db:
-        record = policy.readable_session(db, caller.principal, session_id)
-        chosen = repo.latest_memo(db, record.id, approved_only=not policy.sees_drafts(caller.principal, record))
+        record, chosen = _readable_memo(db, caller, session_id)
         if chosen is None:
             raise MemoNotReady(_why_no_memo(caller, record))
         version, draft, title = chosen.version, chosen.status != MemoStatus.APPROVED, record.title
