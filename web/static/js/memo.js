@@ -139,14 +139,10 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 300);
   });
-  form.addEventListener("submit", () => {
-    keepDraft();
-    submitting = true;
-  });
-  // Reopening or withdrawing reloads the editor, which brings the kept text back.
-  ["status-form", "withdraw-form"].forEach((id) => {
-    const other = document.getElementById(id);
-    if (other) other.addEventListener("submit", () => { keepDraft(); submitting = true; });
+  // Saving keeps the text until the save is confirmed; reopening or withdrawing reloads the editor,
+  // which brings the kept text back. None of them is leaving with unsaved changes.
+  [form, document.getElementById("status-form"), document.getElementById("withdraw-form")].forEach((sent) => {
+    if (sent) sent.addEventListener("submit", () => { keepDraft(); submitting = true; });
   });
   window.addEventListener("beforeunload", (event) => {
     if (!submitting && unsaved()) event.preventDefault();
