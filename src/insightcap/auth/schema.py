@@ -42,6 +42,12 @@ class Principal:
     def facilitated_programs(self) -> set[int]:
         return {program_id for program_id, role in self.roles.items() if role == Role.FACILITATOR}
 
+    @property
+    def facilitates_any(self) -> bool:
+        """Admins and the facilitators of some program upload and see themes; members only read and
+        search approved memos (the menu, the upload and the themes pages all ask this)."""
+        return self.is_admin or bool(self.facilitated_programs)
+
 
 def local_operator() -> Principal:
     """The person at this computer's terminal: they can read the data folder anyway, so the CLI is admin."""

@@ -70,7 +70,7 @@ async def accept_upload(request: Request, caller: Caller) -> Submitted:
     """Raises UploadRejected with a message for the user, or Forbidden for a program the caller does not
     facilitate; either way a rejected upload leaves no file or record."""
     settings = caller.settings
-    if not (caller.principal.is_admin or caller.principal.facilitated_programs):
+    if not caller.principal.facilitates_any:
         raise policy.Forbidden("Only facilitators and admins can upload sessions.")
     folder = settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)

@@ -53,14 +53,8 @@ def index(request: Request, caller: CurrentCaller, deleted: bool = False, refusa
     sessions = views.list_sessions(caller)
     by_program = sorted(sessions, key=lambda s: (s.program is None, (s.program or "").lower()))
     groups = [(program, list(items)) for program, items in groupby(by_program, key=lambda s: s.program)]
-    return _page(request, "index", groups=groups, count=len(sessions), may_upload=_may_upload(caller), deleted=deleted,
-                 refusal_deleted=refusal_deleted, refusals=views.recent_refusals(caller))
-
-
-def _may_upload(caller: views.Caller) -> bool:
-    """Admins and facilitators upload, and only they see themes; a member of programs only reads and
-    searches approved memos. The menu (base.html.j2) offers Upload and Themes by the same rule."""
-    return caller.principal.is_admin or bool(caller.principal.facilitated_programs)
+    return _page(request, "index", groups=groups, count=len(sessions), may_upload=caller.principal.facilitates_any,
+                 deleted=deleted, refusal_deleted=refusal_deleted, refusals=views.recent_refusals(caller))
 
 
 # What a member opening Upload or Themes reads instead of a form with nothing to choose from.
@@ -81,7 +75,7 @@ def _upload_page(
     """The upload form; after a rejected upload, with the `error` (and where to go instead, if
     somewhere) and the `form` fields as they were filled in (a browser cannot be given the file back,
     so only it has to be chosen again). A member gets a plain refusal: the form would offer no program."""
-    if not _may_upload(caller):
+    if not caller.principal.facilitates_any:
         raise Forbidden(UPLOAD_IS_FOR_FACILITATORS)
     return _page(
         request,
@@ -320,7 +314,7 @@ def memo_restore(request: Request, caller: CurrentCaller, session_id: str, resto
 def themes_page(request: Request, caller: CurrentCaller, program: str = "") -> Response:
     """Recurring themes of one program, as a timeline: themes down, sessions across. A member is told
     themes are not for them, rather than offered an upload they cannot make."""
-    if not _may_upload(caller):
+    if not caller.principal.facilitates_any:
         raise Forbidden(THEMES_ARE_FOR_FACILITATORS)
     programs = [p for p in views.list_programs(caller) if p.can_upload]
     chosen = program or (programs[0].name if programs else "")
@@ -355,7 +349,7 @@ def search_page(
     no session has is refused like a wrong program, with the names there are: an empty list would
     read as "nobody said that". A member who can read no session yet is told so, not to try other words."""
     hits, error, programs = [], None, views.list_programs(caller)
-    nothing_approved = not _may_upload(caller) and not any(p.sessions for p in programs)
+    nothing_approved = not caller.principal.facilitates_any and not any(p.sessions for p in programs)
     try:
         filters = views.search_filters(caller, program=program or None, date_from=date_from or None,
                                        date_to=date_to or None, section=section or None, speaker=speaker or None)
